@@ -1,0 +1,169 @@
+"""Weighted atom-centred symmetry functions (wACSF) of the absorber's environment.
+
+After Gastegger et al. (J. Chem. Phys. 2018) as used by XANESNET (J. Chem. Phys. 2022):
+each neighbour j within the cutoff contributes with weight Z_j (pairs with Z_j Z_k).
+
+* G1 = sum_j Z_j fc(r_j)
+* G2 = sum_j Z_j exp(-eta (r_j - mu)^2) fc(r_j)                     (shifted: mu on a grid)
+* G4 = 2^(1-zeta) sum_{j<k} Z_j Z_k (1 + lambda cos theta_jk)^zeta
+       exp(-eta (r_j^2 + r_k^2 + r_jk^2)) fc(r_j) fc(r_k) fc(r_jk)  (centred: mu = 0)
+
+with the cosine cutoff fc(r) = (cos(pi r / r_c) + 1) / 2 for r <= r_c.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, asdict
+
+import numpy as np
+from ase import Atoms
+
+from .structure import Cluster, choose_absorber, cut_cluster
+
+
+def cosine_cutoff(r: np.ndarray, r_cut: float) -> np.ndarray:
+    """(cos(pi r / r_cut) + 1) / 2 inside the cutoff, 0 outside."""
+    return np.where(r <= r_cut, 0.5 * (np.cos(np.pi * r / r_cut) + 1.0), 0.0)
+
+
+def radial_grid(n: int, r_min: float, r_max: float) -> np.ndarray:
+    """The XANESNET radial grid: n points from r_min + 0.5 to r_max - 0.5 Å."""
+    return np.linspace(r_min + 0.5, r_max - 0.5, n)
+
+
+def shifted_parameters(n: int, r_min: float, r_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """(eta, mu) for Gaussians centred on the radial grid, width set by its spacing."""
+    mu = radial_grid(n, r_min, r_max)
+    spacing = mu[1] - mu[0] if n > 1 else (r_max - r_min)
+    return np.full(n, 1.0 / (2.0 * spacing**2)), mu
+
+
+def centred_parameters(n: int, r_min: float, r_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """(eta, mu) for Gaussians centred at 0 whose widths follow the radial grid."""
+    grid = radial_grid(n, r_min, r_max)
+    return 1.0 / (2.0 * grid**2), np.zeros(n)
+
+
+@dataclass
+class WACSF:
+    """wACSF descriptor, a scikit-learn style transformer (``fit`` learns nothing).
+
+    Defaults are the published ones: cutoff 6 Å, G1, 32 shifted G2 and 64 centred G4
+    (8 widths x lambda in {+1, -1} x zeta in {1, 2, 4, 8}), 97 values in all.
+    ``transform`` takes a list of ``ase.Atoms`` (absorber chosen by ``element``) or of
+    :class:`~xanesviz.structure.Cluster`.
+    """
+
+    r_min: float = 0.0
+    r_max: float = 6.0
+    n_g2: int = 32
+    n_g4: int = 64
+    lambdas: tuple = (1.0, -1.0)
+    zetas: tuple = (1.0, 2.0, 4.0, 8.0)
+    element: str = "Fe"
+    _g2: tuple = field(init=False, repr=False, compare=False)
+    _g4: tuple = field(init=False, repr=False, compare=False)
+    _g4_factors: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        self.lambdas = tuple(float(v) for v in self.lambdas)
+        self.zetas = tuple(float(v) for v in self.zetas)
+        n_angular = len(self.lambdas) * len(self.zetas)
+        if self.n_g4 % n_angular:
+            raise ValueError(f"n_g4={self.n_g4} is not a multiple of len(lambdas) * len(zetas) = {n_angular}")
+        self._g2 = shifted_parameters(self.n_g2, self.r_min, self.r_max) if self.n_g2 else (np.empty(0), np.empty(0))
+        eta4, _ = centred_parameters(self.n_g4 // n_angular, self.r_min, self.r_max) if self.n_g4 else (np.empty(0), None)
+        # G4 columns ordered eta-major, then lambda, then zeta.
+        eta, lam, zeta = np.meshgrid(eta4, self.lambdas, self.zetas, indexing="ij")
+        self._g4 = (eta.ravel(), lam.ravel(), zeta.ravel())
+        lam_zeta = np.array([(l_, z_) for l_ in self.lambdas for z_ in self.zetas]).reshape(-1, 2)
+        self._g4_factors = (eta4, lam_zeta[:, :1], lam_zeta[:, 1:])
+
+    # -- parameters, scikit-learn style -------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict:
+        params = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        params["lambdas"], params["zetas"] = list(self.lambdas), list(self.zetas)
+        return params
+
+    @classmethod
+    def from_params(cls, params: dict) -> "WACSF":
+        return cls(**params)
+
+    @property
+    def n_features(self) -> int:
+        return 1 + self.n_g2 + self.n_g4
+
+    def feature_names(self) -> list[str]:
+        """One name per column: G1, G2[mu=..], G4[eta=..,lambda=..,zeta=..]."""
+        names = ["G1"]
+        names += [f"G2[mu={m:.3f}]" for m in self._g2[1]]
+        names += [f"G4[eta={e:.4f},lambda={l:+.0f},zeta={z:.0f}]" for e, l, z in zip(*self._g4)]
+        return names
+
+    @property
+    def g2_centres(self) -> np.ndarray:
+        return self._g2[1].copy()
+
+    @property
+    def g4_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(eta, lambda, zeta) of each G4 column."""
+        return tuple(a.copy() for a in self._g4)
+
+    def fit(self, X=None, y=None) -> "WACSF":
+        return self
+
+    # -- features ------------------------------------------------------------------------
+    def cluster(self, atoms: Atoms, absorber: int | str | None = None, source: str = "structure") -> Cluster:
+        """Cut the absorber's cluster at this descriptor's cutoff."""
+        index = choose_absorber(atoms, absorber, self.element, source)
+        return cut_cluster(atoms, index, self.r_max, source)
+
+    def featurise_cluster(self, cluster: Cluster) -> np.ndarray:
+        """The descriptor of one cluster: a vector of ``n_features`` values."""
+        return self.featurise_vectors(cluster.numbers, cluster.vectors)
+
+    def featurise_vectors(self, numbers: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """The descriptor from neighbour atomic numbers and absorber-to-neighbour vectors."""
+        r = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+        inside = r <= self.r_max
+        z, v, r = numbers[inside].astype(float), vectors[inside], r[inside]
+        fc = cosine_cutoff(r, self.r_max)
+        zfc = z * fc
+        out = np.empty(self.n_features)
+        out[0] = zfc.sum()
+        eta2, mu2 = self._g2
+        out[1 : 1 + self.n_g2] = np.exp(-eta2 * (r[:, None] - mu2) ** 2).T @ zfc
+        if self.n_g4:
+            out[1 + self.n_g2 :] = self._g4_values(zfc, v, r)
+        return out
+
+    def _g4_values(self, zfc: np.ndarray, v: np.ndarray, r: np.ndarray) -> np.ndarray:
+        if len(r) < 2:
+            return np.zeros(self.n_g4)
+        j, k = np.triu_indices(len(r), 1)
+        dot = v @ v.T
+        cos = dot[j, k] / (r[j] * r[k])
+        r_jk2 = np.maximum(r[j] ** 2 + r[k] ** 2 - 2.0 * dot[j, k], 0.0)
+        pair_weight = zfc[j] * zfc[k] * cosine_cutoff(np.sqrt(r_jk2), self.r_max)
+        keep = pair_weight != 0.0
+        cos, pair_weight = cos[keep], pair_weight[keep]
+        s2 = (r[j] ** 2 + r[k] ** 2)[keep] + r_jk2[keep]
+        # Distinct etas and (lambda, zeta) pairs factorise: exp term (n_eta, pairs) x angular (8, pairs).
+        etas, lam_, zeta_ = self._g4_factors
+        radial = np.exp(-np.outer(etas, s2)) * pair_weight  # (n_eta, pairs)
+        angular = 2.0 ** (1.0 - zeta_) * np.maximum(1.0 + lam_ * cos, 0.0) ** zeta_  # (n_lz, pairs)
+        return (radial @ angular.T).reshape(-1)  # eta-major, then lambda, then zeta
+
+    def transform(self, structures, absorber: int | str | None = None) -> np.ndarray:
+        """Feature matrix (n_structures, n_features) of ``ase.Atoms`` or ``Cluster`` objects."""
+        rows = []
+        for item in structures:
+            cluster = item if isinstance(item, Cluster) else self.cluster(item, absorber)
+            rows.append(self.featurise_cluster(cluster))
+        return np.asarray(rows).reshape(len(rows), self.n_features)
+
+    def fit_transform(self, structures, y=None, absorber=None) -> np.ndarray:
+        return self.transform(structures, absorber)
+
+    def __call__(self, atoms: Atoms, absorber: int | str | None = None) -> np.ndarray:
+        return self.featurise_cluster(self.cluster(atoms, absorber))

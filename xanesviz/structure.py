@@ -1,0 +1,179 @@
+"""Read structures, choose the absorbing atom, validate, and cut the absorber's cluster.
+
+Every structure format that :func:`ase.io.read` knows is accepted, plus the XANESNET xyz
+flavour whose first column holds atomic numbers instead of element symbols.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_numbers, chemical_symbols
+from ase.neighborlist import neighbor_list
+
+from .errors import StructureError
+
+#: Two atoms closer than this (Å) are taken to be a mistake (atoms on top of each other).
+MIN_DISTANCE = 0.5
+#: Structures larger than this are refused rather than left to exhaust memory.
+MAX_ATOMS = 200_000
+
+
+def _parse_numbered_xyz(path: str) -> Atoms | None:
+    """Parse an xyz file whose first column holds atomic numbers; None if it is not one."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        lines = handle.read().splitlines()
+    if len(lines) < 3:
+        return None
+    try:
+        n_atoms = int(lines[0].split()[0])
+    except (ValueError, IndexError):
+        return None
+    body = [line.split() for line in lines[2 : 2 + n_atoms]]
+    if not body or not body[0] or not body[0][0].lstrip("+-").isdigit():
+        return None
+    if len(body) != n_atoms:
+        raise StructureError(f"{path}: header says {n_atoms} atoms but {len(body)} atom lines follow")
+    numbers, positions = [], []
+    for line_no, fields in enumerate(body, start=3):
+        try:
+            z = int(fields[0])
+            xyz = [float(v) for v in fields[1:4]]
+        except (ValueError, IndexError):
+            raise StructureError(f"{path}: line {line_no} is not 'Z x y z'") from None
+        if len(xyz) != 3:
+            raise StructureError(f"{path}: line {line_no} is not 'Z x y z'")
+        if not 1 <= z < len(chemical_symbols):
+            raise StructureError(f"{path}: line {line_no} has atomic number {z}, which is no element")
+        numbers.append(z)
+        positions.append(xyz)
+    return Atoms(numbers=numbers, positions=positions)
+
+
+def read_structure(path: str | os.PathLike, format: str | None = None, index: int = -1) -> Atoms:
+    """Read one structure from ``path`` into an :class:`ase.Atoms`.
+
+    ``format`` is passed to :func:`ase.io.read` (guessed from the name when None). For a
+    file with several frames the last one is used unless ``index`` says otherwise.
+    Raises :class:`StructureError` with a one-line message on any failure.
+    """
+    import ase.io
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise StructureError(f"{path}: no such file")
+    if format in (None, "xyz") and path.lower().endswith(".xyz"):
+        try:
+            atoms = _parse_numbered_xyz(path)
+        except UnicodeDecodeError:
+            atoms = None
+        if atoms is not None:
+            validate_atoms(atoms, source=path)
+            return atoms
+    try:
+        atoms = ase.io.read(path, format=format, index=index)
+    except StructureError:
+        raise
+    except Exception as exc:  # ase raises many types; the user needs one line
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StructureError(f"{path}: cannot read structure ({reason})") from None
+    if not isinstance(atoms, Atoms):
+        raise StructureError(f"{path}: file holds no single structure")
+    validate_atoms(atoms, source=path)
+    return atoms
+
+
+def validate_atoms(atoms: Atoms, source: str = "structure") -> None:
+    """Check that a structure is usable: not empty, not huge, finite coordinates."""
+    if len(atoms) == 0:
+        raise StructureError(f"{source}: structure has no atoms")
+    if len(atoms) > MAX_ATOMS:
+        raise StructureError(f"{source}: structure has {len(atoms)} atoms, more than the {MAX_ATOMS} allowed")
+    positions = atoms.get_positions()
+    if not np.all(np.isfinite(positions)):
+        bad = int(np.flatnonzero(~np.all(np.isfinite(positions), axis=1))[0])
+        raise StructureError(f"{source}: atom {bad} has a non-finite (NaN or inf) coordinate")
+
+
+def choose_absorber(atoms: Atoms, absorber: int | str | None = None, element: str = "Fe",
+                    source: str = "structure") -> int:
+    """Return the index of the absorbing atom.
+
+    ``absorber`` may be an index (negative counts from the end), an element symbol (its
+    first atom), or None for the first atom of ``element``.
+    """
+    if isinstance(absorber, str) and absorber.lstrip("-").isdigit():
+        absorber = int(absorber)
+    if absorber is None or isinstance(absorber, str):
+        symbol = element if absorber is None else absorber
+        if symbol not in atomic_numbers:
+            raise StructureError(f"{source}: '{symbol}' is not an element symbol")
+        hits = np.flatnonzero(atoms.numbers == atomic_numbers[symbol])
+        if hits.size == 0:
+            raise StructureError(f"{source}: no {symbol} atom to use as absorber")
+        return int(hits[0])
+    index = int(absorber)
+    if not -len(atoms) <= index < len(atoms):
+        raise StructureError(f"{source}: absorber index {index} out of range for {len(atoms)} atoms")
+    return index % len(atoms)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The absorber's neighbourhood: neighbour atomic numbers and vectors from the absorber (Å)."""
+
+    absorber_number: int
+    numbers: np.ndarray  # (n,) int
+    vectors: np.ndarray  # (n, 3) float, neighbour position minus absorber position
+
+    @property
+    def distances(self) -> np.ndarray:
+        return np.sqrt(np.einsum("ij,ij->i", self.vectors, self.vectors))
+
+    def to_atoms(self) -> Atoms:
+        """The cluster as an :class:`ase.Atoms` with the absorber first, at the origin."""
+        positions = np.vstack([np.zeros((1, 3)), self.vectors])
+        return Atoms(numbers=np.concatenate([[self.absorber_number], self.numbers]), positions=positions)
+
+
+def cut_cluster(atoms: Atoms, absorber: int, cutoff: float, source: str = "structure") -> Cluster:
+    """Neighbours of atom ``absorber`` within ``cutoff`` Å, periodic images included.
+
+    Also refuses atoms on top of each other (closer than :data:`MIN_DISTANCE`) among the
+    absorber and its neighbours, and non-finite coordinates.
+    """
+    validate_atoms(atoms, source)
+    if any(atoms.pbc):
+        i, j, vectors = neighbor_list("ijD", atoms, cutoff, self_interaction=False)
+        mine = i == absorber
+        numbers, vectors = atoms.numbers[j[mine]], vectors[mine]
+    else:
+        vectors = atoms.positions - atoms.positions[absorber]
+        dist2 = np.einsum("ij,ij->i", vectors, vectors)
+        keep = dist2 <= cutoff * cutoff
+        keep[absorber] = False
+        numbers, vectors = atoms.numbers[keep], vectors[keep]
+    cluster = Cluster(int(atoms.numbers[absorber]), np.asarray(numbers, dtype=int), np.asarray(vectors, float))
+    check_overlaps(cluster, source)
+    return cluster
+
+
+def check_overlaps(cluster: Cluster, source: str = "structure") -> None:
+    """Raise if any two atoms of the cluster (absorber included) are closer than MIN_DISTANCE."""
+    points = np.vstack([np.zeros((1, 3)), cluster.vectors])
+    if len(points) < 2:
+        return
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(points).query_pairs(MIN_DISTANCE, output_type="ndarray")
+    if len(pairs):
+        a, b = (int(k) for k in pairs[0])
+        d = float(np.linalg.norm(points[a] - points[b]))
+        who = "the absorber" if a == 0 else f"a {chemical_symbols[cluster.numbers[a - 1]]} neighbour"
+        raise StructureError(
+            f"{source}: atoms closer than {MIN_DISTANCE} Å ({who} and a "
+            f"{chemical_symbols[cluster.numbers[b - 1]]} neighbour are {d:.2f} Å apart)"
+        )
