@@ -21,6 +21,10 @@ from ase import Atoms
 from .structure import Cluster, choose_absorber, cut_cluster
 
 
+#: Per-neighbour weights available for G2 blocks (the published wACSF uses Z only).
+G2_WEIGHTINGS = {"Z": lambda z: z, "unit": np.ones_like, "inverse_Z": lambda z: 1.0 / z}
+
+
 def cosine_cutoff(r: np.ndarray, r_cut: float) -> np.ndarray:
     """(cos(pi r / r_cut) + 1) / 2 inside the cutoff, 0 outside."""
     return np.where(r <= r_cut, 0.5 * (np.cos(np.pi * r / r_cut) + 1.0), 0.0)
@@ -61,6 +65,7 @@ class WACSF:
     lambdas: tuple = (1.0, -1.0)
     zetas: tuple = (1.0, 2.0, 4.0, 8.0)
     element: str = "Fe"
+    g2_weightings: tuple = ("Z",)  # "Z" (published), "unit" (plain counts), "inverse_Z"
     _g2: tuple = field(init=False, repr=False, compare=False)
     _g4: tuple = field(init=False, repr=False, compare=False)
     _g4_factors: tuple = field(init=False, repr=False, compare=False)
@@ -68,6 +73,10 @@ class WACSF:
     def __post_init__(self):
         self.lambdas = tuple(float(v) for v in self.lambdas)
         self.zetas = tuple(float(v) for v in self.zetas)
+        self.g2_weightings = tuple(self.g2_weightings)
+        unknown = set(self.g2_weightings) - set(G2_WEIGHTINGS)
+        if unknown or not self.g2_weightings:
+            raise ValueError(f"g2_weightings must be taken from {sorted(G2_WEIGHTINGS)}, got {self.g2_weightings}")
         n_angular = len(self.lambdas) * len(self.zetas)
         if self.n_g4 % n_angular:
             raise ValueError(f"n_g4={self.n_g4} is not a multiple of len(lambdas) * len(zetas) = {n_angular}")
@@ -83,6 +92,7 @@ class WACSF:
     def get_params(self, deep: bool = True) -> dict:
         params = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
         params["lambdas"], params["zetas"] = list(self.lambdas), list(self.zetas)
+        params["g2_weightings"] = list(self.g2_weightings)
         return params
 
     @classmethod
@@ -91,12 +101,14 @@ class WACSF:
 
     @property
     def n_features(self) -> int:
-        return 1 + self.n_g2 + self.n_g4
+        return 1 + self.n_g2 * len(self.g2_weightings) + self.n_g4
 
     def feature_names(self) -> list[str]:
         """One name per column: G1, G2[mu=..], G4[eta=..,lambda=..,zeta=..]."""
         names = ["G1"]
-        names += [f"G2[mu={m:.3f}]" for m in self._g2[1]]
+        for w in self.g2_weightings:
+            tag = "" if w == "Z" else f"{w},"
+            names += [f"G2[{tag}mu={m:.3f}]" for m in self._g2[1]]
         names += [f"G4[eta={e:.4f},lambda={l:+.0f},zeta={z:.0f}]" for e, l, z in zip(*self._g4)]
         return names
 
@@ -132,9 +144,12 @@ class WACSF:
         out = np.empty(self.n_features)
         out[0] = zfc.sum()
         eta2, mu2 = self._g2
-        out[1 : 1 + self.n_g2] = np.exp(-eta2 * (r[:, None] - mu2) ** 2).T @ zfc
+        gauss = np.exp(-eta2 * (r[:, None] - mu2) ** 2).T
+        for k, weighting in enumerate(self.g2_weightings):
+            weights = zfc if weighting == "Z" else G2_WEIGHTINGS[weighting](z) * fc
+            out[1 + k * self.n_g2 : 1 + (k + 1) * self.n_g2] = gauss @ weights
         if self.n_g4:
-            out[1 + self.n_g2 :] = self._g4_values(zfc, v, r)
+            out[1 + self.n_g2 * len(self.g2_weightings) :] = self._g4_values(zfc, v, r)
         return out
 
     def _g4_values(self, zfc: np.ndarray, v: np.ndarray, r: np.ndarray) -> np.ndarray:

@@ -1,0 +1,225 @@
+"""Model bundles on disk: Keras weights, preprocessing arrays and a JSON model card.
+
+A bundle directory holds
+
+* ``member_K.keras``: each ensemble network in Keras format (loaded with ``safe_mode=True``);
+* ``fast_weights.npz``: the same networks with batch norm folded in, for the numpy forward pass;
+* ``preprocessing.npz``: variance-filter support, standardisation mean/scale, target scaling,
+  and the standardised training features (for the trust signal);
+* ``importance.npz``: permutation importance per feature and energy point (optional);
+* ``model_card.json``: edge, energy grid, descriptor parameters and fingerprint, training data
+  summary, recipe, CV metrics, package version.
+
+Nothing is pickled: every ``np.load`` runs with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .descriptor import WACSF
+from .errors import ModelBundleError
+from .network import StackedMLP
+
+CARD = "model_card.json"
+FAST_WEIGHTS = "fast_weights.npz"
+PREPROCESSING = "preprocessing.npz"
+IMPORTANCE = "importance.npz"
+FORMAT_VERSION = 1
+
+
+def reference_cluster():
+    """A fixed distorted octahedron used to fingerprint the descriptor implementation."""
+    from .structure import Cluster
+
+    vectors = np.array([[1.95, 0.1, 0.0], [-2.05, 0.0, 0.1], [0.05, 2.1, 0.0], [0.0, -1.9, 0.2],
+                        [0.1, 0.0, 2.2], [0.0, 0.15, -2.0], [2.9, 1.1, 0.3], [-1.2, -3.4, 2.5], [4.8, 2.5, 1.0]])
+    return Cluster(26, np.array([8, 8, 7, 7, 6, 17, 1, 6, 15]), vectors)
+
+
+def descriptor_fingerprint(descriptor: WACSF) -> list[float]:
+    return [float(v) for v in descriptor.featurise_cluster(reference_cluster())]
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: everything the predictor needs, as numpy arrays and a card."""
+
+    path: Path
+    card: dict
+    descriptor: WACSF
+    network: StackedMLP
+    support: np.ndarray
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    y_mean: np.ndarray
+    y_scale: np.ndarray
+    energy: np.ndarray
+    training_features: np.ndarray | None
+
+    def standardise(self, X: np.ndarray) -> np.ndarray:
+        return ((np.asarray(X, float)[:, self.support] - self.x_mean) / self.x_scale).astype(np.float32)
+
+
+def energy_grid(card: dict) -> np.ndarray:
+    grid = card["energy_grid"]
+    return np.linspace(grid["start_eV"], grid["stop_eV"], grid["n_points"])
+
+
+def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra: dict,
+                energy: np.ndarray, training_features: np.ndarray | None = None,
+                importance: dict | None = None) -> Path:
+    """Write a trained ensemble (``xanesviz.model.TrainedEnsemble``) as a bundle directory."""
+    from . import __version__
+    from .model import preprocessing_state
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("member_*.keras"):
+        old.unlink()
+    for m, member in enumerate(ensemble.members):
+        member.save(path / f"member_{m}.keras")
+    network = StackedMLP.from_members(ensemble.folded_layers())
+    np.savez(path / FAST_WEIGHTS, **network.arrays())
+    state = preprocessing_state(ensemble.preprocessing)
+    arrays = {"support": state["support"], "x_mean": state["mean"], "x_scale": state["scale"],
+              "y_mean": ensemble.y_mean, "y_scale": ensemble.y_scale}
+    if training_features is not None:
+        arrays["training_features"] = ((training_features[:, state["support"]] - state["mean"]) / state["scale"]).astype(np.float32)
+    np.savez(path / PREPROCESSING, **arrays)
+    if importance is not None:
+        np.savez(path / IMPORTANCE, per_energy=importance["per_energy"].astype(np.float32),
+                 baseline_mse=importance["baseline_mse"], energy=importance["energy"])
+    card = {
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "edge": {"element": descriptor.element, "edge": "K"},
+        "energy_grid": {"start_eV": float(energy[0]), "stop_eV": float(energy[-1]), "n_points": int(len(energy)),
+                        "units": "eV (absolute)"},
+        "descriptor": {"type": "wACSF", "params": descriptor.get_params(), "n_features": descriptor.n_features,
+                       "fingerprint": descriptor_fingerprint(descriptor)},
+        "recipe": ensemble.recipe.to_dict(),
+        "ensemble_members": len(ensemble.members),
+        "train_seconds": round(ensemble.train_seconds, 1),
+        **card_extra,
+    }
+    with open(path / CARD, "w", encoding="utf-8") as handle:
+        json.dump(card, handle, indent=2, default=_json_default)
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _load_npz(path: Path, keys: tuple[str, ...]) -> dict:
+    if not path.is_file():
+        raise ModelBundleError(f"{path}: missing from the model bundle")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise ModelBundleError(f"{path}: lacks {', '.join(missing)}")
+            return {k: data[k] for k in data.files}
+    except ModelBundleError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ModelBundleError(f"{path}: not a readable numpy archive ({exc})") from None
+
+
+def read_card(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelBundleError(f"{path}: no such model bundle directory")
+    card_path = path / CARD
+    if not card_path.is_file():
+        raise ModelBundleError(f"{card_path}: missing (is {path} a xanesviz model bundle?)")
+    try:
+        with open(card_path, encoding="utf-8") as handle:
+            card = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelBundleError(f"{card_path}: not valid JSON ({exc})") from None
+    for key in ("format_version", "descriptor", "energy_grid", "edge"):
+        if key not in card:
+            raise ModelBundleError(f"{card_path}: lacks '{key}'")
+    if card["format_version"] != FORMAT_VERSION:
+        raise ModelBundleError(f"{card_path}: bundle format {card['format_version']} is not the supported {FORMAT_VERSION}")
+    return card
+
+
+def check_descriptor(card: dict, path: Path) -> WACSF:
+    """The bundle's descriptor, after checking this package computes it as it did at training."""
+    try:
+        descriptor = WACSF.from_params(card["descriptor"]["params"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelBundleError(f"{path}: descriptor parameters unusable ({exc})") from None
+    expected = np.asarray(card["descriptor"].get("fingerprint", []), float)
+    actual = np.asarray(descriptor_fingerprint(descriptor))
+    if expected.shape != actual.shape or not np.allclose(actual, expected, rtol=1e-6, atol=1e-9):
+        raise ModelBundleError(f"{path}: was trained with a different descriptor than this xanesviz computes "
+                               "(fingerprint mismatch); retrain it or use the matching package version")
+    return descriptor
+
+
+def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
+    """Load a bundle. ``backend="keras"`` reads the ``.keras`` files (safe_mode) instead of fast weights."""
+    path = Path(path)
+    card = read_card(path)
+    descriptor = check_descriptor(card, path)
+    pre = _load_npz(path / PREPROCESSING, ("support", "x_mean", "x_scale", "y_mean", "y_scale"))
+    if backend == "numpy":
+        arrays = _load_npz(path / FAST_WEIGHTS, ("W0", "b0"))
+        network = StackedMLP.from_arrays(arrays)
+    elif backend == "keras":
+        network = StackedMLP.from_members([_fold_keras_file(p) for p in sorted(path.glob("member_*.keras"))] or
+                                          _raise(ModelBundleError(f"{path}: no member_*.keras files")))
+    else:
+        raise ValueError(f"unknown backend {backend!r}")
+    support = pre["support"].astype(bool)
+    if support.shape != (descriptor.n_features,) or network.n_inputs != int(support.sum()):
+        raise ModelBundleError(f"{path}: preprocessing and network shapes do not match the descriptor")
+    energy = energy_grid(card)
+    if network.weights[-1].shape[-1] != len(energy):
+        raise ModelBundleError(f"{path}: network output ({network.weights[-1].shape[-1]}) does not match the energy grid")
+    for name, arr in (("weights", np.concatenate([w.ravel() for w in network.weights])), ("x_scale", pre["x_scale"])):
+        if not np.all(np.isfinite(arr)):
+            raise ModelBundleError(f"{path}: non-finite {name}")
+    return Bundle(path, card, descriptor, network, support, pre["x_mean"], pre["x_scale"], pre["y_mean"],
+                  pre["y_scale"], energy, pre.get("training_features"))
+
+
+def _raise(exc):
+    raise exc
+
+
+def _fold_keras_file(path: Path):
+    import keras
+
+    from .model import fold_batchnorm
+
+    try:
+        model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:  # Keras raises many types for a damaged archive
+        raise ModelBundleError(f"{path}: cannot be loaded as a Keras model ({type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    return fold_batchnorm(model)
+
+
+def load_importance(bundle: Bundle) -> dict | None:
+    """The stored permutation importance (per feature and energy point), or None."""
+    path = bundle.path / IMPORTANCE
+    if not path.is_file():
+        return None
+    arrays = _load_npz(path, ("per_energy", "baseline_mse", "energy"))
+    arrays["names"] = bundle.descriptor.feature_names()
+    return arrays

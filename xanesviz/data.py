@@ -1,0 +1,122 @@
+"""Data sets on disk (XANESNET layout: xyz/, spectra/, fdmnes/) and their file parsers."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SpectrumFileError, StructureError, XanesvizError
+from .spectrum import FE_K_GRID
+
+
+def _numeric_rows(path: Path, skip: int) -> np.ndarray:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()[skip:]
+    except OSError as exc:
+        raise SpectrumFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    rows = []
+    for line_no, line in enumerate(lines, start=skip + 1):
+        fields = line.replace(",", " ").split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        try:
+            rows.append([float(fields[0]), float(fields[1])])
+        except (ValueError, IndexError):
+            if not rows:  # still in the header (e.g. 'FDMNES', 'energy <xanes>')
+                continue
+            raise SpectrumFileError(f"{path}: line {line_no} is not two numbers 'energy intensity'") from None
+    if not rows:
+        raise SpectrumFileError(f"{path}: no 'energy intensity' rows")
+    data = np.asarray(rows)
+    if not np.all(np.isfinite(data)):
+        raise SpectrumFileError(f"{path}: contains NaN or infinite values")
+    return data
+
+
+def read_fdmnes(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Raw FDMNES output: (energy eV, cross-section, header values such as E_edge, Z, E_cut)."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            first = handle.readline()
+    except OSError as exc:
+        raise SpectrumFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    header = {}
+    if "=" in first:
+        values, names = first.split("=", 1)
+        for name, value in zip((n.strip() for n in names.split(",")), values.split()):
+            try:
+                header[name] = float(value)
+            except ValueError:
+                pass
+    data = _numeric_rows(path, skip=2)
+    return data[:, 0], data[:, 1], header
+
+
+def read_spectrum_file(path: str | os.PathLike, grid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A plain two-column spectrum (header lines skipped); checked against ``grid`` when given."""
+    path = Path(path)
+    data = _numeric_rows(path, skip=0)
+    energy, mu = data[:, 0], data[:, 1]
+    if grid is not None:
+        if len(energy) != len(grid) or not np.allclose(energy, grid, atol=0.01):
+            raise SpectrumFileError(
+                f"{path}: energy grid ({len(energy)} points, {energy[0]:g}-{energy[-1]:g} eV) is not the "
+                f"expected one ({len(grid)} points, {grid[0]:g}-{grid[-1]:g} eV)")
+    return energy, mu
+
+
+@dataclass
+class Dataset:
+    """Paired structures and target spectra of a data directory."""
+
+    names: list[str]
+    structures: list
+    spectra: np.ndarray  # (n, n_energy)
+    energy: np.ndarray
+    skipped: list[str]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def list_stems(data_dir: str | os.PathLike) -> list[str]:
+    """Stems present in both ``xyz/`` and ``spectra/`` of a XANESNET-style data directory."""
+    data_dir = Path(data_dir)
+    if not (data_dir / "xyz").is_dir() or not (data_dir / "spectra").is_dir():
+        raise XanesvizError(f"{data_dir}: not a data directory (needs xyz/ and spectra/ subfolders)")
+    xyz = {p.stem for p in (data_dir / "xyz").glob("*.xyz")}
+    spectra = {p.stem for p in (data_dir / "spectra").glob("*.txt")}
+    return sorted(xyz & spectra)
+
+
+def load_dataset(data_dir: str | os.PathLike, grid: np.ndarray = FE_K_GRID, limit: int | None = None,
+                 progress: bool = False) -> Dataset:
+    """Read every (xyz, spectrum) pair; files that fail are listed in ``skipped`` with the reason."""
+    from .structure import read_structure
+
+    data_dir = Path(data_dir)
+    stems = list_stems(data_dir)[:limit]
+    names, structures, spectra, skipped = [], [], [], []
+    iterator = stems
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(stems, desc="reading", unit="file")
+    for stem in iterator:
+        try:
+            atoms = read_structure(data_dir / "xyz" / f"{stem}.xyz")
+            _, mu = read_spectrum_file(data_dir / "spectra" / f"{stem}.txt", grid)
+        except (StructureError, SpectrumFileError) as exc:
+            skipped.append(str(exc))
+            continue
+        names.append(stem)
+        structures.append(atoms)
+        spectra.append(mu)
+    if not names:
+        raise XanesvizError(f"{data_dir}: no readable (xyz, spectrum) pairs")
+    return Dataset(names, structures, np.asarray(spectra), np.asarray(grid, float), skipped)

@@ -1,0 +1,108 @@
+"""The facade: a model bundle in, ``predict(atoms) -> Spectrum`` out, fast enough for live use."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from .bundle import Bundle, load_bundle
+from .errors import XanesvizError
+from .spectrum import TARGET_LORENTZIAN_FWHM_EV, Spectrum
+from .structure import Cluster
+
+#: Where ``Predictor.load()`` looks when no bundle is named: $XANESVIZ_MODEL, else the shipped one.
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "pretrained" / "fe-k"
+
+
+def default_bundle_path() -> Path:
+    return Path(os.environ.get("XANESVIZ_MODEL", DEFAULT_BUNDLE))
+
+
+class Predictor:
+    """Predict K-edge XANES from structures with an ensemble bundle (numpy forward pass, no TF).
+
+    ``predict(atoms)`` returns a :class:`~xanesviz.spectrum.Spectrum` with the ensemble mean
+    and standard deviation; ``predict([atoms, ...])`` returns a list.
+    """
+
+    def __init__(self, bundle: Bundle):
+        self.bundle = bundle
+        self.descriptor = bundle.descriptor
+        self.energy = bundle.energy
+        self.element = bundle.descriptor.element
+        self.name = bundle.card.get("name", bundle.path.name)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, backend: str = "numpy") -> "Predictor":
+        return cls(load_bundle(default_bundle_path() if path is None else path, backend=backend))
+
+    @property
+    def card(self) -> dict:
+        return self.bundle.card
+
+    @property
+    def n_members(self) -> int:
+        return self.bundle.network.n_members
+
+    # -- features -------------------------------------------------------------------------
+    def cluster(self, atoms: Atoms | Cluster, absorber=None, source: str = "structure") -> Cluster:
+        if isinstance(atoms, Cluster):
+            return atoms
+        return self.descriptor.cluster(atoms, absorber, source)
+
+    def features(self, atoms: Atoms | Cluster, absorber=None, source: str = "structure") -> np.ndarray:
+        return self.descriptor.featurise_cluster(self.cluster(atoms, absorber, source))
+
+    # -- prediction -------------------------------------------------------------------------
+    def predict_features(self, X: np.ndarray) -> np.ndarray:
+        """Member predictions (n_members, n_samples, n_energy) from raw descriptor rows."""
+        Z = self.bundle.standardise(np.atleast_2d(X))
+        out = self.bundle.network.forward(Z) * self.bundle.y_scale + self.bundle.y_mean
+        if not np.all(np.isfinite(out)):
+            raise XanesvizError("prediction is not finite (descriptor far outside the model's range)")
+        return out
+
+    def predict_arrays(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) over the ensemble, each (n_samples, n_energy)."""
+        members = self.predict_features(X)
+        return members.mean(axis=0), members.std(axis=0)
+
+    def spectrum(self, mean: np.ndarray, std: np.ndarray, **meta) -> Spectrum:
+        info = {"model": self.name, "edge": f"{self.element} K",
+                "broadening": f"model targets' Lorentzian FWHM {TARGET_LORENTZIAN_FWHM_EV:g} eV only",
+                "std": f"ensemble standard deviation over {self.n_members} networks"}
+        info.update({k: v for k, v in meta.items() if v is not None})
+        return Spectrum(self.energy.copy(), mean, std, info)
+
+    def predict(self, atoms, absorber=None, source: str | None = None, on_error: str = "raise"):
+        """Predict one structure (``ase.Atoms`` or ``Cluster``) or a list of them.
+
+        For a list, ``on_error="return"`` puts the :class:`XanesvizError` of a bad structure in
+        its place and predicts the rest; ``"raise"`` stops at the first.
+        """
+        if isinstance(atoms, (Atoms, Cluster)):
+            mean, std = self.predict_arrays(self.features(atoms, absorber, source or "structure"))
+            return self.spectrum(mean[0], std[0], structure=source, absorber=self._absorber_label(atoms, absorber))
+        rows, results = [], []
+        for k, item in enumerate(atoms):
+            try:
+                rows.append((k, self.features(item, absorber, source=f"structure {k}")))
+            except XanesvizError as exc:
+                if on_error == "raise":
+                    raise
+                results.append((k, exc))
+        if rows:
+            mean, std = self.predict_arrays(np.stack([r for _, r in rows]))
+            results += [(k, self.spectrum(mean[i], std[i])) for i, (k, _) in enumerate(rows)]
+        return [r for _, r in sorted(results, key=lambda kr: kr[0])]
+
+    def _absorber_label(self, atoms, absorber) -> str | None:
+        if isinstance(atoms, Cluster):
+            return None
+        from .structure import choose_absorber
+
+        index = choose_absorber(atoms, absorber, self.element)
+        return f"{atoms[index].symbol} atom {index}"
