@@ -1,0 +1,48 @@
+"""Live-inference speed: one ~100-atom structure (featurise + ensemble + mean/std), and batches.
+
+    python benchmarks/latency.py [--model pretrained/fe-k]
+"""
+
+import argparse
+import time
+
+import numpy as np
+from ase import Atoms
+
+from xanesviz import Predictor
+
+
+def complex_of(n_atoms: int, seed: int = 0) -> Atoms:
+    """Fe at the origin, an octahedral first shell and outer atoms spread to ~8 Å, ≥1 Å apart."""
+    rng = np.random.default_rng(seed)
+    positions = [[0, 0, 0]] + list(2.0 * np.vstack([np.eye(3), -np.eye(3)]))
+    while len(positions) < n_atoms:
+        p = rng.uniform(-7.5, 7.5, 3)
+        if 2.8 < np.linalg.norm(p) < 8.0 and np.min(np.linalg.norm(np.array(positions) - p, axis=1)) > 1.0:
+            positions.append(p)
+    numbers = [26] + [7] * 6 + list(rng.choice([1, 6, 6, 8], n_atoms - 7))
+    return Atoms(numbers=numbers, positions=positions)
+
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--model")
+parser.add_argument("--repeats", type=int, default=2000)
+args = parser.parse_args()
+predictor = Predictor.load(args.model)
+atoms = complex_of(100)
+n_neighbours = len(predictor.cluster(atoms).numbers)
+for _ in range(50):
+    predictor.predict(atoms)
+times = []
+for _ in range(args.repeats):
+    t0 = time.perf_counter()
+    predictor.predict(atoms)
+    times.append(time.perf_counter() - t0)
+times = np.array(times) * 1e3
+print(f"single structure, 100 atoms ({n_neighbours} within the cutoff), {predictor.n_members} networks: "
+      f"p50 {np.percentile(times, 50):.2f} ms, p95 {np.percentile(times, 95):.2f} ms")
+structures = [complex_of(60, seed) for seed in range(500)]
+t0 = time.perf_counter()
+predictor.predict(structures)
+rate = len(structures) / (time.perf_counter() - t0)
+print(f"batch of {len(structures)} 60-atom structures: {rate:.0f} structures/s")

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set up (if needed) and serve the dashboard with voila on http://127.0.0.1:8866
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/voila app.ipynb --no-browser --Voila.ip=127.0.0.1 "$@"

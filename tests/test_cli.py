@@ -1,0 +1,82 @@
+"""The command line: predict writes one CSV, bad files are reported and the rest predicted."""
+
+import numpy as np
+import pytest
+from ase.io import write
+
+from xanesviz.cli import build_parser, main
+
+from helpers import random_complex, tiny_bundle
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return tiny_bundle(tmp_path_factory.mktemp("cli") / "tiny")
+
+
+@pytest.fixture
+def structure_files(tmp_path):
+    rng = np.random.default_rng(4)
+    paths = []
+    for name, fmt in (("first.xyz", "xyz"), ("second.cif", "cif")):
+        atoms = random_complex(rng)
+        if fmt == "cif":
+            atoms.cell, atoms.pbc = [20, 20, 20], True
+            atoms.positions += 10
+        write(tmp_path / name, atoms, format=fmt)
+        paths.append(tmp_path / name)
+    return paths
+
+
+def read_csv(path):
+    lines = path.read_text().splitlines()
+    comments = [line for line in lines if line.startswith("#")]
+    body = [line for line in lines if not line.startswith("#")]
+    return comments, body[0].split(","), np.array([[float(v) for v in row.split(",")] for row in body[1:]])
+
+
+def test_predict_writes_one_csv_with_std(model, structure_files, tmp_path, capsys):
+    out = tmp_path / "out.csv"
+    code = main(["predict", *map(str, structure_files), "--model", str(model), "-o", str(out), "--std"])
+    assert code == 0
+    comments, header, values = read_csv(out)
+    assert header == ["energy_eV", "first", "first_std", "second", "second_std"]
+    assert values.shape == (226, 5) and np.all(np.isfinite(values))
+    assert values[0, 0] == pytest.approx(7097.0) and values[-1, 0] == pytest.approx(7172.0)
+    text = "\n".join(comments)
+    assert "model: tiny" in text and "edge: Fe K" in text and "eV" in text
+
+
+def test_bad_file_is_named_and_rest_predicted(model, structure_files, tmp_path, capsys):
+    bad = tmp_path / "broken.xyz"
+    bad.write_text("3\ncomment\nFe 0 0 0\nnot a line\n")
+    out = tmp_path / "out.csv"
+    code = main(["predict", str(structure_files[0]), str(bad), "--model", str(model), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "broken.xyz" in err and err.count("error:") == 1
+    _, header, values = read_csv(out)
+    assert header == ["energy_eV", "first"] and values.shape == (226, 2)
+
+
+def test_absorber_option_and_missing_element(model, tmp_path, capsys):
+    from ase import Atoms
+
+    path = tmp_path / "water.xyz"
+    write(path, Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]]))
+    assert main(["predict", str(path), "--model", str(model)]) != 0
+    assert "water.xyz" in capsys.readouterr().err
+
+
+def test_missing_model_is_one_line_error(tmp_path, structure_files, capsys):
+    code = main(["predict", str(structure_files[0]), "--model", str(tmp_path / "nope")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "nope" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["predict", "train", "evaluate", "importance"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args([command, "--help"])
+    assert info.value.code == 0
+    assert "usage: xanesviz " + command in capsys.readouterr().out

@@ -1,0 +1,156 @@
+"""Network, training loop, bundles and the predictor, on a tiny model trained in the test."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from xanesviz import Predictor, WACSF
+from xanesviz.bundle import load_bundle
+from xanesviz.errors import ModelBundleError, StructureError, XanesvizError
+from xanesviz.model import VarianceFilter, cross_validate, get_recipe, train
+from xanesviz.spectrum import FE_K_GRID
+
+from helpers import TINY, synthetic_data, tiny_bundle
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return synthetic_data()
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    return tiny_bundle(tmp_path_factory.mktemp("bundle") / "tiny")
+
+
+def test_published_recipe_is_available():
+    recipe = get_recipe("xanesnet-2022")
+    assert (recipe.hidden, recipe.dropout, recipe.learning_rate, recipe.batch_size, recipe.epochs) == \
+        ((512, 512), 0.25, 1e-4, 32, 512)
+    assert recipe.variance_drop == 0.25 and recipe.lr_schedule == "constant"
+
+
+def test_variance_filter_drops_lowest_quarter():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 8)) * np.arange(1, 9)
+    kept = VarianceFilter(0.25).fit(X).support_
+    assert kept.sum() == 6 and not kept[0] and not kept[1]
+
+
+def test_training_reduces_loss_and_is_reproducible(synthetic):
+    _, X, y = synthetic
+    a = train(X, y, TINY, seed=5, n_members=2)
+    b = train(X, y, TINY, seed=5, n_members=2)
+    assert a.history[-1] < a.history[0]
+    np.testing.assert_allclose(a.predict_members(X[:4]), b.predict_members(X[:4]), rtol=1e-5, atol=1e-6)
+
+
+def test_members_differ(synthetic):
+    _, X, y = synthetic
+    pred = train(X, y, TINY, seed=0, n_members=2).predict_members(X[:5])
+    assert not np.allclose(pred[0], pred[1])
+
+
+def test_fast_path_equals_keras(bundle_dir, synthetic):
+    _, X, _ = synthetic
+    fast = load_bundle(bundle_dir, backend="numpy")
+    slow = load_bundle(bundle_dir, backend="keras")
+    Z = fast.standardise(X[:10])
+    import keras
+
+    members = [keras.saving.load_model(p, safe_mode=True) for p in sorted(bundle_dir.glob("member_*.keras"))]
+    reference = np.stack([m(Z, training=False).numpy() for m in members])
+    np.testing.assert_allclose(fast.network.forward(Z), reference, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(slow.network.forward(Z), reference, rtol=1e-4, atol=1e-5)
+
+
+def test_predict_single_and_batch(bundle_dir, synthetic):
+    structures, X, _ = synthetic
+    predictor = Predictor.load(bundle_dir)
+    spectrum = predictor.predict(structures[0])
+    assert spectrum.mu.shape == spectrum.std.shape == (226,)
+    assert np.all(np.isfinite(spectrum.mu)) and np.all(spectrum.std >= 0)
+    assert spectrum.energy[0] == pytest.approx(7097.0) and spectrum.energy[-1] == pytest.approx(7172.0)
+    batch = predictor.predict(structures[:5])
+    assert len(batch) == 5
+    np.testing.assert_allclose(batch[0].mu, spectrum.mu, rtol=1e-5)
+    members = predictor.predict_features(X[:1])
+    np.testing.assert_allclose(members.mean(0)[0], spectrum.mu, rtol=1e-5)
+    np.testing.assert_allclose(members.std(0)[0], spectrum.std, rtol=1e-4, atol=1e-7)
+
+
+def test_batch_goes_on_after_bad_structure(bundle_dir, synthetic):
+    structures, _, _ = synthetic
+    bad = Atoms("O2", positions=[[0, 0, 0], [0, 0, 1.2]])
+    out = Predictor.load(bundle_dir).predict([structures[0], bad, structures[1]], on_error="return")
+    assert isinstance(out[1], StructureError) and "no Fe" in str(out[1]) or "Fe" in str(out[1])
+    assert np.all(np.isfinite(out[0].mu)) and np.all(np.isfinite(out[2].mu))
+
+
+def test_far_out_structure_gives_finite_prediction(bundle_dir):
+    huge_z = Atoms(numbers=[26] + [83] * 12, positions=np.vstack([[0, 0, 0], np.random.default_rng(2).normal(size=(12, 3))
+                                                                   * 0.3 + np.eye(3).repeat(4, 0) * 1.6]))
+    try:
+        spectrum = Predictor.load(bundle_dir).predict(huge_z)
+    except XanesvizError as exc:  # refused with a clear message is acceptable, NaN is not
+        assert "\n" not in str(exc)
+    else:
+        assert np.all(np.isfinite(spectrum.mu))
+
+
+def test_bundle_records_card(bundle_dir):
+    card = json.loads((bundle_dir / "model_card.json").read_text())
+    assert card["descriptor"]["n_features"] == 97
+    assert card["energy_grid"] == {"start_eV": 7097.0, "stop_eV": 7172.0, "n_points": 226, "units": "eV (absolute)"}
+    assert card["recipe"]["name"] == "tiny-test" and card["ensemble_members"] == 3
+    assert "package_version" in card and card["edge"] == {"element": "Fe", "edge": "K"}
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("delete_card", "model_card.json: missing"),
+    ("bad_json", "not valid JSON"),
+    ("truncate_weights", "fast_weights.npz"),
+    ("delete_preprocessing", "preprocessing.npz: missing"),
+    ("other_descriptor", "different descriptor"),
+])
+def test_damaged_bundle_gives_one_line_error(bundle_dir, tmp_path, damage, message):
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle_dir, copy)
+    if damage == "delete_card":
+        (copy / "model_card.json").unlink()
+    elif damage == "bad_json":
+        (copy / "model_card.json").write_text("{not json")
+    elif damage == "truncate_weights":
+        data = (copy / "fast_weights.npz").read_bytes()
+        (copy / "fast_weights.npz").write_bytes(data[: len(data) // 3])
+    elif damage == "delete_preprocessing":
+        (copy / "preprocessing.npz").unlink()
+    elif damage == "other_descriptor":
+        card = json.loads((copy / "model_card.json").read_text())
+        card["descriptor"]["fingerprint"][0] *= 1.5
+        (copy / "model_card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelBundleError) as info:
+        Predictor.load(copy)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_bundle_and_corrupt_keras_file(bundle_dir, tmp_path):
+    with pytest.raises(ModelBundleError, match="no such model bundle"):
+        Predictor.load(tmp_path / "nowhere")
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle_dir, copy)
+    (copy / "member_0.keras").write_bytes(b"not a zip file")
+    with pytest.raises(ModelBundleError, match="member_0.keras"):
+        Predictor.load(copy, backend="keras")
+
+
+def test_cross_validation_pools_out_of_fold_predictions(synthetic):
+    _, X, y = synthetic
+    result = cross_validate(X, y, FE_K_GRID, TINY, k=3, seed=0, n_members=1)
+    assert len(result["folds"]) == 3
+    assert result["oof_predictions"].shape == (1,) + y.shape
+    assert np.all(result["oof_predictions"] != 0)
+    assert 0 < result["summary"]["delta_mu_median_pct"] < 100
