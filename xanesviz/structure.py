@@ -35,8 +35,9 @@ def _parse_numbered_xyz(path: str) -> Atoms | None:
     body = [line.split() for line in lines[2 : 2 + n_atoms]]
     if not body or not body[0] or not body[0][0].lstrip("+-").isdigit():
         return None
-    if len(body) != n_atoms:
-        raise StructureError(f"{path}: header says {n_atoms} atoms but {len(body)} atom lines follow")
+    extra = [line for line in lines[2 + n_atoms :] if line.strip()]
+    if len(body) != n_atoms or extra:
+        raise StructureError(f"{path}: header says {n_atoms} atoms but {len(body) + len(extra)} atom lines follow")
     numbers, positions = [], []
     for line_no, fields in enumerate(body, start=3):
         try:
@@ -65,7 +66,7 @@ def read_structure(path: str | os.PathLike, format: str | None = None, index: in
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise StructureError(f"{path}: no such file")
-    if format in (None, "xyz") and path.lower().endswith(".xyz"):
+    if format == "xyz" or (format is None and path.lower().endswith(".xyz")):
         try:
             atoms = _parse_numbered_xyz(path)
         except UnicodeDecodeError:
@@ -146,6 +147,9 @@ def cut_cluster(atoms: Atoms, absorber: int, cutoff: float, source: str = "struc
     absorber and its neighbours, and non-finite coordinates.
     """
     validate_atoms(atoms, source)
+    if not -len(atoms) <= absorber < len(atoms):
+        raise StructureError(f"{source}: absorber index {absorber} out of range for {len(atoms)} atoms")
+    absorber %= len(atoms)
     if any(atoms.pbc):
         i, j, vectors = neighbor_list("ijD", atoms, cutoff, self_interaction=False)
         mine = i == absorber

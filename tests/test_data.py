@@ -1,0 +1,216 @@
+"""Spectrum file parsers, data set loading, and the accuracy figures (delta mu, peak statistics)."""
+
+import numpy as np
+import pytest
+
+from xanesviz.data import list_stems, load_dataset, read_fdmnes, read_spectrum_file
+from xanesviz.errors import SpectrumFileError, XanesvizError
+from xanesviz.evaluation import delta_mu, peak_statistics, summarise
+from xanesviz.spectrum import FE_K_GRID
+
+from conftest import write_numbered_xyz
+
+
+def write_target(path, energy, mu, header=("FDMNES", "energy <xanes>")):
+    lines = list(header) + [f"{e:10.2f} {m:.7E}" for e, m in zip(energy, mu)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def first_stem(data_dir):
+    return list_stems(data_dir)[0]
+
+
+# -- real files ------------------------------------------------------------------------------
+
+
+def test_read_fdmnes_real_file(data_dir):
+    energy, cross_section, header = read_fdmnes(data_dir / "fdmnes" / f"{first_stem(data_dir)}.txt")
+    assert len(energy) == len(cross_section) == 376
+    assert energy[0] == pytest.approx(7097.0) and energy[-1] == pytest.approx(7172.0)
+    np.testing.assert_allclose(np.diff(energy), 0.2, atol=1e-6)
+    assert header["E_edge"] == pytest.approx(7112.0)
+    assert header["Z"] == 26
+    assert np.all(np.isfinite(cross_section)) and cross_section.max() > 0
+
+
+def test_read_spectrum_file_real_target(data_dir):
+    energy, mu = read_spectrum_file(data_dir / "spectra" / f"{first_stem(data_dir)}.txt", FE_K_GRID)
+    assert mu.shape == (226,)
+    np.testing.assert_allclose(energy, FE_K_GRID, atol=0.01)
+    assert 0.5 < mu.max() < 1.8  # the README's range of target maxima
+
+
+def test_wrong_grid_on_real_file(data_dir):
+    """The raw FDMNES file (376 points) is not on the 226-point target grid."""
+    path = data_dir / "fdmnes" / f"{first_stem(data_dir)}.txt"
+    with pytest.raises(SpectrumFileError) as info:
+        read_spectrum_file(path, FE_K_GRID)
+    assert path.name in str(info.value)
+
+
+def test_load_dataset(data_dir):
+    dataset = load_dataset(data_dir, limit=20)
+    assert len(dataset) == len(dataset.names) == 20
+    assert dataset.names == list_stems(data_dir)[:20]
+    assert dataset.spectra.shape == (20, 226)
+    assert len(dataset.structures) == 20
+    assert all(s.get_chemical_symbols()[0] == "Fe" for s in dataset.structures)
+    np.testing.assert_array_equal(dataset.energy, FE_K_GRID)
+    assert dataset.skipped == []
+    _, mu = read_spectrum_file(data_dir / "spectra" / f"{dataset.names[3]}.txt")
+    np.testing.assert_array_equal(dataset.spectra[3], mu)
+
+
+# -- synthetic files -------------------------------------------------------------------------
+
+
+def test_read_spectrum_file_synthetic(tmp_path):
+    mu = np.linspace(0.1, 1.0, 226)
+    energy, got = read_spectrum_file(write_target(tmp_path / "s.txt", FE_K_GRID, mu), FE_K_GRID)
+    np.testing.assert_allclose(got, mu, rtol=1e-6)
+    assert len(energy) == 226
+
+
+def test_read_spectrum_file_comma_separated(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("# comment\nenergy_eV,mu\n7100.0,0.5\n7101.0,0.6\n")
+    energy, mu = read_spectrum_file(path)
+    np.testing.assert_allclose(energy, [7100.0, 7101.0])
+    np.testing.assert_allclose(mu, [0.5, 0.6])
+
+
+@pytest.mark.parametrize("energy", [
+    np.linspace(7097, 7172, 225),  # one point short
+    np.linspace(7090, 7165, 226),  # shifted
+])
+def test_wrong_grid_raises(tmp_path, energy):
+    path = write_target(tmp_path / "wrong_grid.txt", energy, np.ones(len(energy)))
+    with pytest.raises(SpectrumFileError) as info:
+        read_spectrum_file(path, FE_K_GRID)
+    message = str(info.value)
+    assert "wrong_grid.txt" in message and "\n" not in message
+    assert isinstance(info.value, ValueError)
+    read_spectrum_file(path)  # fine without a grid to check against
+
+
+def test_malformed_row_names_line(tmp_path):
+    path = tmp_path / "malformed.txt"
+    path.write_text("FDMNES\nenergy <xanes>\n7097.00 0.1\n7097.33 0.2\n7097.67 oops\n7098.00 0.3\n")
+    with pytest.raises(SpectrumFileError) as info:
+        read_spectrum_file(path)
+    message = str(info.value)
+    assert "malformed.txt" in message and "line 5" in message and "\n" not in message
+
+
+def test_single_column_row(tmp_path):
+    path = tmp_path / "short.txt"
+    path.write_text("7097.00 0.1\n7097.33\n")
+    with pytest.raises(SpectrumFileError) as info:
+        read_spectrum_file(path)
+    assert "line 2" in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["", "FDMNES\nenergy <xanes>\n", "7097.0 nan\n7097.3 0.2\n"])
+def test_empty_or_non_finite_spectrum(tmp_path, text):
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    with pytest.raises(SpectrumFileError) as info:
+        read_spectrum_file(path)
+    assert "bad.txt" in str(info.value)
+
+
+def test_missing_spectrum_file(tmp_path):
+    with pytest.raises(SpectrumFileError) as info:
+        read_fdmnes(tmp_path / "absent.txt")
+    assert "absent.txt" in str(info.value)
+
+
+def test_read_fdmnes_synthetic_header(tmp_path):
+    path = tmp_path / "raw.txt"
+    rows = "\n".join(f"{e:10.2f} {0.01 * k:.7E}" for k, e in enumerate(np.linspace(7097, 7172, 376)))
+    path.write_text("  7112.000   26  1 = E_edge, Z, n_edge\n    Energy    <xanes>\n" + rows + "\n")
+    energy, cross, header = read_fdmnes(path)
+    assert header == {"E_edge": 7112.0, "Z": 26.0, "n_edge": 1.0}
+    assert len(energy) == 376 and cross[-1] == pytest.approx(3.75)
+
+
+def test_load_dataset_skips_bad_pairs(tmp_path):
+    (tmp_path / "xyz").mkdir()
+    (tmp_path / "spectra").mkdir()
+    for stem in ("A_good(1+)", "B_good", "C_bad_grid", "D_bad_xyz", "E_no_spectrum"):
+        write_numbered_xyz(tmp_path / "xyz" / f"{stem}.xyz", [26, 8], [[0, 0, 0], [2, 0, 0]])
+    (tmp_path / "xyz" / "D_bad_xyz.xyz").write_text("2\nc\n26 0 0 0\n")
+    for stem in ("A_good(1+)", "B_good", "D_bad_xyz"):
+        write_target(tmp_path / "spectra" / f"{stem}.txt", FE_K_GRID, np.ones(226))
+    write_target(tmp_path / "spectra" / "C_bad_grid.txt", FE_K_GRID[:-1], np.ones(225))
+    dataset = load_dataset(tmp_path)
+    assert dataset.names == ["A_good(1+)", "B_good"]
+    assert dataset.spectra.shape == (2, 226)
+    assert len(dataset.skipped) == 2
+    assert any("C_bad_grid" in s for s in dataset.skipped) and any("D_bad_xyz" in s for s in dataset.skipped)
+
+
+def test_not_a_data_directory(tmp_path):
+    with pytest.raises(XanesvizError):
+        list_stems(tmp_path)
+
+
+# -- evaluation --------------------------------------------------------------------------------
+
+
+def two_peak_spectra(shift=0.0, n=3):
+    """Rows of two Gaussian peaks (at 7115 and 7140 eV, optionally shifted) on a 0.2 baseline."""
+    def g(c, w):
+        return np.exp(-0.5 * ((FE_K_GRID - c) / w) ** 2)
+    rows = [0.2 + (1 + 0.1 * k) * g(7115 + shift, 1.5) + 0.6 * g(7140 + shift, 2.5) for k in range(n)]
+    return np.array(rows)
+
+
+def test_delta_mu_ten_percent():
+    truth = two_peak_spectra()
+    np.testing.assert_allclose(delta_mu(1.1 * truth, truth), 10.0, rtol=1e-12)
+    np.testing.assert_allclose(delta_mu(0.9 * truth, truth), 10.0, rtol=1e-12)
+    np.testing.assert_allclose(delta_mu(truth, truth), 0.0)
+    assert delta_mu(1.1 * truth, truth).shape == (3,)
+
+
+def test_delta_mu_single_spectrum_and_offset():
+    truth = np.full(226, 2.0)
+    assert delta_mu(truth + 0.5, truth) == pytest.approx([25.0])
+
+
+def test_peak_statistics_one_ev_shift():
+    truth = two_peak_spectra()
+    stats = peak_statistics(FE_K_GRID, two_peak_spectra(shift=1.0), truth)
+    assert stats["peaks"] == 6
+    assert stats["peak_hit_rate"] == 1.0
+    assert stats["mean_abs_peak_shift_eV"] == pytest.approx(1.0, abs=0.2)
+
+
+def test_peak_statistics_exact_match():
+    truth = two_peak_spectra()
+    stats = peak_statistics(FE_K_GRID, truth, truth)
+    assert stats["peak_hit_rate"] == 1.0 and stats["mean_abs_peak_shift_eV"] == 0.0
+
+
+def test_peak_statistics_five_ev_shift_misses():
+    truth = two_peak_spectra()
+    stats = peak_statistics(FE_K_GRID, two_peak_spectra(shift=5.0), truth)
+    assert stats["peaks"] == 6
+    assert stats["peak_hit_rate"] == 0.0
+    assert np.isnan(stats["mean_abs_peak_shift_eV"])
+
+
+def test_peak_statistics_featureless_prediction():
+    truth = two_peak_spectra(n=2)
+    stats = peak_statistics(FE_K_GRID, np.full_like(truth, 0.5), truth)
+    assert stats["peaks"] == 4 and stats["peak_hit_rate"] == 0.0
+
+
+def test_summarise():
+    truth = two_peak_spectra()
+    summary = summarise(FE_K_GRID, 1.1 * truth, truth)
+    assert summary["n_spectra"] == 3
+    assert summary["delta_mu_median_pct"] == pytest.approx(10.0)
+    assert summary["peak_hit_rate"] == 1.0

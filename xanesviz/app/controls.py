@@ -1,0 +1,79 @@
+"""Broadening sliders and a small plot of Γ(E); they produce a :class:`Broadening`, nothing more."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+
+from ..spectrum import TARGET_FERMI_EV, TARGET_LORENTZIAN_FWHM_EV, Broadening
+
+NOTE = (f"The model's spectra already carry the study's fixed Lorentzian (FWHM {TARGET_LORENTZIAN_FWHM_EV:g} eV). "
+        "These sliders add <b>extra</b> broadening on top of it: the FDMNES arctangent Lorentzian Γ(E) "
+        "(Γ_hole = core-hole width, Γ_max, E_cent, E_larg, E_F) and a Gaussian for the instrument. "
+        "All at zero shows the model's output unchanged.")
+
+
+class BroadeningControls(widgets.VBox):
+    """Sliders for the arctangent Lorentzian and the Gaussian; ``on_change(callback(Broadening))``."""
+
+    def __init__(self, energy: np.ndarray, core_hole_width: float):
+        self.energy = np.asarray(energy, float)
+        self.core_hole_width = core_hole_width
+        style = {"description_width": "90px"}
+        slider = dict(continuous_update=True, style=style, layout=widgets.Layout(width="330px"), readout_format=".2f")
+        self.use_core_hole = widgets.Checkbox(value=False, description=f"add core-hole width ({core_hole_width:.2f} eV, xraydb)",
+                                              indent=False)
+        self.gamma_hole = widgets.FloatSlider(value=0.0, min=0.0, max=5.0, step=0.05, description="Γ_hole (eV)", **slider)
+        self.gamma_max = widgets.FloatSlider(value=0.0, min=0.0, max=20.0, step=0.1, description="Γ_max (eV)", **slider)
+        self.e_cent = widgets.FloatSlider(value=30.0, min=1.0, max=80.0, step=0.5, description="E_cent (eV)", **slider)
+        self.e_larg = widgets.FloatSlider(value=30.0, min=1.0, max=80.0, step=0.5, description="E_larg (eV)", **slider)
+        self.e_fermi = widgets.FloatSlider(value=TARGET_FERMI_EV, min=float(energy[0]), max=float(energy[-1]), step=0.1,
+                                           description="E_F (eV)", **slider)
+        self.gaussian = widgets.FloatSlider(value=0.0, min=0.0, max=5.0, step=0.05, description="Gauss (eV)", **slider)
+        self.gaussian.add_class("xanesviz-gaussian")
+        self.gamma_hole.add_class("xanesviz-gamma-hole")
+        self.reset_button = widgets.Button(description="Reset broadening", icon="undo")
+        self.reset_button.on_click(lambda _: self.reset())
+        self.gamma_plot = go.FigureWidget(
+            data=[go.Scatter(mode="lines", line={"color": "#9467bd"})],
+            layout=go.Layout(height=160, width=330, margin={"l": 45, "r": 10, "t": 10, "b": 35},
+                             xaxis={"title": "E (eV)"}, yaxis={"title": "added Γ (eV)", "rangemode": "tozero"}))
+        self._callbacks = []
+        self._sliders = [self.gamma_hole, self.gamma_max, self.e_cent, self.e_larg, self.e_fermi, self.gaussian]
+        for w in self._sliders:
+            w.observe(self._changed, names="value")
+        self.use_core_hole.observe(self._core_hole_toggled, names="value")
+        super().__init__([widgets.HTML(f"<small>{NOTE}</small>", layout=widgets.Layout(width="340px")),
+                          self.use_core_hole, *self._sliders, self.gamma_plot, self.reset_button])
+        self.add_class("xanesviz-broadening")
+        self._draw_gamma()
+
+    @property
+    def broadening(self) -> Broadening:
+        return Broadening(gamma_hole=self.gamma_hole.value, gamma_max=self.gamma_max.value, e_cent=self.e_cent.value,
+                          e_larg=self.e_larg.value, e_fermi=self.e_fermi.value, gaussian_fwhm=self.gaussian.value)
+
+    def on_change(self, callback) -> None:
+        self._callbacks.append(callback)
+
+    def reset(self) -> None:
+        with self.hold_trait_notifications():
+            for w, value in zip(self._sliders, (0.0, 0.0, 30.0, 30.0, TARGET_FERMI_EV, 0.0)):
+                w.unobserve(self._changed, names="value")
+                w.value = value
+                w.observe(self._changed, names="value")
+            self.use_core_hole.value = False
+        self._changed()
+
+    def _core_hole_toggled(self, change) -> None:
+        self.gamma_hole.value = self.core_hole_width if change["new"] else 0.0
+
+    def _draw_gamma(self) -> None:
+        self.gamma_plot.data[0].x = self.energy
+        self.gamma_plot.data[0].y = self.broadening.gamma(self.energy)
+
+    def _changed(self, _change=None) -> None:
+        self._draw_gamma()
+        for callback in self._callbacks:
+            callback(self.broadening)

@@ -1,0 +1,324 @@
+"""The dashboard: structure in, live spectrum out. Widgets and wiring only; the science is in xanesviz."""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+from ase import Atoms
+
+from ..errors import XanesvizError
+from ..examples import GALLERY, example
+from ..predictor import Predictor
+from ..spectrum import core_hole_width
+from ..structure import choose_absorber, cut_cluster, read_structure
+from .controls import BroadeningControls
+from .spectrum_panel import SpectrumPanel, message_html
+from .viewer import DraggableViewer
+
+#: Larger (or periodic) structures are shown as the absorber's cluster within this radius (Å).
+DISPLAY_RADIUS = 8.0
+MAX_DISPLAY_ATOMS = 2000
+UNDO_DEPTH = 200
+
+
+def data_link(text: str, filename: str, mime: str, label: str, css_class: str) -> str:
+    """An <a download> link carrying ``text`` as a data URI (the browser saves it as a file)."""
+    payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return (f"<a class='{css_class}' download='{filename}' href='data:{mime};base64,{payload}' "
+            f"style='margin-right:1em'>{label}</a>")
+
+
+class Dashboard(widgets.VBox):
+    """3D viewer + live spectrum + broadening + export, for one structure at a time."""
+
+    def __init__(self, predictor: Predictor | None = None, atoms: Atoms | None = None, name: str | None = None):
+        self.predictor = predictor or Predictor.load()
+        self.atoms: Atoms | None = None
+        self.loaded: Atoms | None = None
+        self.name = ""
+        self.absorber = 0
+        self.undo_stack: list[np.ndarray] = []
+        self._drag_start: np.ndarray | None = None
+        self._last_seq = -1
+        self.spectrum = None
+        self.raw_spectrum = None
+
+        self.message = widgets.HTML(layout=widgets.Layout(min_height="1.6em"))
+        self.message.add_class("xanesviz-message")
+        self.gallery = widgets.Dropdown(options=list(GALLERY), description="Example", layout=widgets.Layout(width="360px"))
+        self.upload = widgets.FileUpload(accept="", multiple=False, description="Upload structure")
+        self.upload.add_class("xanesviz-upload")
+        self.absorber_choice = widgets.Dropdown(description="Absorber", layout=widgets.Layout(width="220px"))
+        self.undo_button = widgets.Button(description="Undo", icon="undo", layout=widgets.Layout(width="90px"))
+        self.reset_button = widgets.Button(description="Reset structure", icon="refresh")
+        self.viewer = DraggableViewer()
+        self.atom_info = widgets.HTML("<i>Press on an atom to select it; drag it to move it.</i>")
+        self.atom_xyz = [widgets.FloatText(description=c, step=0.01, layout=widgets.Layout(width="150px")) for c in "xyz"]
+        self.atom_distance = widgets.FloatSlider(description="r to absorber", min=0.5, max=8.0, step=0.01,
+                                                 continuous_update=True, readout_format=".3f",
+                                                 style={"description_width": "90px"}, layout=widgets.Layout(width="360px"))
+        self.atom_box = widgets.VBox([self.atom_info, widgets.HBox(self.atom_xyz), self.atom_distance])
+        self.atom_box.add_class("xanesviz-atom-editor")
+        self.panel = SpectrumPanel()
+        self.pin_button = widgets.Button(description="Pin", icon="thumb-tack")
+        self.unpin_button = widgets.Button(description="Unpin")
+        self.difference = widgets.Checkbox(description="show current − pinned", value=False, indent=False)
+        self.controls = BroadeningControls(self.predictor.energy, core_hole_width(self.predictor.element))
+        self.export = widgets.HTML()
+        self.export.add_class("xanesviz-export")
+        self.model_info = widgets.HTML(
+            f"<small>model <b>{self.predictor.name}</b>: {self.predictor.n_members}-network ensemble, "
+            f"{self.predictor.element} K edge, band = ±1σ over the ensemble</small>")
+
+        self.gallery.observe(lambda c: self.load_example(c["new"]), names="value")
+        self.upload.observe(self._uploaded, names="value")
+        self.absorber_choice.observe(self._absorber_chosen, names="value")
+        self.undo_button.on_click(lambda _: self.undo())
+        self.reset_button.on_click(lambda _: self.reset())
+        self.viewer.observe(self._dragged, names="drag_event")
+        self.viewer.observe(lambda c: self.select_atom(c["new"]), names="selected_atom")
+        for k, field in enumerate(self.atom_xyz):
+            field.observe(lambda c, k=k: self._coordinate_edited(k, c["new"]), names="value")
+        self.atom_distance.observe(lambda c: self._distance_edited(c["new"]), names="value")
+        self.pin_button.on_click(lambda _: self._pin())
+        self.unpin_button.on_click(lambda _: self._unpin())
+        self.difference.observe(lambda c: self.panel.set_difference(c["new"]), names="value")
+        self.controls.on_change(lambda _: self._rebroaden())
+        self._selected = -1
+        self._editing = False
+
+        top = widgets.HBox([self.gallery, self.upload, self.absorber_choice, self.undo_button, self.reset_button])
+        left = widgets.VBox([self.viewer, self.atom_box], layout=widgets.Layout(width="48%"))
+        right = widgets.VBox([self.panel, widgets.HBox([self.pin_button, self.unpin_button, self.difference]),
+                              self.export], layout=widgets.Layout(width="52%"))
+        super().__init__([top, self.message, widgets.HBox([left, right]),
+                          widgets.HBox([self.controls, self.model_info])])
+        self.add_class("xanesviz-dashboard")
+        if atoms is not None:
+            self.load_atoms(atoms, name or "structure")
+        else:
+            self.load_example(self.gallery.value)
+
+    # -- loading ---------------------------------------------------------------------------
+    def load_example(self, label: str) -> None:
+        self.load_atoms(example(label), label)
+
+    def load_file(self, path: str | os.PathLike, name: str | None = None) -> bool:
+        """Load a structure file; on failure show the message and keep the current state."""
+        try:
+            atoms = read_structure(path)
+        except XanesvizError as exc:
+            self.show_message(str(exc), "error")
+            return False
+        return self.load_atoms(atoms, name or Path(path).name)
+
+    def load_atoms(self, atoms: Atoms, name: str) -> bool:
+        """Show a new structure; refuses (message, state kept) if it cannot be predicted."""
+        note = ""
+        try:
+            absorber = choose_absorber(atoms, None, self.predictor.element, name)
+            if any(atoms.pbc) or len(atoms) > MAX_DISPLAY_ATOMS:
+                cluster = cut_cluster(atoms, absorber, DISPLAY_RADIUS, name)
+                note = (f" (showing the {len(cluster.numbers) + 1} atoms within {DISPLAY_RADIUS:g} Å of the absorber "
+                        f"of the {len(atoms)}-atom {'periodic ' if any(atoms.pbc) else ''}structure)")
+                atoms, absorber = cluster.to_atoms(), 0
+            spectrum = self.predictor.predict(atoms, absorber=absorber, source=name)
+        except XanesvizError as exc:
+            self.show_message(str(exc), "error")
+            return False
+        self.loaded, self.atoms, self.name, self.absorber = atoms.copy(), atoms.copy(), name, absorber
+        self.undo_stack.clear()
+        self._selected = -1
+        candidates = [i for i, s in enumerate(atoms.get_chemical_symbols()) if s == self.predictor.element]
+        with self.absorber_choice.hold_trait_notifications():
+            self.absorber_choice.unobserve(self._absorber_chosen, names="value")
+            self.absorber_choice.options = [(f"{self.predictor.element} {i}", i) for i in candidates]
+            self.absorber_choice.value = absorber
+            self.absorber_choice.observe(self._absorber_chosen, names="value")
+        self.viewer.show_atoms(self.atoms)
+        self._show(spectrum)
+        self.atom_info.value = "<i>Press on an atom to select it; drag it to move it.</i>"
+        self.show_message(f"Loaded {name}: {len(atoms)} atoms, absorber {self.predictor.element} {absorber}{note}.")
+        return True
+
+    def _uploaded(self, change) -> None:
+        files = change["new"]
+        if not files:
+            return
+        item = files[0]
+        name = item["name"]
+        suffix = Path(name).suffix
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"upload{suffix}"
+            path.write_bytes(bytes(item["content"]))
+            try:
+                atoms = read_structure(path)
+            except XanesvizError as exc:
+                self.show_message(str(exc).replace(str(path), name), "error")
+                return
+        self.load_atoms(atoms, name)
+
+    def _absorber_chosen(self, change) -> None:
+        if change["new"] is None or self.atoms is None:
+            return
+        previous = self.absorber
+        self.absorber = change["new"]
+        if not self.update():
+            self.absorber = previous
+
+    # -- prediction ------------------------------------------------------------------------
+    def update(self) -> bool:
+        """Re-predict the current geometry; on bad geometry show why and keep the last spectrum."""
+        try:
+            spectrum = self.predictor.predict(self.atoms, absorber=self.absorber, source=self.name)
+        except XanesvizError as exc:
+            self.show_message(str(exc), "error")
+            return False
+        self._show(spectrum)
+        if self.message.value and "error" in self.message.value:
+            self.show_message("")
+        return True
+
+    def _show(self, raw) -> None:
+        self.raw_spectrum = raw
+        self.spectrum = raw.broaden(self.controls.broadening)
+        self.spectrum.meta["structure"] = self.name
+        self.panel.show(self.spectrum)
+        self._refresh_export()
+
+    def _rebroaden(self) -> None:
+        if self.raw_spectrum is not None:
+            self._show(self.raw_spectrum)
+
+    # -- editing -----------------------------------------------------------------------------
+    def move_atom(self, index: int, position, final: bool = True, from_viewer: bool = False) -> bool:
+        """Move one atom; on a bad geometry the move is undone (viewer included) and False returned."""
+        if self._drag_start is None:
+            self._drag_start = self.atoms.positions.copy()
+        previous = self.atoms.positions[index].copy()
+        self.atoms.positions[index] = np.asarray(position, float)
+        ok = self.update()
+        if not ok:
+            self.atoms.positions[index] = previous
+            self.viewer.set_positions(self.atoms.positions)
+        elif not from_viewer:
+            self.viewer.set_positions(self.atoms.positions)
+        if final:
+            if not np.array_equal(self._drag_start, self.atoms.positions):
+                self.undo_stack.append(self._drag_start)
+                del self.undo_stack[:-UNDO_DEPTH]
+            self._drag_start = None
+        if index == self._selected:
+            self._refresh_atom_editor()
+        return ok
+
+    def _dragged(self, change) -> None:
+        event = change["new"]
+        if not event or self.atoms is None or event.get("seq", 0) == self._last_seq:
+            return
+        self._last_seq = event.get("seq", 0)
+        index = int(event["index"])
+        if not 0 <= index < len(self.atoms):
+            return
+        position = np.asarray(event["position"], float)
+        if position.shape != (3,) or not np.all(np.isfinite(position)):
+            return
+        self._selected = index
+        self.move_atom(index, position, final=bool(event.get("final")), from_viewer=True)
+
+    def select_atom(self, index: int) -> None:
+        if self.atoms is None or not 0 <= index < len(self.atoms):
+            return
+        self._selected = index
+        self._refresh_atom_editor()
+
+    def _refresh_atom_editor(self) -> None:
+        i = self._selected
+        position = self.atoms.positions[i]
+        distance = float(np.linalg.norm(position - self.atoms.positions[self.absorber]))
+        self._editing = True
+        try:
+            for field, value in zip(self.atom_xyz, position):
+                field.value = round(float(value), 4)
+            self.atom_distance.disabled = i == self.absorber
+            self.atom_distance.value = min(max(distance, self.atom_distance.min), self.atom_distance.max)
+        finally:
+            self._editing = False
+        self.atom_info.value = (f"Selected <b>{self.atoms[i].symbol} {i}</b>"
+                                + (" (the absorber)" if i == self.absorber else f": {distance:.3f} Å from the absorber"))
+
+    def _coordinate_edited(self, axis: int, value: float) -> None:
+        if self._editing or self._selected < 0:
+            return
+        position = self.atoms.positions[self._selected].copy()
+        position[axis] = value
+        self.move_atom(self._selected, position)
+
+    def _distance_edited(self, distance: float) -> None:
+        if self._editing or self._selected < 0 or self._selected == self.absorber:
+            return
+        centre = self.atoms.positions[self.absorber]
+        vector = self.atoms.positions[self._selected] - centre
+        norm = np.linalg.norm(vector)
+        if norm == 0:
+            return
+        self.move_atom(self._selected, centre + vector * distance / norm)
+
+    def undo(self) -> None:
+        if not self.undo_stack:
+            self.show_message("Nothing to undo.")
+            return
+        self.atoms.positions = self.undo_stack.pop()
+        self.viewer.set_positions(self.atoms.positions)
+        self.update()
+        if self._selected >= 0:
+            self._refresh_atom_editor()
+
+    def reset(self) -> None:
+        if self.loaded is None:
+            return
+        self.undo_stack.append(self.atoms.positions.copy())
+        self.atoms = self.loaded.copy()
+        self.viewer.set_positions(self.atoms.positions)
+        self.update()
+
+    # -- pin and export ----------------------------------------------------------------------
+    def _pin(self) -> None:
+        self.panel.pin()
+        self._refresh_export()
+        self.show_message("Pinned the current spectrum as the reference.")
+
+    def _unpin(self) -> None:
+        self.panel.unpin()
+        self.difference.value = False
+        self._refresh_export()
+
+    def spectrum_csv(self) -> str:
+        spectrum = self.spectrum
+        spectrum.meta["structure"] = self.name
+        return spectrum.to_csv(reference=self.panel.pinned)
+
+    def structure_xyz(self) -> str:
+        from io import StringIO
+
+        from ase.io import write
+
+        out = StringIO()
+        write(out, self.atoms, format="xyz", comment=f"{self.name} edited in xanesviz")
+        return out.getvalue()
+
+    def _refresh_export(self) -> None:
+        stem = Path(self.name).stem.replace(" ", "_").replace("/", "_") or "structure"
+        self.export.value = (
+            data_link(self.spectrum_csv(), f"{stem}_xanes.csv", "text/csv", "⬇ Download spectrum (CSV)",
+                      "xanesviz-download-csv")
+            + data_link(self.structure_xyz(), f"{stem}_edited.xyz", "chemical/x-xyz", "⬇ Download structure (xyz)",
+                        "xanesviz-download-xyz"))
+
+    def show_message(self, text: str, level: str = "info") -> None:
+        self.message.value = message_html(text, level) if text else ""

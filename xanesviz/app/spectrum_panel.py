@@ -1,0 +1,96 @@
+"""The spectrum panel: a plotly FigureWidget with mean, ±1σ band, peaks, pinned reference, difference."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+
+from ..spectrum import Spectrum
+
+
+class SpectrumPanel(widgets.VBox):
+    """Draws a :class:`Spectrum`; knows nothing about how it was computed."""
+
+    def __init__(self):
+        self.figure = go.FigureWidget(
+            data=[
+                go.Scatter(name="±1σ", mode="lines", line={"width": 0}, fill="toself", fillcolor="rgba(31,119,180,0.2)",
+                           hoverinfo="skip"),
+                go.Scatter(name="predicted", mode="lines", line={"color": "#1f77b4", "width": 2}),
+                go.Scatter(name="peaks", mode="markers+text", marker={"color": "#d62728", "size": 8, "symbol": "triangle-down"},
+                           textposition="top center", textfont={"size": 10}),
+                go.Scatter(name="pinned", mode="lines", line={"color": "#7f7f7f", "dash": "dash"}, visible=False),
+                go.Scatter(name="current − pinned", mode="lines", line={"color": "#2ca02c"}, visible=False, yaxis="y2"),
+            ],
+            layout=go.Layout(
+                height=380, margin={"l": 60, "r": 60, "t": 30, "b": 50},
+                xaxis={"title": "Energy (eV)"}, yaxis={"title": "μ (arb. units, target scale)"},
+                yaxis2={"title": "Δμ", "overlaying": "y", "side": "right", "showgrid": False, "visible": False},
+                legend={"orientation": "h", "y": 1.12}, shapes=[],
+            ),
+        )
+        self.figure.add_class("xanesviz-spectrum-figure")
+        self.peak_table = widgets.HTML()
+        self.pinned: Spectrum | None = None
+        self.current: Spectrum | None = None
+        self.show_difference = False
+        super().__init__([self.figure, self.peak_table])
+        self.add_class("xanesviz-spectrum")
+
+    def show(self, spectrum: Spectrum) -> None:
+        """Redraw for a new spectrum (one batched update of every trace)."""
+        if not (np.all(np.isfinite(spectrum.mu)) and (spectrum.std is None or np.all(np.isfinite(spectrum.std)))):
+            raise ValueError("spectrum has non-finite values; not drawn")
+        self.current = spectrum
+        e, mu = spectrum.energy, spectrum.mu
+        std = spectrum.std if spectrum.std is not None else np.zeros_like(mu)
+        peak_e, peak_mu = spectrum.peaks()
+        band, line, peaks, pinned, diff = self.figure.data
+        with self.figure.batch_update():
+            band.x = np.concatenate([e, e[::-1]])
+            band.y = np.concatenate([mu + std, (mu - std)[::-1]])
+            line.x, line.y = e, mu
+            peaks.x, peaks.y = peak_e, peak_mu
+            peaks.text = [f"{v:.1f}" for v in peak_e]
+            if self.pinned is not None:
+                pinned.x, pinned.y, pinned.visible = self.pinned.energy, self.pinned.mu, True
+                if self.show_difference:
+                    diff.x, diff.y = e, mu - np.interp(e, self.pinned.energy, self.pinned.mu)
+                diff.visible = self.show_difference
+                self.figure.layout.yaxis2.visible = self.show_difference
+            else:
+                pinned.visible = diff.visible = False
+                self.figure.layout.yaxis2.visible = False
+        rows = "".join(f"<tr><td>{a:.2f}</td><td>{b:.4f}</td></tr>" for a, b in zip(peak_e, peak_mu))
+        self.peak_table.value = (f"<table class='xanesviz-peaks'><tr><th>peak (eV)</th><th>μ</th></tr>{rows}</table>"
+                                 if rows else "<i>no peaks above 5 % prominence</i>")
+
+    def pin(self) -> None:
+        self.pinned = self.current
+        if self.current is not None:
+            self.show(self.current)
+
+    def unpin(self) -> None:
+        self.pinned = None
+        if self.current is not None:
+            self.show(self.current)
+
+    def set_difference(self, on: bool) -> None:
+        self.show_difference = bool(on)
+        if self.current is not None:
+            self.show(self.current)
+
+    def trace_values(self, name: str) -> np.ndarray:
+        """The y values of a named trace (for tests and exports)."""
+        for trace in self.figure.data:
+            if trace.name == name:
+                return np.asarray(trace.y if trace.y is not None else [], float)
+        raise KeyError(name)
+
+
+def message_html(text: str, level: str = "info") -> str:
+    colour = {"info": "#555", "error": "#b00020", "warning": "#8a6d00"}[level]
+    return f"<span class='xanesviz-message-{level}' style='color:{colour}'>{html.escape(text)}</span>"

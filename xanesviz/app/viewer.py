@@ -1,0 +1,90 @@
+"""The 3D viewer: nglview with mouse dragging of atoms.
+
+nglview has no atom dragging. ``DraggableViewer`` runs a little JavaScript in the NGL view:
+on a left press it picks the atom under the pointer (``stage.pickingControls.pick``); while
+an atom is held the left-drag action moves it in the screen plane with
+``trackballControls.panAtom`` (dragging empty space still rotates); the new position goes to
+Python through the synced ``drag_event`` trait at most every 100 ms and on release.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import nglview
+from traitlets import Dict, Int
+
+DRAG_JS = r"""
+(function (view) {
+  if (view._xvDragInstalled) { return; }
+  view._xvDragInstalled = true;
+  const stage = view.stage;
+  const canvas = stage.viewer.renderer.domElement;
+  const tc = stage.trackballControls;
+  let held = null, last = 0, seq = 0;
+  function send(final) {
+    if (!held) { return; }
+    const a = held.atom;
+    view.model.set('drag_event', {index: a.index, position: [a.x, a.y, a.z], final: final, seq: ++seq});
+    view.model.save_changes();
+  }
+  view._xvPickAt = function (x, y) {   // canvas CSS pixels, y from the bottom (NGL convention)
+    const pp = stage.pickingControls.pick(x, y);
+    return (pp && pp.atom) ? pp : null;
+  };
+  canvas.addEventListener('pointerdown', function (ev) {
+    if (ev.button !== 0) { return; }
+    const box = canvas.getBoundingClientRect();
+    const pp = view._xvPickAt(ev.clientX - box.left, box.height - (ev.clientY - box.top));
+    if (pp) {
+      const atom = pp.component.structure.getAtomProxy(pp.atom.index);
+      held = {atom: atom, component: pp.component};
+      tc.atom = atom; tc.component = pp.component;
+      view.model.set('selected_atom', pp.atom.index);
+      view.model.save_changes();
+    } else {
+      held = null; tc.atom = undefined; tc.component = undefined;
+    }
+  }, true);
+  window.addEventListener('pointerup', function () {
+    if (held) { send(true); held = null; tc.atom = undefined; tc.component = undefined; }
+  }, true);
+  stage.mouseControls.remove('drag-left');
+  stage.mouseControls.add('drag-left', function (stage, dx, dy) {
+    if (held) {
+      tc.panAtom(dx, dy);
+      const now = performance.now();
+      if (now - last > 100) { last = now; send(false); }
+    } else {
+      tc.rotate(dx, dy);
+    }
+  });
+  canvas.setAttribute('data-xanesviz-drag', 'ready');
+})(this);
+"""
+
+
+class DraggableViewer(nglview.NGLWidget):
+    """An NGLWidget whose atoms can be dragged with the mouse; positions come back via traits."""
+
+    drag_event = Dict().tag(sync=True)
+    selected_atom = Int(-1).tag(sync=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._structure_component = None
+        self.add_class("xanesviz-viewer")
+        self.layout.width = "100%"
+        self.layout.height = "480px"
+
+    def show_atoms(self, atoms) -> None:
+        """Replace the shown structure (ball and stick, atom labels off) and install dragging."""
+        for component_id in list(self._ngl_component_ids):
+            self.remove_component(component_id)
+        self.add_component(nglview.ASEStructure(atoms), default_representation=False)
+        self.add_ball_and_stick()
+        self.center()
+        self._execute_js_code(DRAG_JS)
+
+    def set_positions(self, positions: np.ndarray) -> None:
+        """Move the shown atoms (same atoms, new coordinates) without reloading the structure."""
+        self.set_coordinates({0: np.asarray(positions, np.float32)})
