@@ -6,6 +6,7 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
+from .spectrum_panel import sync_initial_state
 from ..spectrum import TARGET_FERMI_EV, TARGET_LORENTZIAN_FWHM_EV, Broadening
 
 NOTE = (f"The model's spectra already carry the study's fixed Lorentzian (FWHM {TARGET_LORENTZIAN_FWHM_EV:g} eV). "
@@ -70,8 +71,9 @@ class BroadeningControls(widgets.VBox):
         self.gamma_hole.value = self.core_hole_width if change["new"] else 0.0
 
     def _draw_gamma(self) -> None:
-        self.gamma_plot.data[0].x = self.energy
-        self.gamma_plot.data[0].y = self.broadening.gamma(self.energy)
+        self.gamma_plot.data[0].x = self.energy.tolist()
+        self.gamma_plot.data[0].y = (self.broadening.gamma(self.energy) - 0.0).tolist()
+        sync_initial_state(self.gamma_plot)
 
     def _changed(self, _change=None) -> None:
         self._draw_gamma()

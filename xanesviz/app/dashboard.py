@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import os
 import tempfile
 from pathlib import Path
@@ -135,11 +136,10 @@ class Dashboard(widgets.VBox):
         self.undo_stack.clear()
         self._selected = -1
         candidates = [i for i, s in enumerate(atoms.get_chemical_symbols()) if s == self.predictor.element]
-        with self.absorber_choice.hold_trait_notifications():
-            self.absorber_choice.unobserve(self._absorber_chosen, names="value")
-            self.absorber_choice.options = [(f"{self.predictor.element} {i}", i) for i in candidates]
-            self.absorber_choice.value = absorber
-            self.absorber_choice.observe(self._absorber_chosen, names="value")
+        self.absorber_choice.unobserve(self._absorber_chosen, names="value")
+        self.absorber_choice.options = [(f"{self.predictor.element} {i}", i) for i in candidates]
+        self.absorber_choice.value = absorber
+        self.absorber_choice.observe(self._absorber_chosen, names="value")
         self.viewer.show_atoms(self.atoms)
         self._show(spectrum)
         self.atom_info.value = "<i>Press on an atom to select it; drag it to move it.</i>"
@@ -313,7 +313,7 @@ class Dashboard(widgets.VBox):
         return out.getvalue()
 
     def _refresh_export(self) -> None:
-        stem = Path(self.name).stem.replace(" ", "_").replace("/", "_") or "structure"
+        stem = re.sub(r"[^A-Za-z0-9.-]+", "_", Path(self.name).stem).strip("_") or "structure"
         self.export.value = (
             data_link(self.spectrum_csv(), f"{stem}_xanes.csv", "text/csv", "⬇ Download spectrum (CSV)",
                       "xanesviz-download-csv")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from copy import deepcopy
 
 import ipywidgets as widgets
 import numpy as np
@@ -50,20 +51,22 @@ class SpectrumPanel(widgets.VBox):
         peak_e, peak_mu = spectrum.peaks()
         band, line, peaks, pinned, diff = self.figure.data
         with self.figure.batch_update():
-            band.x = np.concatenate([e, e[::-1]])
-            band.y = np.concatenate([mu + std, (mu - std)[::-1]])
-            line.x, line.y = e, mu
-            peaks.x, peaks.y = peak_e, peak_mu
+            # Plain lists: they reach the browser as JSON numbers that any client reads the same way.
+            band.x = np.concatenate([e, e[::-1]]).tolist()
+            band.y = np.concatenate([mu + std, (mu - std)[::-1]]).tolist()
+            line.x, line.y = e.tolist(), mu.tolist()
+            peaks.x, peaks.y = peak_e.tolist(), peak_mu.tolist()
             peaks.text = [f"{v:.1f}" for v in peak_e]
             if self.pinned is not None:
-                pinned.x, pinned.y, pinned.visible = self.pinned.energy, self.pinned.mu, True
+                pinned.x, pinned.y, pinned.visible = self.pinned.energy.tolist(), self.pinned.mu.tolist(), True
                 if self.show_difference:
-                    diff.x, diff.y = e, mu - np.interp(e, self.pinned.energy, self.pinned.mu)
+                    diff.x, diff.y = e.tolist(), (mu - np.interp(e, self.pinned.energy, self.pinned.mu)).tolist()
                 diff.visible = self.show_difference
                 self.figure.layout.yaxis2.visible = self.show_difference
             else:
                 pinned.visible = diff.visible = False
                 self.figure.layout.yaxis2.visible = False
+        sync_initial_state(self.figure)
         rows = "".join(f"<tr><td>{a:.2f}</td><td>{b:.4f}</td></tr>" for a, b in zip(peak_e, peak_mu))
         self.peak_table.value = (f"<table class='xanesviz-peaks'><tr><th>peak (eV)</th><th>μ</th></tr>{rows}</table>"
                                  if rows else "<i>no peaks above 5 % prominence</i>")
@@ -89,6 +92,17 @@ class SpectrumPanel(widgets.VBox):
             if trace.name == name:
                 return np.asarray(trace.y if trace.y is not None else [], float)
         raise KeyError(name)
+
+
+def sync_initial_state(figure: go.FigureWidget) -> None:
+    """Keep the widget's initial-state traits current.
+
+    plotly's FigureWidget sends edits as messages to views that exist; a view created later
+    (the page loading after the first prediction, a reload) starts from ``_widget_data``,
+    so that is refreshed too.
+    """
+    figure._widget_data = deepcopy(figure._data)
+    figure._widget_layout = deepcopy(figure._layout_obj._props)
 
 
 def message_html(text: str, level: str = "info") -> str:

@@ -58,6 +58,7 @@ DRAG_JS = r"""
       tc.rotate(dx, dy);
     }
   });
+  canvas._xvView = view;
   canvas.setAttribute('data-xanesviz-drag', 'ready');
 })(this);
 """

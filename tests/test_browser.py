@@ -1,0 +1,186 @@
+"""End to end in a real browser: serve ``voila app.ipynb`` and drive headless Chromium."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.browser
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+PLOT = ".xanesviz-spectrum .js-plotly-plot"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def voila_url(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (scripts/setup.sh --browser does)")
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("voila") / "voila.log", "w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voila", str(REPO / "app.ipynb"), "--no-browser", f"--port={port}",
+         "--Voila.ip=127.0.0.1"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "voila/static/", timeout=1)
+        except urllib.error.HTTPError:
+            break  # the server answers
+        except OSError:
+            time.sleep(0.3)
+            continue
+        break
+    yield url
+    os.kill(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+    log.seek(0)
+    text = log.read()
+    assert "Traceback" not in text, text[-3000:]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, voila_url):
+    context = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(voila_url, timeout=90_000)
+    page.wait_for_selector("canvas[data-xanesviz-drag=ready]", timeout=90_000)
+    page.wait_for_function(f"document.querySelector('{PLOT}') && document.querySelector('{PLOT}').data "
+                           f"&& document.querySelector('{PLOT}').data[1].y && document.querySelector('{PLOT}').data[1].y.length > 100",
+                           timeout=60_000)
+    yield page
+    context.close()
+
+
+def plotted(page) -> np.ndarray:
+    return np.array(page.evaluate(f"Array.from(document.querySelector('{PLOT}').data[1].y)"), float)
+
+
+def wait_for_change(page, before: np.ndarray, timeout: float = 15.0) -> np.ndarray:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        now = plotted(page)
+        if now.shape != before.shape or not np.allclose(now, before):
+            return now
+        time.sleep(0.1)
+    return plotted(page)
+
+
+def find_atom_pixel(page, skip_index=0):
+    """Screen coordinates of an atom (not the absorber) found by NGL picking over a grid."""
+    return page.evaluate("""(skip) => {
+        const canvas = document.querySelector('canvas[data-xanesviz-drag=ready]');
+        const view = canvas._xvView; const box = canvas.getBoundingClientRect();
+        for (let gy = 0.2; gy <= 0.8; gy += 0.02) {
+          for (let gx = 0.2; gx <= 0.8; gx += 0.02) {
+            const x = gx * box.width, y = gy * box.height;
+            const pp = view._xvPickAt(x, box.height - y);
+            if (pp && pp.atom.index !== skip) {
+              return {x: box.left + x, y: box.top + y, index: pp.atom.index, element: pp.atom.element};
+            }
+          }
+        }
+        return null;
+    }""", skip_index)
+
+
+def test_mouse_drag_on_atom_changes_spectrum(page):
+    before = plotted(page)
+    assert np.all(np.isfinite(before))
+    atom = find_atom_pixel(page)
+    assert atom is not None, "no atom found under the pointer grid"
+    page.mouse.move(atom["x"], atom["y"])
+    page.mouse.down()
+    for step in range(1, 16):
+        page.mouse.move(atom["x"] + 4 * step, atom["y"] + 2 * step)
+        time.sleep(0.03)
+    during = wait_for_change(page, before, timeout=10)
+    page.mouse.up()
+    after = wait_for_change(page, before, timeout=10)
+    assert not np.allclose(during, before), "spectrum did not change while dragging"
+    assert not np.allclose(after, before) and np.all(np.isfinite(after))
+    assert "Selected" in page.inner_text(".xanesviz-atom-editor")
+
+
+def test_dragging_empty_space_rotates_not_moves(page):
+    before = plotted(page)
+    box = page.locator("canvas[data-xanesviz-drag=ready]").bounding_box()
+    x, y = box["x"] + 8, box["y"] + 8  # a corner: no atom there
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y + 40, steps=8)
+    page.mouse.up()
+    time.sleep(1.0)
+    np.testing.assert_allclose(plotted(page), before)
+
+
+def test_slider_changes_spectrum(page):
+    before = plotted(page)
+    readout = page.locator(".xanesviz-gaussian .widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("3")
+    page.keyboard.press("Enter")
+    after = wait_for_change(page, before)
+    assert not np.allclose(after, before)
+    assert after.max() < before.max()  # a Gaussian lowers the peaks
+
+
+def test_csv_download(page, tmp_path):
+    with page.expect_download() as info:
+        page.click("a.xanesviz-download-csv")
+    path = tmp_path / "spectrum.csv"
+    info.value.save_as(path)
+    lines = path.read_text().splitlines()
+    comments = [line for line in lines if line.startswith("#")]
+    body = [line for line in lines if not line.startswith("#")]
+    assert body[0] == "energy_eV,mu,std"
+    rows = np.array([[float(v) for v in line.split(",")] for line in body[1:]])
+    assert rows.shape == (226, 3) and np.all(np.isfinite(rows))
+    assert rows[0, 0] == pytest.approx(7097.0) and rows[-1, 0] == pytest.approx(7172.0)
+    header = "\n".join(comments)
+    for word in ("units: energy eV", "model:", "edge: Fe K", "broadening:", "structure:"):
+        assert word in header
+    np.testing.assert_allclose(rows[:, 1], plotted(page), rtol=1e-4)
+
+
+def test_bad_upload_shows_message_and_app_keeps_working(page):
+    before = plotted(page)
+    with page.expect_file_chooser() as chooser:
+        page.click(".xanesviz-upload")
+    chooser.value.set_files(files=[{"name": "broken.xyz", "mimeType": "text/plain",
+                                    "buffer": b"3\nbad\nFe 0 0 0\nO 1 nope 0\n"}])
+    page.wait_for_selector(".xanesviz-message .xanesviz-message-error", timeout=15_000)
+    assert "broken.xyz" in page.inner_text(".xanesviz-message")
+    np.testing.assert_allclose(plotted(page), before)
+    test_slider_changes_spectrum(page)  # still responsive

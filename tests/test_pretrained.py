@@ -1,0 +1,52 @@
+"""The shipped Fe K-edge bundle: loads, matches its Keras networks, predicts sensible spectra."""
+
+import numpy as np
+import pytest
+
+from xanesviz import Predictor
+from xanesviz.bundle import load_bundle
+from xanesviz.examples import GALLERY
+from xanesviz.predictor import DEFAULT_BUNDLE
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return Predictor.load()
+
+
+def test_card_describes_the_model(predictor):
+    card = predictor.card
+    assert card["edge"] == {"element": "Fe", "edge": "K"}
+    assert card["training_data"]["n_samples"] == 4079
+    assert card["recipe"]["name"] == "xanesviz-fe-k" and predictor.n_members == card["ensemble_members"] >= 2
+    assert len(card["feature_importance"]["overall"]) == predictor.descriptor.n_features
+
+
+def test_fast_path_equals_keras_networks(predictor):
+    keras_bundle = load_bundle(DEFAULT_BUNDLE, backend="keras")
+    X = np.stack([predictor.features(build()) for build in GALLERY.values()])
+    Z = predictor.bundle.standardise(X)
+    np.testing.assert_allclose(predictor.bundle.network.forward(Z), keras_bundle.network.forward(Z), rtol=1e-5, atol=1e-5)
+    import keras
+
+    member = keras.saving.load_model(DEFAULT_BUNDLE / "member_0.keras", safe_mode=True)
+    np.testing.assert_allclose(predictor.bundle.network.forward(Z)[0], member(Z, training=False).numpy(),
+                               rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("label", list(GALLERY))
+def test_gallery_spectra_are_edge_like(predictor, label):
+    spectrum = predictor.predict(GALLERY[label]())
+    assert np.all(np.isfinite(spectrum.mu)) and np.all(np.isfinite(spectrum.std))
+    pre_edge = spectrum.mu[spectrum.energy < 7108].mean()
+    post_edge = spectrum.mu[(spectrum.energy > 7125) & (spectrum.energy < 7150)].mean()
+    assert post_edge > 3 * pre_edge  # an absorption edge, rising through ~7112 eV
+
+
+def test_prediction_on_training_data_is_close(predictor, data_dir):
+    from xanesviz.data import load_dataset
+    from xanesviz.evaluation import delta_mu
+
+    dataset = load_dataset(data_dir, limit=200)
+    mean, _ = predictor.predict_arrays(predictor.descriptor.transform(dataset.structures))
+    assert np.median(delta_mu(mean, dataset.spectra)) < 5.0
