@@ -1,0 +1,116 @@
+"""Dashboard logic without a browser: events in, traces and messages out."""
+
+import numpy as np
+import pytest
+
+from xanesviz.app import Dashboard
+from xanesviz.examples import GALLERY
+
+
+@pytest.fixture
+def dashboard():
+    return Dashboard()
+
+
+def drag(dashboard, index, position, seq, final):
+    dashboard._dragged({"new": {"index": index, "position": list(position), "final": final, "seq": seq}})
+
+
+def test_starts_with_octahedral_example(dashboard):
+    assert dashboard.name == next(iter(GALLERY))
+    assert dashboard.atoms.get_chemical_symbols()[0] == "Fe"
+    y = dashboard.panel.trace_values("predicted")
+    assert y.shape == (226,) and np.all(np.isfinite(y))
+    assert "Loaded" in dashboard.message.value
+
+
+def test_drag_repredicts_and_undo_restores(dashboard):
+    before = dashboard.panel.trace_values("predicted").copy()
+    start = dashboard.atoms.positions[1].copy()
+    for k in range(1, 6):
+        drag(dashboard, 1, start * (1 + 0.03 * k), seq=k, final=k == 5)
+    after = dashboard.panel.trace_values("predicted")
+    assert not np.allclose(after, before)
+    assert len(dashboard.undo_stack) == 1  # one drag = one undo step
+    dashboard.undo()
+    np.testing.assert_allclose(dashboard.atoms.positions[1], start)
+    np.testing.assert_allclose(dashboard.panel.trace_values("predicted"), before, rtol=1e-6)
+
+
+def test_drag_onto_absorber_is_refused_and_state_kept(dashboard):
+    before = dashboard.panel.trace_values("predicted").copy()
+    start = dashboard.atoms.positions[1].copy()
+    drag(dashboard, 1, [0.05, 0.0, 0.0], seq=1, final=True)
+    assert "closer than 0.5" in dashboard.message.value and "error" in dashboard.message.value
+    np.testing.assert_allclose(dashboard.atoms.positions[1], start)
+    np.testing.assert_allclose(dashboard.panel.trace_values("predicted"), before)
+
+
+def test_distance_slider_moves_selected_atom(dashboard):
+    dashboard.select_atom(1)
+    assert "from the absorber" in dashboard.atom_info.value
+    dashboard.atom_distance.value = 2.5
+    assert np.linalg.norm(dashboard.atoms.positions[1]) == pytest.approx(2.5, abs=1e-6)
+    dashboard.reset()
+    assert np.linalg.norm(dashboard.atoms.positions[1]) == pytest.approx(2.12, abs=1e-6)
+
+
+def test_broadening_slider_changes_trace(dashboard):
+    before = dashboard.panel.trace_values("predicted").copy()
+    dashboard.controls.gaussian.value = 3.0
+    after = dashboard.panel.trace_values("predicted")
+    assert after.max() < before.max() and np.all(np.isfinite(after))
+    dashboard.controls.reset()
+    np.testing.assert_allclose(dashboard.panel.trace_values("predicted"), before)
+
+
+def test_core_hole_default_from_xraydb(dashboard):
+    dashboard.controls.use_core_hole.value = True
+    assert dashboard.controls.gamma_hole.value == pytest.approx(1.25, abs=0.05)
+
+
+def test_pin_and_difference(dashboard):
+    dashboard._pin()
+    drag(dashboard, 1, dashboard.atoms.positions[1] * 1.1, seq=1, final=True)
+    dashboard.difference.value = True
+    diff = dashboard.panel.trace_values("current − pinned")
+    np.testing.assert_allclose(diff, dashboard.panel.trace_values("predicted") - dashboard.panel.trace_values("pinned"),
+                               atol=1e-9)
+    assert "reference_mu" in dashboard.spectrum_csv()
+
+
+def test_export_csv_and_xyz(dashboard):
+    text = dashboard.spectrum_csv()
+    lines = text.splitlines()
+    assert lines[0].startswith("#") and any("model:" in line for line in lines)
+    assert "energy_eV,mu,std" in lines
+    assert "xanesviz-download-csv" in dashboard.export.value and "xanesviz-download-xyz" in dashboard.export.value
+    assert dashboard.structure_xyz().splitlines()[0].strip() == str(len(dashboard.atoms))
+
+
+def test_bad_upload_keeps_state(dashboard, tmp_path):
+    name_before = dashboard.name
+    before = dashboard.panel.trace_values("predicted").copy()
+    dashboard._uploaded({"new": [{"name": "junk.cif", "content": b"this is not a cif"}]})
+    assert "junk.cif" in dashboard.message.value and "error" in dashboard.message.value
+    no_fe = tmp_path / "water.xyz"
+    no_fe.write_text("3\nwater\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n")
+    assert not dashboard.load_file(no_fe)
+    assert "no Fe" in dashboard.message.value or "Fe" in dashboard.message.value
+    assert dashboard.name == name_before
+    np.testing.assert_allclose(dashboard.panel.trace_values("predicted"), before)
+
+
+def test_every_gallery_entry_loads(dashboard):
+    for label in GALLERY:
+        dashboard.gallery.value = label
+        assert dashboard.name == label
+        assert np.all(np.isfinite(dashboard.panel.trace_values("predicted")))
+
+
+def test_periodic_structure_is_cut_for_display(dashboard):
+    from ase.build import bulk
+
+    assert dashboard.load_atoms(bulk("Fe", cubic=True).repeat(2), "bcc.cif")
+    assert "within 8 Å" in dashboard.message.value
+    assert not any(dashboard.atoms.pbc)
