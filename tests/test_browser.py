@@ -184,3 +184,47 @@ def test_bad_upload_shows_message_and_app_keeps_working(page):
     assert "broken.xyz" in page.inner_text(".xanesviz-message")
     np.testing.assert_allclose(plotted(page), before)
     test_slider_changes_spectrum(page)  # still responsive
+
+
+def colours(page):
+    return page.evaluate("(() => { const c = document.querySelector('canvas[data-xanesviz-drag=ready]');"
+                         " return c._xvView._xvColours || null; })()")
+
+
+def test_sensitivity_colouring_follows_drag(page):
+    page.wait_for_selector("canvas[data-xanesviz-colouring=sensitivity]", timeout=20_000)
+    before = colours(page)
+    assert before and len(set(before)) > 1  # atoms differ in sensitivity
+    assert "per Å" in page.inner_text(".xanesviz-colour-bar")
+    atom = find_atom_pixel(page)
+    page.mouse.move(atom["x"], atom["y"])
+    page.mouse.down()
+    page.mouse.move(atom["x"] + 40, atom["y"] + 25, steps=10)
+    page.mouse.up()
+    deadline = time.time() + 10
+    while time.time() < deadline and colours(page) == before:
+        time.sleep(0.2)
+    assert colours(page) != before
+    page.click(".xanesviz-sensitivity-toggle input")
+    page.wait_for_selector("canvas[data-xanesviz-colouring=element]", timeout=10_000)
+
+
+def radial_importance(page):
+    return np.array(page.evaluate("Array.from(document.querySelector('.xanesviz-importance-radial').data[1].y)"), float)
+
+
+def test_window_changes_importance_overlay(page):
+    before = radial_importance(page)
+    assert before.shape == (32,) and np.all(np.isfinite(before))
+    handle = page.locator(".xanesviz-window .noUi-handle").last  # the upper end of the window
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] - 300, box["y"] + box["height"] / 2, steps=10)
+    page.mouse.up()
+    deadline = time.time() + 10
+    while time.time() < deadline and np.allclose(radial_importance(page), before):
+        time.sleep(0.2)
+    assert not np.allclose(radial_importance(page), before)
+    shapes = page.evaluate(f"document.querySelector('{PLOT}').layout.shapes.length")
+    assert shapes == 1  # the window is shaded on the spectrum

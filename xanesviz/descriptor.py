@@ -30,6 +30,11 @@ def cosine_cutoff(r: np.ndarray, r_cut: float) -> np.ndarray:
     return np.where(r <= r_cut, 0.5 * (np.cos(np.pi * r / r_cut) + 1.0), 0.0)
 
 
+def cosine_cutoff_derivative(r: np.ndarray, r_cut: float) -> np.ndarray:
+    """d fc / dr: -pi/(2 r_cut) sin(pi r / r_cut) inside the cutoff, 0 outside."""
+    return np.where(r <= r_cut, -0.5 * np.pi / r_cut * np.sin(np.pi * r / r_cut), 0.0)
+
+
 def radial_grid(n: int, r_min: float, r_max: float) -> np.ndarray:
     """The XANESNET radial grid: n points from r_min + 0.5 to r_max - 0.5 Å."""
     return np.linspace(r_min + 0.5, r_max - 0.5, n)
@@ -168,6 +173,78 @@ class WACSF:
         radial = np.exp(-np.outer(etas, s2)) * pair_weight  # (n_eta, pairs)
         angular = 2.0 ** (1.0 - zeta_) * np.maximum(1.0 + lam_ * cos, 0.0) ** zeta_  # (n_lz, pairs)
         return (radial @ angular.T).reshape(-1)  # eta-major, then lambda, then zeta
+
+    def featurise_with_gradient(self, numbers: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The descriptor and its exact derivative with respect to each neighbour vector.
+
+        Returns ``(features, jacobian)`` with ``jacobian[f, j, :] = d feature_f / d vectors[j]``
+        (n_features, n_neighbours, 3). Moving the absorber by d is moving every neighbour by -d.
+        """
+        numbers, vectors = np.asarray(numbers), np.asarray(vectors, float)
+        n = len(vectors)
+        jac = np.zeros((self.n_features, n, 3))
+        r_all = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+        inside = np.flatnonzero(r_all <= self.r_max)
+        if not len(inside):
+            return self.featurise_vectors(numbers, vectors), jac
+        z, v, r = numbers[inside].astype(float), vectors[inside], r_all[inside]
+        unit = v / r[:, None]
+        fc, dfc = cosine_cutoff(r, self.r_max), cosine_cutoff_derivative(r, self.r_max)
+        # G1 and G2: radial functions of one neighbour each.
+        jac[0, inside] = (z * dfc)[:, None] * unit
+        eta2, mu2 = self._g2
+        gauss = np.exp(-eta2 * (r[:, None] - mu2) ** 2)  # (n_in, n_g2)
+        d_gauss = -2.0 * eta2 * (r[:, None] - mu2) * gauss
+        for k, weighting in enumerate(self.g2_weightings):
+            w = z if weighting == "Z" else G2_WEIGHTINGS[weighting](z)
+            radial = w[:, None] * (d_gauss * fc[:, None] + gauss * dfc[:, None])  # d/dr, (n_in, n_g2)
+            block = slice(1 + k * self.n_g2, 1 + (k + 1) * self.n_g2)
+            jac[block, inside] = radial.T[:, :, None] * unit[None, :, :]
+        if self.n_g4 and len(r) > 1:
+            jac[1 + self.n_g2 * len(self.g2_weightings):, inside] = self._g4_gradient(z, v, r, fc, dfc)
+        return self.featurise_vectors(numbers, vectors), jac
+
+    def _g4_gradient(self, z, v, r, fc, dfc) -> np.ndarray:
+        """d G4 / d v for neighbours inside the cutoff: (n_g4, n_in, 3)."""
+        n = len(r)
+        j, k = np.triu_indices(n, 1)
+        vj, vk, rj, rk = v[j], v[k], r[j], r[k]
+        d = vj - vk
+        r_jk = np.sqrt(np.maximum(np.einsum("ij,ij->i", d, d), 0.0))
+        fc_jk = cosine_cutoff(r_jk, self.r_max)
+        dfc_jk = cosine_cutoff_derivative(r_jk, self.r_max)
+        keep = (fc[j] * fc[k] != 0) & (r_jk <= self.r_max)
+        j, k, vj, vk, rj, rk, d, r_jk, fc_jk, dfc_jk = (a[keep] for a in (j, k, vj, vk, rj, rk, d, r_jk, fc_jk, dfc_jk))
+        out = np.zeros((self.n_g4, n, 3))
+        if not len(j):
+            return out
+        cos = np.einsum("ij,ij->i", vj, vk) / (rj * rk)
+        s2 = rj**2 + rk**2 + r_jk**2
+        weight = z[j] * z[k]
+        F = fc[j] * fc[k] * fc_jk
+        safe_rjk = np.where(r_jk > 0, r_jk, 1.0)[:, None]
+        # Derivatives of cos, S = rj^2 + rk^2 + rjk^2 and F with respect to vj and vk (pairs, 3).
+        dcos_j = vk / (rj * rk)[:, None] - (cos / rj**2)[:, None] * vj
+        dcos_k = vj / (rj * rk)[:, None] - (cos / rk**2)[:, None] * vk
+        dS_j, dS_k = 2 * vj + 2 * d, 2 * vk - 2 * d
+        dF_j = (dfc[j] * fc[k] * fc_jk / rj)[:, None] * vj + (fc[j] * fc[k] * dfc_jk)[:, None] * d / safe_rjk
+        dF_k = (fc[j] * dfc[k] * fc_jk / rk)[:, None] * vk - (fc[j] * fc[k] * dfc_jk)[:, None] * d / safe_rjk
+        etas, lam, zeta = self._g4_factors  # (n_eta,), (n_lz, 1), (n_lz, 1)
+        base = np.maximum(1.0 + lam * cos, 0.0)  # (n_lz, pairs)
+        A = 2.0 ** (1.0 - zeta) * base**zeta
+        dA = 2.0 ** (1.0 - zeta) * zeta * lam * base ** (zeta - 1.0)  # dA/dcos
+        E = np.exp(-np.outer(etas, s2))  # (n_eta, pairs)
+        n_eta, n_lz = len(etas), len(zeta)
+        for dcos, dS, dF, index in ((dcos_j, dS_j, dF_j, j), (dcos_k, dS_k, dF_k, k)):
+            # dT = w [dA E F dcos + A (-eta E dS) F + A E dF], per (eta, lz, pair, xyz)
+            term = (dA[None, :, :, None] * (E * F * weight)[:, None, :, None] * dcos[None, None]
+                    - (A[None, :, :, None] * (etas[:, None] * E * F * weight)[:, None, :, None]) * dS[None, None]
+                    + (A[None, :, :, None] * (E * weight)[:, None, :, None]) * dF[None, None])
+            term = term.reshape(n_eta * n_lz, len(index), 3)  # eta-major, then lambda, then zeta
+            incidence = np.zeros((len(index), n))  # pair -> the neighbour it belongs to
+            incidence[np.arange(len(index)), index] = 1.0
+            out += np.einsum("fpc,pn->fnc", term, incidence, optimize=True)
+        return out
 
     def transform(self, structures, absorber: int | str | None = None) -> np.ndarray:
         """Feature matrix (n_structures, n_features) of ``ase.Atoms`` or ``Cluster`` objects."""

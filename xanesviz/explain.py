@@ -68,3 +68,92 @@ def format_importance(result: dict, top: int = 15, window: str = "all") -> str:
     lines = [f"permutation importance ({label}; 1.0 = the error doubles when the feature is scrambled)"]
     lines += [f"{rank:3d}. {result['names'][j]:<36s} {values[j]:8.4f}" for rank, j in enumerate(order, 1)]
     return "\n".join(lines)
+
+
+# -- atom-resolved sensitivity ---------------------------------------------------------------
+def window_mask(energy: np.ndarray, window: tuple[float, float] | None) -> np.ndarray:
+    if window is None:
+        return np.ones(len(energy), bool)
+    lo, hi = sorted(window)
+    mask = (energy >= lo) & (energy <= hi)
+    if not mask.any():
+        mask[np.argmin(np.abs(energy - 0.5 * (lo + hi)))] = True
+    return mask
+
+
+def spectrum_gradient(bundle, cluster) -> tuple[np.ndarray, np.ndarray]:
+    """Ensemble-mean spectrum and its exact derivative d mu(E) / d neighbour vector (n_E, n, 3).
+
+    Chain rule through the wACSF (analytic gradient), the standardisation and every
+    network (ReLU masks of this input), averaged over the ensemble like the prediction.
+    """
+    features, d_features = bundle.descriptor.featurise_with_gradient(cluster.numbers, cluster.vectors)
+    Z = bundle.standardise(features[None, :])[0]
+    out, jac = bundle.network.forward_with_gradient(Z)  # (m, n_E), (m, n_E, n_in)
+    mean = out.mean(axis=0) * bundle.y_scale + bundle.y_mean
+    d_mu_d_input = jac.mean(axis=0).astype(float) * bundle.y_scale[:, None] / bundle.x_scale[None, :]
+    d_features = d_features[bundle.support]  # (n_in, n, 3)
+    return mean, np.tensordot(d_mu_d_input, d_features, axes=(1, 0))
+
+
+def atom_sensitivity(bundle, cluster, n_atoms: int, window: tuple[float, float] | None = None) -> np.ndarray:
+    """Per atom of the structure: RMS over the window of |d mu(E) / d r_atom| (μ units per Å).
+
+    Periodic images of an atom move with it, so their gradients add; the absorber's is minus
+    the sum over its neighbours. Atoms beyond the cutoff get 0.
+    """
+    _, grad = spectrum_gradient(bundle, cluster)
+    grad = grad[window_mask(bundle.energy, window)]  # (n_w, n, 3)
+    per_atom = np.zeros((grad.shape[0], n_atoms, 3))
+    np.add.at(per_atom, (slice(None), cluster.indices), grad)
+    per_atom[:, cluster.absorber_index] -= grad.sum(axis=1)
+    return np.sqrt((per_atom**2).sum(axis=2).mean(axis=0))
+
+
+# -- trust signal ---------------------------------------------------------------------------
+TRUST_LEVELS = ("within training data", "unusual", "far outside")
+
+
+class DomainModel:
+    """How far a descriptor lies from the training set, calibrated on the training set itself.
+
+    The distance is to the nearest training sample in standardised feature space; the
+    training set's own nearest-neighbour distances (leave-one-out) give the scale:
+    within its 99th percentile is "within training data", up to ``far_factor`` times that is
+    "unusual", beyond is "far outside". A descriptor value outside the training range by more
+    than ``range_tolerance`` standard deviations in any feature is "far outside" too: the
+    network would be extrapolating along that feature.
+    """
+
+    def __init__(self, training_features: np.ndarray, far_factor: float = 2.0, range_tolerance: float = 1.0):
+        self.train = np.asarray(training_features, np.float32)
+        self.low, self.high = self.train.min(axis=0), self.train.max(axis=0)
+        self.range_tolerance = range_tolerance
+        self.train_sq = np.einsum("ij,ij->i", self.train, self.train)
+        self.far_factor = far_factor
+        own = self._nearest(self.train, exclude_self=True)
+        self.reference = np.sort(own)
+        self.p50, self.p95, self.p99 = np.percentile(own, [50, 95, 99])
+
+    def _nearest(self, Z: np.ndarray, exclude_self: bool = False) -> np.ndarray:
+        out = np.empty(len(Z))
+        for start in range(0, len(Z), 1024):
+            block = np.asarray(Z[start:start + 1024], np.float32)
+            d2 = np.einsum("ij,ij->i", block, block)[:, None] + self.train_sq[None, :] - 2.0 * block @ self.train.T
+            if exclude_self:
+                d2[np.arange(len(block)), np.arange(start, start + len(block))] = np.inf
+            out[start:start + len(block)] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+        return out
+
+    def score(self, Z: np.ndarray) -> dict:
+        """Distance, its percentile among the training set's own distances, and the level."""
+        Z = np.atleast_2d(Z)
+        distance = float(self._nearest(Z)[0])
+        excess = float(np.max(np.maximum(Z[0] - self.high, 0) + np.maximum(self.low - Z[0], 0)))
+        level = 0 if distance <= self.p99 else (1 if distance <= self.far_factor * self.p99 else 2)
+        if excess > self.range_tolerance:
+            level = 2
+        percentile = 100.0 * np.searchsorted(self.reference, distance) / len(self.reference)
+        return {"distance": distance, "percentile": float(percentile), "p99": float(self.p99),
+                "range_excess": excess, "level": level,
+                "label": TRUST_LEVELS[level]}

@@ -99,6 +99,36 @@ class Predictor:
             results += [(k, self.spectrum(mean[i], std[i])) for i, (k, _) in enumerate(rows)]
         return [r for _, r in sorted(results, key=lambda kr: kr[0])]
 
+    # -- explanations -------------------------------------------------------------------------
+    def sensitivity(self, atoms: Atoms, absorber=None, window: tuple[float, float] | None = None,
+                    source: str = "structure") -> np.ndarray:
+        """How strongly each atom's position drives the spectrum: RMS over the energy window
+        (absolute eV; all energies if None) of |dμ(E)/dr_atom|, μ units per Å, one value per atom."""
+        from .explain import atom_sensitivity
+
+        return atom_sensitivity(self.bundle, self.cluster(atoms, absorber, source), len(atoms), window)
+
+    @property
+    def domain_model(self):
+        """Nearest-neighbour distance model of the training features (built on first use)."""
+        if getattr(self, "_domain", None) is None:
+            from .explain import DomainModel
+
+            if self.bundle.training_features is None:
+                raise XanesvizError(f"{self.bundle.path}: bundle has no training features for the trust signal")
+            self._domain = DomainModel(self.bundle.training_features)
+        return self._domain
+
+    def domain_score(self, atoms: Atoms | Cluster, absorber=None, source: str = "structure") -> dict:
+        """Trust signal: distance to the training data in standardised descriptor space (with its
+        percentile among the training set's own nearest-neighbour distances), a label
+        ("within training data" / "unusual" / "far outside") and the ensemble spread."""
+        X = self.features(atoms, absorber, source)[None, :]
+        result = self.domain_model.score(self.bundle.standardise(X))
+        mean, std = self.predict_arrays(X)
+        result["ensemble_spread_pct"] = float(100.0 * std.mean() / max(float(np.abs(mean).mean()), 1e-12))
+        return result
+
     def _absorber_label(self, atoms, absorber) -> str | None:
         if isinstance(atoms, Cluster):
             return None

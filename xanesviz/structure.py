@@ -129,6 +129,8 @@ class Cluster:
     absorber_number: int
     numbers: np.ndarray  # (n,) int
     vectors: np.ndarray  # (n, 3) float, neighbour position minus absorber position
+    indices: np.ndarray | None = None  # (n,) index of each neighbour in the structure (images repeat)
+    absorber_index: int | None = None
 
     @property
     def distances(self) -> np.ndarray:
@@ -153,14 +155,15 @@ def cut_cluster(atoms: Atoms, absorber: int, cutoff: float, source: str = "struc
     if any(atoms.pbc):
         i, j, vectors = neighbor_list("ijD", atoms, cutoff, self_interaction=False)
         mine = i == absorber
-        numbers, vectors = atoms.numbers[j[mine]], vectors[mine]
+        indices, vectors = j[mine], vectors[mine]
     else:
         vectors = atoms.positions - atoms.positions[absorber]
         dist2 = np.einsum("ij,ij->i", vectors, vectors)
         keep = dist2 <= cutoff * cutoff
         keep[absorber] = False
-        numbers, vectors = atoms.numbers[keep], vectors[keep]
-    cluster = Cluster(int(atoms.numbers[absorber]), np.asarray(numbers, dtype=int), np.asarray(vectors, float))
+        indices, vectors = np.flatnonzero(keep), vectors[keep]
+    cluster = Cluster(int(atoms.numbers[absorber]), np.asarray(atoms.numbers[indices], dtype=int),
+                      np.asarray(vectors, float), np.asarray(indices, dtype=int), int(absorber))
     check_overlaps(cluster, source)
     return cluster
 

@@ -18,6 +18,7 @@ from ..predictor import Predictor
 from ..spectrum import core_hole_width
 from ..structure import choose_absorber, cut_cluster, read_structure
 from .controls import BroadeningControls
+from .explain_panel import ImportancePanel, colour_bar_html, colours_for, trust_badge_html
 from .spectrum_panel import SpectrumPanel, message_html
 from .viewer import DraggableViewer
 
@@ -72,6 +73,20 @@ class Dashboard(widgets.VBox):
         self.controls = BroadeningControls(self.predictor.energy, core_hole_width(self.predictor.element))
         self.export = widgets.HTML()
         self.export.add_class("xanesviz-export")
+        energy = self.predictor.energy
+        self.window = widgets.FloatRangeSlider(value=(float(energy[0]), float(energy[-1])), min=float(energy[0]),
+                                               max=float(energy[-1]), step=0.5, description="Window (eV)",
+                                               continuous_update=False, readout_format=".1f",
+                                               layout=widgets.Layout(width="520px"))
+        self.window.add_class("xanesviz-window")
+        self.colour_by_sensitivity = widgets.Checkbox(value=True, description="colour atoms by sensitivity", indent=False)
+        self.colour_by_sensitivity.add_class("xanesviz-sensitivity-toggle")
+        self.colour_bar = widgets.HTML()
+        self.trust = widgets.HTML()
+        self.trust.add_class("xanesviz-trust")
+        self._importance = self._load_importance()
+        self.importance = ImportancePanel(self.predictor.descriptor.g2_centres, self._g4_labels())
+        self.sensitivity_values = None
         self.model_info = widgets.HTML(
             f"<small>model <b>{self.predictor.name}</b>: {self.predictor.n_members}-network ensemble, "
             f"{self.predictor.element} K edge, band = ±1σ over the ensemble</small>")
@@ -90,15 +105,19 @@ class Dashboard(widgets.VBox):
         self.unpin_button.on_click(lambda _: self._unpin())
         self.difference.observe(lambda c: self.panel.set_difference(c["new"]), names="value")
         self.controls.on_change(lambda _: self._rebroaden())
+        self.window.observe(lambda _: self._window_changed(), names="value")
+        self.colour_by_sensitivity.observe(lambda _: self._explain(), names="value")
         self._selected = -1
         self._editing = False
 
         top = widgets.HBox([self.gallery, self.upload, self.absorber_choice, self.undo_button, self.reset_button])
-        left = widgets.VBox([self.viewer, self.atom_box], layout=widgets.Layout(width="48%"))
-        right = widgets.VBox([self.panel, widgets.HBox([self.pin_button, self.unpin_button, self.difference]),
+        left = widgets.VBox([self.viewer, widgets.HBox([self.colour_by_sensitivity, self.colour_bar]), self.atom_box],
+                            layout=widgets.Layout(width="48%"))
+        right = widgets.VBox([self.trust, self.panel, self.window,
+                              widgets.HBox([self.pin_button, self.unpin_button, self.difference]),
                               self.export], layout=widgets.Layout(width="52%"))
         super().__init__([top, self.message, widgets.HBox([left, right]),
-                          widgets.HBox([self.controls, self.model_info])])
+                          widgets.HBox([self.controls, widgets.VBox([self.importance, self.model_info])])])
         self.add_class("xanesviz-dashboard")
         if atoms is not None:
             self.load_atoms(atoms, name or "structure")
@@ -184,16 +203,82 @@ class Dashboard(widgets.VBox):
             self.show_message("")
         return True
 
-    def _show(self, raw) -> None:
+    def _show(self, raw, explain: bool = True) -> None:
         self.raw_spectrum = raw
         self.spectrum = raw.broaden(self.controls.broadening)
         self.spectrum.meta["structure"] = self.name
         self.panel.show(self.spectrum)
         self._refresh_export()
+        if explain:
+            self._explain()
+
+    # -- explanations ------------------------------------------------------------------------
+    def _load_importance(self):
+        from ..bundle import load_importance
+
+        try:
+            return load_importance(self.predictor.bundle)
+        except XanesvizError:
+            return None
+
+    def _g4_labels(self) -> list[str]:
+        d = self.predictor.descriptor
+        return [f"λ={l:+.0f} ζ={z:.0f}" for l in d.lambdas for z in d.zetas]
+
+    @property
+    def window_range(self) -> tuple[float, float] | None:
+        lo, hi = self.window.value
+        e = self.predictor.energy
+        return None if (lo <= e[0] and hi >= e[-1]) else (lo, hi)
+
+    def importance_in_window(self) -> tuple[np.ndarray, np.ndarray]:
+        """(G2 importance per centre, summed over weightings; G4 importance per (λ, ζ), summed over η)."""
+        from ..explain import window_importance
+
+        d = self.predictor.descriptor
+        n_g2, n_w = d.n_g2, len(d.g2_weightings)
+        n_lz = len(d.lambdas) * len(d.zetas)
+        if self._importance is None:
+            return np.zeros(n_g2), np.zeros(n_lz)
+        values = window_importance(self._importance["per_energy"], self._importance["baseline_mse"],
+                                   self._importance["energy"], self.window_range)
+        g2 = values[1:1 + n_g2 * n_w].reshape(n_w, n_g2).sum(axis=0)
+        g4 = values[1 + n_g2 * n_w:].reshape(-1, n_lz).sum(axis=0)
+        return g2, g4
+
+    def _window_changed(self) -> None:
+        window = self.window_range
+        self.panel.figure.layout.shapes = [] if window is None else [
+            {"type": "rect", "xref": "x", "yref": "paper", "x0": window[0], "x1": window[1], "y0": 0, "y1": 1,
+             "fillcolor": "rgba(255,165,0,0.15)", "line": {"width": 0}, "layer": "below"}]
+        self._explain()
+
+    def _explain(self) -> None:
+        """Refresh trust badge, importance overlays and atom colours for the current geometry."""
+        if self.atoms is None:
+            return
+        try:
+            cluster = self.predictor.cluster(self.atoms, self.absorber, self.name)
+            score = self.predictor.domain_score(cluster)
+            self.trust.value = trust_badge_html(score)
+            g2, g4 = self.importance_in_window()
+            self.importance.show(g2, g4, cluster.distances)
+            window = self.window_range
+            label = "all energies" if window is None else f"{window[0]:.1f}-{window[1]:.1f} eV"
+            if self.colour_by_sensitivity.value:
+                self.sensitivity_values = self.predictor.sensitivity(self.atoms, self.absorber, window, self.name)
+                colours, top = colours_for(self.sensitivity_values)
+                self.viewer.color_atoms(colours)
+                self.colour_bar.value = colour_bar_html(top, label)
+            else:
+                self.viewer.color_atoms(None)
+                self.colour_bar.value = ""
+        except XanesvizError as exc:
+            self.show_message(str(exc), "error")
 
     def _rebroaden(self) -> None:
         if self.raw_spectrum is not None:
-            self._show(self.raw_spectrum)
+            self._show(self.raw_spectrum, explain=False)
 
     # -- editing -----------------------------------------------------------------------------
     def move_atom(self, index: int, position, final: bool = True, from_viewer: bool = False) -> bool:

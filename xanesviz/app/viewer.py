@@ -9,6 +9,8 @@ Python through the synced ``drag_event`` trait at most every 100 ms and on relea
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import nglview
 from traitlets import Dict, Int
@@ -89,3 +91,42 @@ class DraggableViewer(nglview.NGLWidget):
     def set_positions(self, positions: np.ndarray) -> None:
         """Move the shown atoms (same atoms, new coordinates) without reloading the structure."""
         self.set_coordinates({0: np.asarray(positions, np.float32)})
+
+    def color_atoms(self, colors: list[str] | None) -> None:
+        """Colour atom i with colors[i] ('#rrggbb'), or back to element colours with None."""
+        payload = "null" if colors is None else json.dumps(list(colors))
+        self._execute_js_code(COLOUR_JS.replace("COLOURS", payload))
+
+
+COLOUR_JS = r"""
+(function (view, colours) {
+  let tries = 0;
+  view._xvColourRequest = (view._xvColourRequest || 0) + 1;
+  const request = view._xvColourRequest;
+  function apply() {
+    if (request !== view._xvColourRequest) { return; }  // a newer colouring superseded this one
+    const comps = view.stage.compList;
+    const comp = comps[comps.length - 1];
+    const ready = comp && comp.reprList.length > 0 && comp.structure &&
+                  (colours === null || comp.structure.atomCount === colours.length);
+    if (!ready) { if (tries++ < 50) { setTimeout(apply, 100); } return; }
+    const canvas = view.stage.viewer.renderer.domElement;
+    if (colours === null) {
+      comp.reprList.forEach(function (r) { r.setParameters({colorScheme: 'element'}); });
+      view._xvColours = null;
+      canvas.setAttribute('data-xanesviz-colouring', 'element');
+      return;
+    }
+    const ints = colours.map(function (c) { return parseInt(c.slice(1), 16); });
+    const id = NGL.ColormakerRegistry.addScheme(function () {
+      this.atomColor = function (atom) { const c = ints[atom.index]; return c === undefined ? 0x808080 : c; };
+    }, 'xanesviz-sensitivity');
+    if (view._xvScheme) { NGL.ColormakerRegistry.removeScheme(view._xvScheme); }
+    view._xvScheme = id;
+    comp.reprList.forEach(function (r) { r.setParameters({colorScheme: id}); });
+    view._xvColours = colours;
+    canvas.setAttribute('data-xanesviz-colouring', 'sensitivity');
+  }
+  apply();
+})(this, COLOURS);
+"""
