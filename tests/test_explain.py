@@ -1,0 +1,112 @@
+"""Explanations: exact sensitivities, physically sensible importance, a trust signal that reacts."""
+
+import numpy as np
+import pytest
+
+from xanesviz import Predictor
+from xanesviz.bundle import load_importance
+from xanesviz.descriptor import WACSF
+from xanesviz.examples import GALLERY, example
+from xanesviz.explain import DomainModel, window_importance
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return Predictor.load()
+
+
+def finite_difference_sensitivity(predictor, atoms, window=None, h=1e-3):
+    mask = np.ones(len(predictor.energy), bool) if window is None else \
+        (predictor.energy >= window[0]) & (predictor.energy <= window[1])
+    out = np.zeros(len(atoms))
+    for i in range(len(atoms)):
+        grad = np.zeros((mask.sum(), 3))
+        for c in range(3):
+            plus, minus = atoms.copy(), atoms.copy()
+            plus.positions[i, c] += h
+            minus.positions[i, c] -= h
+            grad[:, c] = (predictor.predict(plus).mu - predictor.predict(minus).mu)[mask] / (2 * h)
+        out[i] = np.sqrt((grad**2).sum(axis=1).mean())
+    return out
+
+
+@pytest.mark.parametrize("label", ["[Fe(H2O)6]2+ (octahedral)", "Ferrocene", "Fe(CO)5 (trigonal bipyramidal)"])
+@pytest.mark.parametrize("window", [None, (7110.0, 7125.0)])
+def test_sensitivity_matches_finite_differences(predictor, label, window):
+    atoms = GALLERY[label]()
+    atoms.rattle(0.02, seed=1)  # break symmetry
+    exact = predictor.sensitivity(atoms, window=window)
+    numeric = finite_difference_sensitivity(predictor, atoms, window)
+    np.testing.assert_allclose(exact, numeric, rtol=2e-2, atol=2e-3 * numeric.max())
+
+
+def test_descriptor_gradient_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    vectors = rng.uniform(-5, 5, (25, 3))
+    numbers = rng.choice([1, 6, 8, 17], 25)
+    descriptor = WACSF(g2_weightings=("Z", "unit", "inverse_Z"))
+    _, jac = descriptor.featurise_with_gradient(numbers, vectors)
+    h = 1e-6
+    for j in (0, 7, 19):
+        for c in range(3):
+            plus, minus = vectors.copy(), vectors.copy()
+            plus[j, c] += h
+            minus[j, c] -= h
+            numeric = (descriptor.featurise_vectors(numbers, plus) - descriptor.featurise_vectors(numbers, minus)) / (2 * h)
+            np.testing.assert_allclose(jac[:, j, c], numeric, rtol=1e-5, atol=1e-7 * np.abs(numeric).max())
+
+
+def test_atoms_beyond_cutoff_have_zero_sensitivity(predictor):
+    atoms = example()
+    atoms += atoms[:1].__class__("Cl", positions=[[0, 0, 7.5]])
+    assert predictor.sensitivity(atoms)[-1] == 0.0
+
+
+def test_first_shell_carries_largest_share(predictor, data_dir):
+    from xanesviz.data import load_dataset
+
+    dataset = load_dataset(data_dir, limit=40)
+    wins = 0
+    for atoms in dataset.structures:
+        s = predictor.sensitivity(atoms)
+        r = atoms.get_distances(0, range(len(atoms)))
+        shells = [s[(r > 0) & (r < 2.6)].sum(), s[(r >= 2.6) & (r < 4.0)].sum(), s[r >= 4.0].sum(), s[0]]
+        wins += shells[0] == max(shells)
+    assert wins >= 0.8 * len(dataset.structures)
+
+
+def test_g2_importance_peaks_in_first_shell_range(predictor):
+    importance = load_importance(predictor.bundle)
+    values = window_importance(importance["per_energy"], importance["baseline_mse"], importance["energy"], None)
+    d = predictor.descriptor
+    blocks = values[1:1 + d.n_g2 * len(d.g2_weightings)].reshape(len(d.g2_weightings), d.n_g2)
+    z_weighted = blocks[list(d.g2_weightings).index("Z")]
+    assert 1.8 <= d.g2_centres[np.argmax(z_weighted)] <= 2.3  # the published Z-weighted wACSF block
+    assert 1.55 <= d.g2_centres[np.argmax(blocks.sum(axis=0))] <= 2.35  # all blocks (neighbouring Gaussians share)
+    assert blocks.sum(axis=0)[d.g2_centres > 4.5].max() < 0.25 * blocks.sum(axis=0).max()
+
+
+def breathe(atoms, distance, ligand_size=3):
+    """Move each (ligand atom + its two H) rigidly so the Fe-ligand bond becomes ``distance``."""
+    out = atoms.copy()
+    for i in range(1, len(out), ligand_size):
+        u = out.positions[i] / np.linalg.norm(out.positions[i])
+        out.positions[i:i + ligand_size] += u * (distance - np.linalg.norm(out.positions[i]))
+    return out
+
+
+def test_trust_signal(predictor):
+    assert predictor.domain_score(example())["label"] != "far outside"
+    far = predictor.domain_score(breathe(example(), 4.0))
+    assert far["label"] == "far outside" and far["distance"] > far["p99"]
+    squeezed = predictor.domain_score(breathe(example(), 1.6))
+    assert squeezed["label"] == "far outside"
+    assert np.isfinite(predictor.predict(breathe(example(), 4.0)).mu).all()  # still predicted
+
+
+def test_domain_model_calibration():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(500, 5)).astype(np.float32)
+    model = DomainModel(train)
+    assert model.score(train[0])["level"] == 0
+    assert model.score(np.full(5, 30.0))["label"] == "far outside"
