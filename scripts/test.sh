@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser
-exec .venv/bin/python -m pytest -q -n 2 tests "$@"
+exec .venv/bin/python -m pytest -q -n 2 --dist loadfile tests "$@"

@@ -80,3 +80,45 @@ def test_every_command_has_help(command, capsys):
         build_parser().parse_args([command, "--help"])
     assert info.value.code == 0
     assert "usage: xanesviz " + command in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def tiny_data_dir(tmp_path_factory):
+    """A data directory in the XANESNET layout with 24 synthetic samples."""
+    from helpers import synthetic_data
+    from xanesviz.spectrum import FE_K_GRID
+
+    root = tmp_path_factory.mktemp("data")
+    (root / "xyz").mkdir()
+    (root / "spectra").mkdir()
+    structures, _, spectra = synthetic_data(n=24, seed=7)
+    for k, (atoms, mu) in enumerate(zip(structures, spectra)):
+        lines = [str(len(atoms)), f"sample {k}"]
+        lines += [f"{z} {x:.6f} {y:.6f} {w:.6f}" for z, (x, y, w) in zip(atoms.numbers, atoms.positions)]
+        (root / "xyz" / f"S{k:02d}.xyz").write_text("\n".join(lines) + "\n")
+        rows = "\n".join(f"{e:.2f} {v:.7e}" for e, v in zip(FE_K_GRID, mu))
+        (root / "spectra" / f"S{k:02d}.txt").write_text(f"  FDMNES\n  energy <xanes>\n{rows}\n")
+    return root
+
+
+def test_train_evaluate_importance_end_to_end(tiny_data_dir, tmp_path, capsys):
+    model = tmp_path / "model"
+    assert main(["train", str(tiny_data_dir), "-o", str(model), "--recipe", "xanesnet-2022", "--epochs", "2",
+                 "--ensemble", "2", "--cv", "2"]) == 0
+    assert (model / "member_1.keras").is_file() and (model / "importance.npz").is_file()
+    import json
+
+    card = json.loads((model / "model_card.json").read_text())
+    assert card["training_data"]["n_samples"] == 24 and "cv_metrics" in card
+    assert card["recipe"]["epochs"] == 2 and card["ensemble_members"] == 2
+    capsys.readouterr()
+    assert main(["evaluate", str(tiny_data_dir), "--model", str(model), "-o", str(tmp_path / "errors.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "Δμ median" in out and "own training data" in out
+    assert len((tmp_path / "errors.csv").read_text().splitlines()) == 2 + 24
+    assert main(["evaluate", str(tiny_data_dir), "--model", str(model), "--kfold", "2", "--epochs", "1"]) == 0
+    assert "cross-validation" in capsys.readouterr().out
+    assert main(["importance", str(tiny_data_dir), "--model", str(model), "--window", "7110", "7120",
+                 "--repeats", "1", "--top", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "window 7110-7120 eV" in out and len(out.strip().splitlines()) == 6
