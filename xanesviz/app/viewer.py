@@ -95,7 +95,8 @@ class DraggableViewer(nglview.NGLWidget):
     def color_atoms(self, colors: list[str] | None) -> None:
         """Colour atom i with colors[i] ('#rrggbb'), or back to element colours with None."""
         payload = "null" if colors is None else json.dumps(list(colors))
-        self._execute_js_code(COLOUR_JS.replace("COLOURS", payload))
+        # fire_once: not kept in nglview's message archive (which would grow with every drag update).
+        self._remote_call("executeCode", target="Widget", args=[COLOUR_JS.replace("COLOURS", payload)], fire_once=True)
 
 
 COLOUR_JS = r"""
