@@ -210,7 +210,8 @@ def test_sensitivity_colouring_follows_drag(page):
 
 
 def radial_importance(page):
-    return np.array(page.evaluate("Array.from(document.querySelector('.xanesviz-importance-radial').data[1].y)"), float)
+    return np.array(page.evaluate("Array.from(document.querySelector('.xanesviz-side-figure').data"
+                                  ".find(t => t.name === 'G2 importance').y)"), float)
 
 
 def test_window_changes_importance_overlay(page):

@@ -1,12 +1,10 @@
-"""Broadening sliders and a small plot of Γ(E); they produce a :class:`Broadening`, nothing more."""
+"""Broadening sliders; they produce a :class:`Broadening`, nothing more (Γ(E) is drawn by the dashboard)."""
 
 from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
-import plotly.graph_objects as go
 
-from .spectrum_panel import sync_initial_state
 from ..spectrum import TARGET_FERMI_EV, TARGET_LORENTZIAN_FWHM_EV, Broadening
 
 NOTE = (f"The model's spectra already carry the study's fixed Lorentzian (FWHM {TARGET_LORENTZIAN_FWHM_EV:g} eV). "
@@ -36,19 +34,14 @@ class BroadeningControls(widgets.VBox):
         self.gamma_hole.add_class("xanesviz-gamma-hole")
         self.reset_button = widgets.Button(description="Reset broadening", icon="undo")
         self.reset_button.on_click(lambda _: self.reset())
-        self.gamma_plot = go.FigureWidget(
-            data=[go.Scatter(mode="lines", line={"color": "#9467bd"})],
-            layout=go.Layout(height=160, width=330, margin={"l": 45, "r": 10, "t": 10, "b": 35},
-                             xaxis={"title": "E (eV)"}, yaxis={"title": "added Γ (eV)", "rangemode": "tozero"}))
         self._callbacks = []
         self._sliders = [self.gamma_hole, self.gamma_max, self.e_cent, self.e_larg, self.e_fermi, self.gaussian]
         for w in self._sliders:
             w.observe(self._changed, names="value")
         self.use_core_hole.observe(self._core_hole_toggled, names="value")
         super().__init__([widgets.HTML(f"<small>{NOTE}</small>", layout=widgets.Layout(width="340px")),
-                          self.use_core_hole, *self._sliders, self.gamma_plot, self.reset_button])
+                          self.use_core_hole, *self._sliders, self.reset_button])
         self.add_class("xanesviz-broadening")
-        self._draw_gamma()
 
     @property
     def broadening(self) -> Broadening:
@@ -70,12 +63,6 @@ class BroadeningControls(widgets.VBox):
     def _core_hole_toggled(self, change) -> None:
         self.gamma_hole.value = self.core_hole_width if change["new"] else 0.0
 
-    def _draw_gamma(self) -> None:
-        self.gamma_plot.data[0].x = self.energy.tolist()
-        self.gamma_plot.data[0].y = (self.broadening.gamma(self.energy) - 0.0).tolist()
-        sync_initial_state(self.gamma_plot)
-
     def _changed(self, _change=None) -> None:
-        self._draw_gamma()
         for callback in self._callbacks:
             callback(self.broadening)

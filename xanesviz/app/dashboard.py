@@ -18,7 +18,7 @@ from ..predictor import Predictor
 from ..spectrum import core_hole_width
 from ..structure import choose_absorber, cut_cluster, read_structure
 from .controls import BroadeningControls
-from .explain_panel import ImportancePanel, colour_bar_html, colours_for, trust_badge_html
+from .explain_panel import SideFigure, colour_bar_html, colours_for, trust_badge_html
 from .spectrum_panel import SpectrumPanel, message_html
 from .viewer import DraggableViewer
 
@@ -77,7 +77,8 @@ class Dashboard(widgets.VBox):
         self.window = widgets.FloatRangeSlider(value=(float(energy[0]), float(energy[-1])), min=float(energy[0]),
                                                max=float(energy[-1]), step=0.5, description="Window (eV)",
                                                continuous_update=False, readout_format=".1f",
-                                               layout=widgets.Layout(width="520px"))
+                                               style={"description_width": "90px"},
+                                               layout=widgets.Layout(width="560px"))
         self.window.add_class("xanesviz-window")
         self.colour_by_sensitivity = widgets.Checkbox(value=True, description="colour atoms by sensitivity", indent=False)
         self.colour_by_sensitivity.add_class("xanesviz-sensitivity-toggle")
@@ -85,7 +86,8 @@ class Dashboard(widgets.VBox):
         self.trust = widgets.HTML()
         self.trust.add_class("xanesviz-trust")
         self._importance = self._load_importance()
-        self.importance = ImportancePanel(self.predictor.descriptor.g2_centres, self._g4_labels())
+        self.importance = SideFigure(self.predictor.descriptor.g2_centres, self._g4_labels())
+        self._draw_gamma()
         self.sensitivity_values = None
         self.model_info = widgets.HTML(
             f"<small>model <b>{self.predictor.name}</b>: {self.predictor.n_members}-network ensemble, "
@@ -105,6 +107,7 @@ class Dashboard(widgets.VBox):
         self.unpin_button.on_click(lambda _: self._unpin())
         self.difference.observe(lambda c: self.panel.set_difference(c["new"]), names="value")
         self.controls.on_change(lambda _: self._rebroaden())
+        self.controls.on_change(lambda _: self._draw_gamma())
         self.window.observe(lambda _: self._window_changed(), names="value")
         self.colour_by_sensitivity.observe(lambda _: self._explain(), names="value")
         self._selected = -1
@@ -262,7 +265,7 @@ class Dashboard(widgets.VBox):
             score = self.predictor.domain_score(cluster)
             self.trust.value = trust_badge_html(score)
             g2, g4 = self.importance_in_window()
-            self.importance.show(g2, g4, cluster.distances)
+            self.importance.show_importance(g2, g4, cluster.distances)
             window = self.window_range
             label = "all energies" if window is None else f"{window[0]:.1f}-{window[1]:.1f} eV"
             if self.colour_by_sensitivity.value:
@@ -275,6 +278,10 @@ class Dashboard(widgets.VBox):
                 self.colour_bar.value = ""
         except XanesvizError as exc:
             self.show_message(str(exc), "error")
+
+    def _draw_gamma(self) -> None:
+        energy = self.predictor.energy
+        self.importance.show_gamma(energy, self.controls.broadening.gamma(energy))
 
     def _rebroaden(self) -> None:
         if self.raw_spectrum is not None:

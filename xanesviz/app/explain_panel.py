@@ -25,42 +25,55 @@ def colours_for(values: np.ndarray) -> tuple[list[str], float]:
     return ["#%02x%02x%02x" % tuple(c) for c in rgb], top
 
 
-class ImportancePanel(widgets.VBox):
-    """G2 importance against μ over the neighbours' radial distribution; G4 importance by (λ, ζ)."""
+class SideFigure(widgets.VBox):
+    """One plotly figure for the small plots: added Γ(E), radial importance, angular importance.
+
+    One FigureWidget rather than three: each FigureWidget makes the browser evaluate
+    plotly.js again (about a second each here), so fewer figures open the page faster.
+    """
 
     def __init__(self, g2_centres: np.ndarray, g4_labels: list[str]):
+        from plotly.subplots import make_subplots
+
         self.g2_centres = np.asarray(g2_centres, float)
-        self.radial = go.FigureWidget(
-            data=[go.Bar(name="neighbours (count)", marker={"color": "rgba(120,120,120,0.45)"}, width=0.1, yaxis="y2"),
-                  go.Scatter(name="G2 importance", mode="lines+markers", line={"color": "#d62728"})],
-            layout=go.Layout(height=250, width=420, margin={"l": 50, "r": 50, "t": 30, "b": 40},
-                             title={"text": "Radial: where the model looks", "font": {"size": 12}},
-                             xaxis={"title": "distance from absorber (Å)", "range": [0, 6.2]},
-                             yaxis={"title": "importance", "rangemode": "tozero"},
-                             yaxis2={"title": "atoms", "overlaying": "y", "side": "right", "showgrid": False,
-                                     "rangemode": "tozero"},
-                             legend={"orientation": "h", "y": -0.35}, bargap=0))
-        self.angular = go.FigureWidget(
-            data=[go.Bar(name="G4 importance", x=g4_labels, marker={"color": "#1f77b4"})],
-            layout=go.Layout(height=250, width=360, margin={"l": 50, "r": 10, "t": 30, "b": 60},
-                             title={"text": "Angular: G4 by λ, ζ", "font": {"size": 12}},
-                             yaxis={"title": "importance", "rangemode": "tozero"}))
-        self.radial.add_class("xanesviz-importance-radial")
-        self.angular.add_class("xanesviz-importance-angular")
-        super().__init__([widgets.HBox([self.radial, self.angular])])
+        figure = make_subplots(rows=1, cols=3, column_widths=[0.28, 0.42, 0.3], horizontal_spacing=0.13,
+                               specs=[[{}, {"secondary_y": True}, {}]],
+                               subplot_titles=("added Γ(E) of the sliders", "Radial: where the model looks",
+                                               "Angular: G4 by λ, ζ"))
+        figure.add_trace(go.Scatter(name="added Γ", mode="lines", line={"color": "#9467bd"}, showlegend=False), 1, 1)
+        figure.add_trace(go.Bar(name="neighbours (count)", marker={"color": "rgba(120,120,120,0.45)"}, width=0.1),
+                         1, 2, secondary_y=True)
+        figure.add_trace(go.Scatter(name="G2 importance", mode="lines+markers", line={"color": "#d62728"}), 1, 2)
+        figure.add_trace(go.Bar(name="G4 importance", x=g4_labels, marker={"color": "#1f77b4"}, showlegend=False), 1, 3)
+        figure.update_layout(height=290, width=980, margin={"l": 50, "r": 30, "t": 40, "b": 60}, bargap=0,
+                             legend={"orientation": "h", "y": -0.3, "x": 0.35}, font={"size": 11})
+        figure.update_annotations(font_size=12)
+        figure.update_xaxes(title_text="E (eV)", row=1, col=1)
+        figure.update_yaxes(title_text="Γ (eV)", rangemode="tozero", row=1, col=1)
+        figure.update_xaxes(title_text="distance from absorber (Å)", range=[0, 6.2], row=1, col=2)
+        figure.update_yaxes(title_text="importance", rangemode="tozero", row=1, col=2, secondary_y=False)
+        figure.update_yaxes(title_text="atoms", rangemode="tozero", showgrid=False, tickformat="d", row=1, col=2,
+                            secondary_y=True)
+        figure.update_yaxes(title_text="importance", rangemode="tozero", row=1, col=3)
+        self.figure = go.FigureWidget(figure)
+        self.figure.add_class("xanesviz-side-figure")
+        super().__init__([self.figure])
         self.add_class("xanesviz-importance")
 
-    def show(self, g2_importance: np.ndarray, g4_importance: np.ndarray, distances: np.ndarray) -> None:
+    def show_gamma(self, energy: np.ndarray, gamma: np.ndarray) -> None:
+        trace = self.figure.data[0]
+        trace.x, trace.y = np.asarray(energy, float).tolist(), np.asarray(gamma, float).tolist()
+        sync_initial_state(self.figure)
+
+    def show_importance(self, g2_importance: np.ndarray, g4_importance: np.ndarray, distances: np.ndarray) -> None:
         bins = np.arange(0.0, 6.1, 0.1)
         counts, _ = np.histogram(distances, bins=bins)
-        with self.radial.batch_update():
-            self.radial.data[0].x = (bins[:-1] + 0.05).tolist()
-            self.radial.data[0].y = counts.tolist()
-            self.radial.data[1].x = self.g2_centres.tolist()
-            self.radial.data[1].y = np.asarray(g2_importance, float).tolist()
-        self.angular.data[0].y = np.asarray(g4_importance, float).tolist()
-        sync_initial_state(self.radial)
-        sync_initial_state(self.angular)
+        _, neighbours, radial, angular = self.figure.data
+        with self.figure.batch_update():
+            neighbours.x, neighbours.y = (bins[:-1] + 0.05).tolist(), counts.tolist()
+            radial.x, radial.y = self.g2_centres.tolist(), np.asarray(g2_importance, float).tolist()
+            angular.y = np.asarray(g4_importance, float).tolist()
+        sync_initial_state(self.figure)
 
 
 def trust_badge_html(score: dict) -> str:
