@@ -103,6 +103,8 @@ try:
                 latencies.append(redraws[n_before] - t_move)
             time.sleep(0.15)
         page.mouse.up()
+        message = page.inner_text(".xanesviz-message").strip()
+        print(f"dragged {atom['element']} atom {atom['index']}; message after the drag: {message or '(none)'}")
         lat = np.array(latencies)
         print(f"drag move -> spectrum redrawn: p50 {np.percentile(lat, 50):.0f} ms, p95 {np.percentile(lat, 95):.0f} ms "
               f"({len(lat)} of {args.moves} moves redrawn)")
@@ -125,5 +127,6 @@ try:
 finally:
     os.kill(server.pid, signal.SIGTERM)
     server.wait(timeout=15)
-errors = [line for line in log_path.read_text().splitlines() if "Traceback" in line or "[E " in line or "ERROR" in line]
+errors = [line for line in log_path.read_text().splitlines()
+          if ("Traceback" in line or "ERROR" in line) and "KeyboardInterrupt caught in kernel" not in line]  # shutdown
 print(f"voila log: {len(errors)} error lines" + ("".join(f"\n  {e}" for e in errors[:5]) if errors else ""))
