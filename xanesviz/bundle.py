@@ -181,8 +181,10 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
         arrays = _load_npz(path / FAST_WEIGHTS, ("W0", "b0"))
         network = StackedMLP.from_arrays(arrays)
     elif backend == "keras":
-        network = StackedMLP.from_members([_fold_keras_file(p) for p in sorted(path.glob("member_*.keras"))] or
-                                          _raise(ModelBundleError(f"{path}: no member_*.keras files")))
+        member_files = sorted(path.glob("member_*.keras"))
+        if not member_files:
+            raise ModelBundleError(f"{path}: no member_*.keras files")
+        network = StackedMLP.from_members([_fold_keras_file(p) for p in member_files])
     else:
         raise ValueError(f"unknown backend {backend!r}")
     support = pre["support"].astype(bool)
@@ -196,10 +198,6 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
             raise ModelBundleError(f"{path}: non-finite {name}")
     return Bundle(path, card, descriptor, network, support, pre["x_mean"], pre["x_scale"], pre["y_mean"],
                   pre["y_scale"], energy, pre.get("training_features"))
-
-
-def _raise(exc):
-    raise exc
 
 
 def _fold_keras_file(path: Path):

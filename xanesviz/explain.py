@@ -96,12 +96,13 @@ def spectrum_gradient(bundle, cluster) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.tensordot(d_mu_d_input, d_features, axes=(1, 0))
 
 
-def atom_sensitivity(bundle, cluster, n_atoms: int, window: tuple[float, float] | None = None) -> np.ndarray:
+def atom_sensitivity(bundle, cluster, window: tuple[float, float] | None = None) -> np.ndarray:
     """Per atom of the structure: RMS over the window of |d mu(E) / d r_atom| (μ units per Å).
 
     Periodic images of an atom move with it, so their gradients add; the absorber's is minus
     the sum over its neighbours. Atoms beyond the cutoff get 0.
     """
+    n_atoms = cluster.n_atoms or int(max(cluster.indices.max(initial=-1), cluster.absorber_index)) + 1
     _, grad = spectrum_gradient(bundle, cluster)
     grad = grad[window_mask(bundle.energy, window)]  # (n_w, n, 3)
     per_atom = np.zeros((grad.shape[0], n_atoms, 3))

@@ -138,7 +138,6 @@ def fold_batchnorm(model) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 # -- training ---------------------------------------------------------------------------------
-JIT = os.environ.get("XANESVIZ_JIT", "0") == "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow start-up chatter off the terminal
 @dataclass
 class TrainedEnsemble:
@@ -179,7 +178,7 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
     """Train ``n_members`` (default ``recipe.ensemble``) networks side by side on (X, y).
 
     Each member has its own initialisation, dropout masks and shuffling. A whole epoch runs
-    as one XLA-compiled TensorFlow function (a loop over mini-batches), which removes the
+    as one TensorFlow graph function (a loop over mini-batches), which removes the
     per-step Python overhead of ``model.fit`` without changing the mathematics: Adam, batch
     size, dropout and batch norm are those of the recipe.
     """
@@ -215,7 +214,7 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
             total += tf.reduce_mean(tf.abs(error) if recipe.loss == "mae" else tf.square(error))
         return total
 
-    @tf.function(jit_compile=JIT, reduce_retracing=True)
+    @tf.function(reduce_retracing=True)  # XLA (jit_compile) was many times slower on CPU here
     def run_epoch(order):
         def body(i, total):
             index = order[:, i * batch:(i + 1) * batch]

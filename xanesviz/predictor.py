@@ -100,13 +100,14 @@ class Predictor:
         return [r for _, r in sorted(results, key=lambda kr: kr[0])]
 
     # -- explanations -------------------------------------------------------------------------
-    def sensitivity(self, atoms: Atoms, absorber=None, window: tuple[float, float] | None = None,
+    def sensitivity(self, atoms: Atoms | Cluster, absorber=None, window: tuple[float, float] | None = None,
                     source: str = "structure") -> np.ndarray:
         """How strongly each atom's position drives the spectrum: RMS over the energy window
-        (absolute eV; all energies if None) of |dμ(E)/dr_atom|, μ units per Å, one value per atom."""
+        (absolute eV; all energies if None) of |dμ(E)/dr_atom|, μ units per Å, one value per atom
+        of the structure (or of the structure a ``Cluster`` was cut from)."""
         from .explain import atom_sensitivity
 
-        return atom_sensitivity(self.bundle, self.cluster(atoms, absorber, source), len(atoms), window)
+        return atom_sensitivity(self.bundle, self.cluster(atoms, absorber, source), window)
 
     @property
     def domain_model(self):
@@ -119,19 +120,27 @@ class Predictor:
             self._domain = DomainModel(self.bundle.training_features)
         return self._domain
 
-    def domain_score(self, atoms: Atoms | Cluster, absorber=None, source: str = "structure") -> dict:
+    def domain_score(self, atoms: Atoms | Cluster, absorber=None, source: str = "structure",
+                     prediction: Spectrum | None = None) -> dict:
         """Trust signal: distance to the training data in standardised descriptor space (with its
         percentile among the training set's own nearest-neighbour distances), a label
-        ("within training data" / "unusual" / "far outside") and the ensemble spread."""
+        ("within training data" / "unusual" / "far outside") and the ensemble spread
+        (taken from ``prediction`` when the caller already has this structure's spectrum)."""
         X = self.features(atoms, absorber, source)[None, :]
         result = self.domain_model.score(self.bundle.standardise(X))
-        mean, std = self.predict_arrays(X)
+        if prediction is None or prediction.std is None:
+            mean, std = (a[0] for a in self.predict_arrays(X))
+        else:
+            mean, std = prediction.mu, prediction.std
         result["ensemble_spread_pct"] = float(100.0 * std.mean() / max(float(np.abs(mean).mean()), 1e-12))
         return result
 
     def _absorber_label(self, atoms, absorber) -> str | None:
+        from ase.data import chemical_symbols
+
         if isinstance(atoms, Cluster):
-            return None
+            index = atoms.absorber_index
+            return None if index is None else f"{chemical_symbols[atoms.absorber_number]} atom {index}"
         from .structure import choose_absorber
 
         index = choose_absorber(atoms, absorber, self.element)

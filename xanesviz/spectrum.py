@@ -5,6 +5,7 @@ Energies are absolute eV throughout. Broadening functions are pure: arrays in, a
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from dataclasses import dataclass, field
@@ -75,6 +76,13 @@ def arctan_gamma(energy: np.ndarray, e_fermi: float, gamma_hole: float, gamma_ma
     return gamma_hole + extra
 
 
+@functools.lru_cache(maxsize=16)
+def _broadening_matrix(broadening: "Broadening", energy_bytes: bytes) -> np.ndarray:
+    matrix = broadening._build_matrix(np.frombuffer(energy_bytes, float))
+    matrix.setflags(write=False)
+    return matrix
+
+
 @dataclass(frozen=True)
 class Broadening:
     """Broadening added on top of a spectrum: the FDMNES arctangent Lorentzian plus a Gaussian.
@@ -98,8 +106,12 @@ class Broadening:
         return arctan_gamma(energy, self.e_fermi, self.gamma_hole, self.gamma_max, self.e_cent, self.e_larg)
 
     def matrix(self, energy: np.ndarray) -> np.ndarray:
-        """The linear operator B with broadened = B @ mu on this grid."""
-        energy = np.asarray(energy, float)
+        """The linear operator B with broadened = B @ mu on this grid (read-only; cached, since a
+        live dashboard applies the same broadening to every new prediction)."""
+        energy = np.ascontiguousarray(energy, float)
+        return _broadening_matrix(self, energy.tobytes())
+
+    def _build_matrix(self, energy: np.ndarray) -> np.ndarray:
         out = np.eye(len(energy))
         if self.gamma_hole > 0 or self.gamma_max > 0:
             out = lorentzian_kernel(energy, energy, self.gamma(energy))

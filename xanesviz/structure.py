@@ -131,6 +131,7 @@ class Cluster:
     vectors: np.ndarray  # (n, 3) float, neighbour position minus absorber position
     indices: np.ndarray | None = None  # (n,) index of each neighbour in the structure (images repeat)
     absorber_index: int | None = None
+    n_atoms: int | None = None  # atoms in the structure the cluster was cut from
 
     @property
     def distances(self) -> np.ndarray:
@@ -163,7 +164,7 @@ def cut_cluster(atoms: Atoms, absorber: int, cutoff: float, source: str = "struc
         keep[absorber] = False
         indices, vectors = np.flatnonzero(keep), vectors[keep]
     cluster = Cluster(int(atoms.numbers[absorber]), np.asarray(atoms.numbers[indices], dtype=int),
-                      np.asarray(vectors, float), np.asarray(indices, dtype=int), int(absorber))
+                      np.asarray(vectors, float), np.asarray(indices, dtype=int), int(absorber), len(atoms))
     check_overlaps(cluster, source)
     return cluster
 

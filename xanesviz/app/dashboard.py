@@ -19,7 +19,7 @@ from ..spectrum import core_hole_width
 from ..structure import choose_absorber, cut_cluster, read_structure
 from .controls import BroadeningControls
 from .explain_panel import SideFigure, colour_bar_html, colours_for, trust_badge_html
-from .spectrum_panel import SpectrumPanel, message_html
+from .spectrum_panel import SpectrumPanel, message_html, sync_initial_state
 from .viewer import DraggableViewer
 
 #: Larger (or periodic) structures are shown as the absorber's cluster within this radius (Å).
@@ -49,6 +49,7 @@ class Dashboard(widgets.VBox):
         self._last_seq = -1
         self.spectrum = None
         self.raw_spectrum = None
+        self.cluster = None
 
         self.message = widgets.HTML(layout=widgets.Layout(min_height="1.6em"))
         self.message.add_class("xanesviz-message")
@@ -122,10 +123,14 @@ class Dashboard(widgets.VBox):
         super().__init__([top, self.message, widgets.HBox([left, right]),
                           widgets.HBox([self.controls, widgets.VBox([self.importance, self.model_info])])])
         self.add_class("xanesviz-dashboard")
-        if atoms is not None:
-            self.load_atoms(atoms, name or "structure")
-        else:
+        if atoms is None or not self.load_atoms(atoms, name or "structure"):
+            message = self.message.value
             self.load_example(self.gallery.value)
+            if atoms is not None:
+                self.message.value = message  # why the given structure was not loaded
+        # The figures were filled before any browser view exists: make that their initial state.
+        sync_initial_state(self.panel.figure)
+        sync_initial_state(self.importance.figure)
 
     # -- loading ---------------------------------------------------------------------------
     def load_example(self, label: str) -> None:
@@ -150,11 +155,13 @@ class Dashboard(widgets.VBox):
                 note = (f" (showing the {len(cluster.numbers) + 1} atoms within {DISPLAY_RADIUS:g} Å of the absorber "
                         f"of the {len(atoms)}-atom {'periodic ' if any(atoms.pbc) else ''}structure)")
                 atoms, absorber = cluster.to_atoms(), 0
-            spectrum = self.predictor.predict(atoms, absorber=absorber, source=name)
+            cluster = self.predictor.cluster(atoms, absorber, name)
+            spectrum = self.predictor.predict(cluster, source=name)
         except XanesvizError as exc:
             self.show_message(str(exc), "error")
             return False
         self.loaded, self.atoms, self.name, self.absorber = atoms.copy(), atoms.copy(), name, absorber
+        self.cluster = cluster
         self.undo_stack.clear()
         self._selected = -1
         candidates = [i for i, s in enumerate(atoms.get_chemical_symbols()) if s == self.predictor.element]
@@ -192,15 +199,18 @@ class Dashboard(widgets.VBox):
         self.absorber = change["new"]
         if not self.update():
             self.absorber = previous
+            self.absorber_choice.value = previous  # the dropdown shows what is in use
 
     # -- prediction ------------------------------------------------------------------------
     def update(self) -> bool:
         """Re-predict the current geometry; on bad geometry show why and keep the last spectrum."""
         try:
-            spectrum = self.predictor.predict(self.atoms, absorber=self.absorber, source=self.name)
+            cluster = self.predictor.cluster(self.atoms, self.absorber, self.name)
+            spectrum = self.predictor.predict(cluster, source=self.name)
         except XanesvizError as exc:
             self.show_message(str(exc), "error")
             return False
+        self.cluster = cluster  # cut once; prediction, trust signal and sensitivity all use it
         self._show(spectrum)
         if self.message.value and "error" in self.message.value:
             self.show_message("")
@@ -211,7 +221,8 @@ class Dashboard(widgets.VBox):
         self.spectrum = raw.broaden(self.controls.broadening)
         self.spectrum.meta["structure"] = self.name
         self.panel.show(self.spectrum)
-        self._refresh_export()
+        if self._drag_start is None:  # mid-drag the download links wait for the release
+            self._refresh_export()
         if explain:
             self._explain()
 
@@ -261,15 +272,15 @@ class Dashboard(widgets.VBox):
         if self.atoms is None:
             return
         try:
-            cluster = self.predictor.cluster(self.atoms, self.absorber, self.name)
-            score = self.predictor.domain_score(cluster)
+            cluster = self.cluster
+            score = self.predictor.domain_score(cluster, prediction=self.raw_spectrum)
             self.trust.value = trust_badge_html(score)
             g2, g4 = self.importance_in_window()
             self.importance.show_importance(g2, g4, cluster.distances)
             window = self.window_range
             label = "all energies" if window is None else f"{window[0]:.1f}-{window[1]:.1f} eV"
             if self.colour_by_sensitivity.value:
-                self.sensitivity_values = self.predictor.sensitivity(self.atoms, self.absorber, window, self.name)
+                self.sensitivity_values = self.predictor.sensitivity(cluster, window=window)
                 colours, top = colours_for(self.sensitivity_values)
                 self.viewer.color_atoms(colours)
                 self.colour_bar.value = colour_bar_html(top, label)
@@ -305,6 +316,7 @@ class Dashboard(widgets.VBox):
                 self.undo_stack.append(self._drag_start)
                 del self.undo_stack[:-UNDO_DEPTH]
             self._drag_start = None
+            self._refresh_export()
         if index == self._selected:
             self._refresh_atom_editor()
         return ok

@@ -8,7 +8,6 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from .spectrum_panel import sync_initial_state
 
 #: Colour map for atom sensitivity (viridis, 9 stops), low to high.
 VIRIDIS = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"]
@@ -63,7 +62,6 @@ class SideFigure(widgets.VBox):
     def show_gamma(self, energy: np.ndarray, gamma: np.ndarray) -> None:
         trace = self.figure.data[0]
         trace.x, trace.y = np.asarray(energy, float).tolist(), np.asarray(gamma, float).tolist()
-        sync_initial_state(self.figure)
 
     def show_importance(self, g2_importance: np.ndarray, g4_importance: np.ndarray, distances: np.ndarray) -> None:
         bins = np.arange(0.0, 6.1, 0.1)
@@ -73,7 +71,6 @@ class SideFigure(widgets.VBox):
             neighbours.x, neighbours.y = (bins[:-1] + 0.05).tolist(), counts.tolist()
             radial.x, radial.y = self.g2_centres.tolist(), np.asarray(g2_importance, float).tolist()
             angular.y = np.asarray(g4_importance, float).tolist()
-        sync_initial_state(self.figure)
 
 
 def trust_badge_html(score: dict) -> str:

@@ -66,7 +66,6 @@ class SpectrumPanel(widgets.VBox):
             else:
                 pinned.visible = diff.visible = False
                 self.figure.layout.yaxis2.visible = False
-        sync_initial_state(self.figure)
         rows = "".join(f"<tr><td>{a:.2f}</td><td>{b:.4f}</td></tr>" for a, b in zip(peak_e, peak_mu))
         self.peak_table.value = (f"<table class='xanesviz-peaks'><tr><th>peak (eV)</th><th>μ</th></tr>{rows}</table>"
                                  if rows else "<i>no peaks above 5 % prominence</i>")
@@ -95,11 +94,12 @@ class SpectrumPanel(widgets.VBox):
 
 
 def sync_initial_state(figure: go.FigureWidget) -> None:
-    """Keep the widget's initial-state traits current.
+    """Copy a FigureWidget's current data into its initial-state traits.
 
-    plotly's FigureWidget sends edits as messages to views that exist; a view created later
-    (the page loading after the first prediction, a reload) starts from ``_widget_data``,
-    so that is refreshed too.
+    plotly's FigureWidget sends edits as messages to views that already exist; a view created
+    later starts from ``_widget_data``. Call this once a figure is filled and before it is
+    displayed (the dashboard does, at the end of its construction), not on every edit: it
+    deep-copies and re-sends the whole figure.
     """
     figure._widget_data = deepcopy(figure._data)
     figure._widget_layout = deepcopy(figure._layout_obj._props)

@@ -74,7 +74,6 @@ class DraggableViewer(nglview.NGLWidget):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._structure_component = None
         self.add_class("xanesviz-viewer")
         self.layout.width = "100%"
         self.layout.height = "480px"
