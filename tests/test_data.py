@@ -202,6 +202,14 @@ def test_peak_statistics_five_ev_shift_misses():
     assert np.isnan(stats["mean_abs_peak_shift_eV"])
 
 
+def test_peak_precision_counts_spurious_peaks():
+    truth = two_peak_spectra(n=1)
+    noisy = truth + 0.3 * np.exp(-0.5 * ((FE_K_GRID - 7160.0) / 0.8) ** 2)  # one extra peak, far from both
+    stats = peak_statistics(FE_K_GRID, noisy, truth)
+    assert stats["peak_hit_rate"] == 1.0 and stats["peak_precision"] == pytest.approx(2 / 3)
+    assert peak_statistics(FE_K_GRID, truth, truth)["peak_precision"] == 1.0
+
+
 def test_peak_statistics_featureless_prediction():
     truth = two_peak_spectra(n=2)
     stats = peak_statistics(FE_K_GRID, np.full_like(truth, 0.5), truth)

@@ -62,6 +62,23 @@ def test_extra_g2_weightings_change_size():
     assert d(make_octahedron()).shape == (d.n_features,)
 
 
+def test_g4_weightings_add_blocks_computed_with_those_weights():
+    d = WACSF(g4_weightings=("Z", "unit"))
+    assert d.n_features == 1 + 32 + 2 * 64 == len(d.feature_names())
+    assert d.get_params()["g4_weightings"] == ["Z", "unit"] and "g4_weightings" not in WACSF().get_params()
+    rng = np.random.default_rng(4)
+    vectors, numbers = rng.uniform(-3, 3, (12, 3)), rng.choice([1, 7, 8, 17], 12)
+    features = d.featurise_vectors(numbers, vectors)
+    published = WACSF()
+    np.testing.assert_array_equal(features[:1 + 32 + 64], published.featurise_vectors(numbers, vectors))
+    # the unit block is the published G4 of the same geometry with every neighbour weighted 1
+    np.testing.assert_allclose(features[1 + 32 + 64:], published.featurise_vectors(np.ones(12), vectors)[1 + 32:],
+                               rtol=1e-12)
+    assert not np.allclose(features[1 + 32 + 64:], features[1 + 32:1 + 32 + 64])
+    with pytest.raises(ValueError, match="g4_weightings"):
+        WACSF(g4_weightings=("bogus",))
+
+
 def test_params_round_trip(wacsf):
     again = WACSF.from_params(wacsf.get_params())
     np.testing.assert_array_equal(again(make_octahedron()), wacsf(make_octahedron()))

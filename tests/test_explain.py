@@ -44,7 +44,7 @@ def test_descriptor_gradient_matches_finite_differences():
     rng = np.random.default_rng(3)
     vectors = rng.uniform(-5, 5, (25, 3))
     numbers = rng.choice([1, 6, 8, 17], 25)
-    descriptor = WACSF(g2_weightings=("Z", "unit", "inverse_Z"))
+    descriptor = WACSF(g2_weightings=("Z", "unit", "inverse_Z"), g4_weightings=("Z", "unit"))
     _, jac = descriptor.featurise_with_gradient(numbers, vectors)
     h = 1e-6
     for j in (0, 7, 19):

@@ -77,8 +77,13 @@ def test_predict_single_and_batch(bundle_dir, synthetic):
     batch = predictor.predict(structures[:5])
     assert len(batch) == 5
     np.testing.assert_allclose(batch[0].mu, spectrum.mu, rtol=1e-5)
-    members = predictor.predict_features(X[:1])
-    np.testing.assert_allclose(members.mean(0)[0], spectrum.mu, rtol=1e-5)
+    bundle = predictor.bundle
+    Z = bundle.standardise(X[:1])
+    members = bundle.network.forward(Z) * bundle.y_scale + bundle.y_mean
+    kernel = bundle.kernel.forward(Z) * bundle.y_scale + bundle.y_mean
+    w = bundle.kernel_weight
+    assert w == TINY.kernel_weight
+    np.testing.assert_allclose((1 - w) * members.mean(0)[0] + w * kernel[0], spectrum.mu, rtol=1e-5)
     np.testing.assert_allclose(members.std(0)[0], spectrum.std, rtol=1e-4, atol=1e-7)
 
 
@@ -114,6 +119,7 @@ def test_bundle_records_card(bundle_dir):
     ("bad_json", "not valid JSON"),
     ("truncate_weights", "fast_weights.npz"),
     ("delete_preprocessing", "preprocessing.npz: missing"),
+    ("delete_kernel", "kernel.npz: missing"),
     ("other_descriptor", "different descriptor"),
 ])
 def test_damaged_bundle_gives_one_line_error(bundle_dir, tmp_path, damage, message):
@@ -128,6 +134,8 @@ def test_damaged_bundle_gives_one_line_error(bundle_dir, tmp_path, damage, messa
         (copy / "fast_weights.npz").write_bytes(data[: len(data) // 3])
     elif damage == "delete_preprocessing":
         (copy / "preprocessing.npz").unlink()
+    elif damage == "delete_kernel":
+        (copy / "kernel.npz").unlink()
     elif damage == "other_descriptor":
         card = json.loads((copy / "model_card.json").read_text())
         card["descriptor"]["fingerprint"][0] *= 1.5

@@ -6,6 +6,8 @@ A bundle directory holds
 * ``fast_weights.npz``: the same networks with batch norm folded in, for the numpy forward pass;
 * ``preprocessing.npz``: variance-filter support, standardisation mean/scale, target scaling,
   and the standardised training features (for the trust signal);
+* ``kernel.npz``: the kernel ridge member's training inputs and dual coefficients, when the
+  recipe blends one in (``kernel_weight`` > 0);
 * ``importance.npz``: permutation importance per feature and energy point (optional);
 * ``model_card.json``: edge, energy grid, descriptor parameters and fingerprint, training data
   summary, recipe, CV metrics, package version.
@@ -25,12 +27,14 @@ import numpy as np
 
 from .descriptor import WACSF
 from .errors import ModelBundleError
+from .kernel import KernelMember, blend
 from .network import StackedMLP
 
 CARD = "model_card.json"
 FAST_WEIGHTS = "fast_weights.npz"
 PREPROCESSING = "preprocessing.npz"
 IMPORTANCE = "importance.npz"
+KERNEL = "kernel.npz"
 FORMAT_VERSION = 1
 
 
@@ -62,9 +66,30 @@ class Bundle:
     y_scale: np.ndarray
     energy: np.ndarray
     training_features: np.ndarray | None
+    kernel: KernelMember | None = None
+    kernel_weight: float = 0.0
 
     def standardise(self, X: np.ndarray) -> np.ndarray:
         return ((np.asarray(X, float)[:, self.support] - self.x_mean) / self.x_scale).astype(np.float32)
+
+    def forward(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, members) in spectrum units for standardised inputs Z: the predicted mean
+        (n, n_energy), networks blended with the kernel member, and each network's output
+        (n_members, n, n_energy), whose spread is the ensemble's uncertainty."""
+        members = self.network.forward(Z) * self.y_scale + self.y_mean
+        mean = members.mean(axis=0)
+        if self.kernel is not None:
+            mean = blend(mean, self.kernel.forward(Z) * self.y_scale + self.y_mean, self.kernel_weight)
+        return mean, members
+
+    def forward_with_gradient(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted mean (n_energy,) for one standardised input and its derivative (n_energy, d)."""
+        out, jac = self.network.forward_with_gradient(z)  # (m, n_E), (m, n_E, d)
+        mean, d_mean = out.mean(axis=0), jac.mean(axis=0).astype(float)
+        if self.kernel is not None:
+            k_out, k_jac = self.kernel.forward_with_gradient(z)
+            mean, d_mean = blend(mean, k_out, self.kernel_weight), blend(d_mean, k_jac, self.kernel_weight)
+        return mean * self.y_scale + self.y_mean, d_mean * self.y_scale[:, None]
 
 
 def energy_grid(card: dict) -> np.ndarray:
@@ -93,6 +118,10 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
     if training_features is not None:
         arrays["training_features"] = ((training_features[:, state["support"]] - state["mean"]) / state["scale"]).astype(np.float32)
     np.savez(path / PREPROCESSING, **arrays)
+    if getattr(ensemble, "kernel", None) is not None:
+        np.savez(path / KERNEL, **ensemble.kernel.arrays())
+    elif (path / KERNEL).exists():
+        (path / KERNEL).unlink()
     if importance is not None:
         np.savez(path / IMPORTANCE, per_energy=importance["per_energy"].astype(np.float32),
                  baseline_mse=importance["baseline_mse"], energy=importance["energy"])
@@ -193,11 +222,18 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
     energy = energy_grid(card)
     if network.weights[-1].shape[-1] != len(energy):
         raise ModelBundleError(f"{path}: network output ({network.weights[-1].shape[-1]}) does not match the energy grid")
-    for name, arr in (("weights", np.concatenate([w.ravel() for w in network.weights])), ("x_scale", pre["x_scale"])):
+    kernel_weight = float(card.get("recipe", {}).get("kernel_weight", 0.0))
+    kernel = None
+    if kernel_weight > 0:
+        kernel = KernelMember.from_arrays(_load_npz(path / KERNEL, ("kernel_train_inputs", "kernel_dual", "kernel_gamma")))
+        if kernel.train_inputs.shape[1] != network.n_inputs or kernel.dual.shape[1] != len(energy):
+            raise ModelBundleError(f"{path / KERNEL}: shapes do not match the network and the energy grid")
+    for name, arr in (("weights", np.concatenate([w.ravel() for w in network.weights])), ("x_scale", pre["x_scale"]),
+                      ("kernel", np.zeros(1) if kernel is None else kernel.dual.ravel())):
         if not np.all(np.isfinite(arr)):
             raise ModelBundleError(f"{path}: non-finite {name}")
     return Bundle(path, card, descriptor, network, support, pre["x_mean"], pre["x_scale"], pre["y_mean"],
-                  pre["y_scale"], energy, pre.get("training_features"))
+                  pre["y_scale"], energy, pre.get("training_features"), kernel, kernel_weight)
 
 
 def _fold_keras_file(path: Path):

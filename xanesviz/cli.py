@@ -90,7 +90,7 @@ def cmd_train(args) -> int:
 
         sample = np.random.default_rng(args.seed).permutation(len(X))[:2000]  # bounds the cost
         print(f"permutation importance on {len(sample)} samples")
-        result = permutation_importance(ensemble.predict_members, X[sample], dataset.spectra[sample], dataset.energy,
+        result = permutation_importance(ensemble.predict_mean, X[sample], dataset.spectra[sample], dataset.energy,
                                         names=descriptor.feature_names(), repeats=2, seed=args.seed)
         extra["feature_importance"] = importance_to_card(result)
     save_bundle(args.output, ensemble, descriptor, extra, dataset.energy, training_features=X, importance=result)
@@ -143,7 +143,7 @@ def cmd_importance(args) -> int:
 
     predictor = Predictor.load(args.model)
     dataset, X = _features(args.data_dir, predictor.descriptor, progress=False)
-    result = permutation_importance(predictor.predict_features, X, dataset.spectra, dataset.energy,
+    result = permutation_importance(lambda rows: predictor.predict_arrays(rows)[0], X, dataset.spectra, dataset.energy,
                                     names=predictor.descriptor.feature_names(), repeats=args.repeats,
                                     windows={"selected": tuple(args.window)} if args.window else None,
                                     seed=args.seed)

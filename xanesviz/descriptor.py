@@ -21,7 +21,7 @@ from ase import Atoms
 from .structure import Cluster, choose_absorber, cut_cluster
 
 
-#: Per-neighbour weights available for G2 blocks (the published wACSF uses Z only).
+#: Per-neighbour weights available for G2 and G4 blocks (the published wACSF uses Z only).
 G2_WEIGHTINGS = {"Z": lambda z: z, "unit": np.ones_like, "inverse_Z": lambda z: 1.0 / z}
 
 
@@ -71,6 +71,7 @@ class WACSF:
     zetas: tuple = (1.0, 2.0, 4.0, 8.0)
     element: str = "Fe"
     g2_weightings: tuple = ("Z",)  # "Z" (published), "unit" (plain counts), "inverse_Z"
+    g4_weightings: tuple = ("Z",)  # each adds a block of n_g4 angular functions with these weights
     _g2: tuple = field(init=False, repr=False, compare=False)
     _g4: tuple = field(init=False, repr=False, compare=False)
     _g4_factors: tuple = field(init=False, repr=False, compare=False)
@@ -78,10 +79,10 @@ class WACSF:
     def __post_init__(self):
         self.lambdas = tuple(float(v) for v in self.lambdas)
         self.zetas = tuple(float(v) for v in self.zetas)
-        self.g2_weightings = tuple(self.g2_weightings)
-        unknown = set(self.g2_weightings) - set(G2_WEIGHTINGS)
-        if unknown or not self.g2_weightings:
-            raise ValueError(f"g2_weightings must be taken from {sorted(G2_WEIGHTINGS)}, got {self.g2_weightings}")
+        self.g2_weightings, self.g4_weightings = tuple(self.g2_weightings), tuple(self.g4_weightings)
+        for name, chosen in (("g2_weightings", self.g2_weightings), ("g4_weightings", self.g4_weightings)):
+            if set(chosen) - set(G2_WEIGHTINGS) or not chosen:
+                raise ValueError(f"{name} must be taken from {sorted(G2_WEIGHTINGS)}, got {chosen}")
         n_angular = len(self.lambdas) * len(self.zetas)
         if self.n_g4 % n_angular:
             raise ValueError(f"n_g4={self.n_g4} is not a multiple of len(lambdas) * len(zetas) = {n_angular}")
@@ -98,6 +99,10 @@ class WACSF:
         params = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
         params["lambdas"], params["zetas"] = list(self.lambdas), list(self.zetas)
         params["g2_weightings"] = list(self.g2_weightings)
+        if self.g4_weightings == ("Z",):  # the published default: keeps older cards' parameters valid
+            del params["g4_weightings"]
+        else:
+            params["g4_weightings"] = list(self.g4_weightings)
         return params
 
     @classmethod
@@ -106,7 +111,14 @@ class WACSF:
 
     @property
     def n_features(self) -> int:
-        return 1 + self.n_g2 * len(self.g2_weightings) + self.n_g4
+        return self._g4_start + self.n_g4 * len(self.g4_weightings)
+
+    @property
+    def _g4_start(self) -> int:
+        return 1 + self.n_g2 * len(self.g2_weightings)
+
+    def _weights(self, weighting: str, z: np.ndarray) -> np.ndarray:
+        return z if weighting == "Z" else G2_WEIGHTINGS[weighting](z)
 
     def feature_names(self) -> list[str]:
         """One name per column: G1, G2[mu=..], G4[eta=..,lambda=..,zeta=..]."""
@@ -114,7 +126,9 @@ class WACSF:
         for w in self.g2_weightings:
             tag = "" if w == "Z" else f"{w},"
             names += [f"G2[{tag}mu={m:.3f}]" for m in self._g2[1]]
-        names += [f"G4[eta={e:.4f},lambda={l:+.0f},zeta={z:.0f}]" for e, l, z in zip(*self._g4)]
+        for w in self.g4_weightings:
+            tag = "" if w == "Z" else f"{w},"
+            names += [f"G4[{tag}eta={e:.4f},lambda={l:+.0f},zeta={z:.0f}]" for e, l, z in zip(*self._g4)]
         return names
 
     @property
@@ -123,8 +137,8 @@ class WACSF:
 
     @property
     def g4_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(eta, lambda, zeta) of each G4 column."""
-        return tuple(a.copy() for a in self._g4)
+        """(eta, lambda, zeta) of each G4 column (the blocks of all weightings in turn)."""
+        return tuple(np.tile(a, len(self.g4_weightings)) for a in self._g4)
 
     def fit(self, X=None, y=None) -> "WACSF":
         return self
@@ -153,8 +167,10 @@ class WACSF:
         for k, weighting in enumerate(self.g2_weightings):
             weights = zfc if weighting == "Z" else G2_WEIGHTINGS[weighting](z) * fc
             out[1 + k * self.n_g2 : 1 + (k + 1) * self.n_g2] = gauss @ weights
-        if self.n_g4:
-            out[1 + self.n_g2 * len(self.g2_weightings) :] = self._g4_values(zfc, v, r)
+        for k, weighting in enumerate(self.g4_weightings):
+            if self.n_g4:
+                start = self._g4_start + k * self.n_g4
+                out[start:start + self.n_g4] = self._g4_values(self._weights(weighting, z) * fc, v, r)
         return out
 
     def _g4_values(self, zfc: np.ndarray, v: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -201,11 +217,13 @@ class WACSF:
             block = slice(1 + k * self.n_g2, 1 + (k + 1) * self.n_g2)
             jac[block, inside] = radial.T[:, :, None] * unit[None, :, :]
         if self.n_g4 and len(r) > 1:
-            jac[1 + self.n_g2 * len(self.g2_weightings):, inside] = self._g4_gradient(z, v, r, fc, dfc)
+            for k, weighting in enumerate(self.g4_weightings):
+                start = self._g4_start + k * self.n_g4
+                jac[start:start + self.n_g4, inside] = self._g4_gradient(self._weights(weighting, z), v, r, fc, dfc)
         return self.featurise_vectors(numbers, vectors), jac
 
     def _g4_gradient(self, z, v, r, fc, dfc) -> np.ndarray:
-        """d G4 / d v for neighbours inside the cutoff: (n_g4, n_in, 3)."""
+        """d G4 / d v for neighbours inside the cutoff, ``z`` their weights: (n_g4, n_in, 3)."""
         n = len(r)
         j, k = np.triu_indices(n, 1)
         vj, vk, rj, rk = v[j], v[k], r[j], r[k]

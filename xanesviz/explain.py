@@ -8,18 +8,18 @@ import numpy as np
 DEFAULT_WINDOWS = {"pre-edge": (7097.0, 7112.0), "edge": (7112.0, 7125.0), "post-edge": (7125.0, 7172.0)}
 
 
-def permutation_importance(predict_members, X: np.ndarray, Y: np.ndarray, energy: np.ndarray, names: list[str],
+def permutation_importance(predict_mean, X: np.ndarray, Y: np.ndarray, energy: np.ndarray, names: list[str],
                            repeats: int = 3, windows: dict | None = None, seed: int = 0) -> dict:
     """Scramble one descriptor column at a time; importance = rise of the squared error.
 
-    ``predict_members(X)`` returns (members, n, n_energy). The rise is kept per energy point
+    ``predict_mean(X)`` returns the model's prediction (n, n_energy). The rise is kept per energy point
     (``per_energy``: n_features x n_energy, averaged over ``repeats`` permutations), so that
     any energy window is a mean over its columns. ``overall`` and ``windows`` are normalised
     by the baseline mean squared error of that range (1.0 = doubles the error).
     """
     rng = np.random.default_rng(seed)
     X = np.asarray(X, float)
-    base = (predict_members(X).mean(axis=0) - Y) ** 2  # (n, n_energy)
+    base = (predict_mean(X) - Y) ** 2  # (n, n_energy)
     base_per_energy = base.mean(axis=0)
     rise = np.zeros((X.shape[1], len(energy)))
     constant = np.ptp(X, axis=0) == 0
@@ -29,7 +29,7 @@ def permutation_importance(predict_members, X: np.ndarray, Y: np.ndarray, energy
         for _ in range(repeats):
             shuffled = X.copy()
             shuffled[:, j] = rng.permutation(shuffled[:, j])
-            rise[j] += ((predict_members(shuffled).mean(axis=0) - Y) ** 2).mean(axis=0) - base_per_energy
+            rise[j] += ((predict_mean(shuffled) - Y) ** 2).mean(axis=0) - base_per_energy
     rise /= repeats
     windows = dict(DEFAULT_WINDOWS if windows is None else windows)
     result = {"names": list(names), "energy": np.asarray(energy, float), "per_energy": rise,
@@ -84,14 +84,13 @@ def window_mask(energy: np.ndarray, window: tuple[float, float] | None) -> np.nd
 def spectrum_gradient(bundle, cluster) -> tuple[np.ndarray, np.ndarray]:
     """Ensemble-mean spectrum and its exact derivative d mu(E) / d neighbour vector (n_E, n, 3).
 
-    Chain rule through the wACSF (analytic gradient), the standardisation and every
-    network (ReLU masks of this input), averaged over the ensemble like the prediction.
+    Chain rule through the wACSF (analytic gradient), the standardisation, every network
+    (ReLU masks of this input) and the kernel member, combined like the prediction.
     """
     features, d_features = bundle.descriptor.featurise_with_gradient(cluster.numbers, cluster.vectors)
     Z = bundle.standardise(features[None, :])[0]
-    out, jac = bundle.network.forward_with_gradient(Z)  # (m, n_E), (m, n_E, n_in)
-    mean = out.mean(axis=0) * bundle.y_scale + bundle.y_mean
-    d_mu_d_input = jac.mean(axis=0).astype(float) * bundle.y_scale[:, None] / bundle.x_scale[None, :]
+    mean, d_mean = bundle.forward_with_gradient(Z)  # (n_E,), (n_E, n_in)
+    d_mu_d_input = d_mean / bundle.x_scale[None, :]
     d_features = d_features[bundle.support]  # (n_in, n, 3)
     return mean, np.tensordot(d_mu_d_input, d_features, axes=(1, 0))
 

@@ -65,6 +65,11 @@ class Recipe:
     standardise_targets: bool = False
     loss: str = "mse"  # "mse" (published) or "mae"
     descriptor: dict = field(default_factory=dict)  # WACSF keyword arguments; empty = published defaults
+    input_noise: float = 0.0  # std of Gaussian noise added to the standardised features in training
+    # Share of an RBF kernel ridge regression (xanesviz.kernel) in the predicted mean; 0 = networks only.
+    kernel_weight: float = 0.0
+    kernel_gamma: float = 0.003
+    kernel_alpha: float = 0.01
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -150,6 +155,7 @@ class TrainedEnsemble:
     members: list
     history: list  # mean training loss per epoch
     train_seconds: float
+    kernel: object = None  # xanesviz.kernel.KernelMember when recipe.kernel_weight > 0
 
     def folded_layers(self) -> list[list[tuple[np.ndarray, np.ndarray]]]:
         return [fold_batchnorm(m) for m in self.members]
@@ -161,6 +167,16 @@ class TrainedEnsemble:
         net = StackedMLP.from_members(self.folded_layers())
         Z = self.preprocessing.transform(X).astype(np.float32)
         return net.forward(Z) * self.y_scale + self.y_mean
+
+    def predict_mean(self, X: np.ndarray) -> np.ndarray:
+        """The model's prediction (n_samples, n_energy): the networks' mean, blended with the kernel member."""
+        from .kernel import blend
+
+        mean = self.predict_members(X).mean(axis=0)
+        if self.kernel is None:
+            return mean
+        kernel_out = self.kernel.forward(self.preprocessing.transform(X)) * self.y_scale + self.y_mean
+        return blend(mean, kernel_out, self.recipe.kernel_weight)
 
 
 def _learning_rate(recipe: Recipe, steps_per_epoch: int):
@@ -209,7 +225,10 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
     def step_loss(index):
         total = 0.0
         for m, member in enumerate(members):
-            pred = member(tf.gather(Zt, index[m]), training=True)
+            inputs = tf.gather(Zt, index[m])
+            if recipe.input_noise:
+                inputs += tf.random.normal(tf.shape(inputs), stddev=recipe.input_noise)
+            pred = member(inputs, training=True)
             error = pred - tf.gather(Yt, index[m])
             total += tf.reduce_mean(tf.abs(error) if recipe.loss == "mae" else tf.square(error))
         return total
@@ -240,7 +259,12 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
             epochs.set_postfix(loss=f"{history[-1]:.4g}")
     if not np.isfinite(history[-1]):
         raise RuntimeError("training diverged (non-finite loss)")
-    return TrainedEnsemble(recipe, pipeline, y_mean, y_scale, members, history, time.perf_counter() - start)
+    kernel = None
+    if recipe.kernel_weight > 0:
+        from .kernel import KernelMember
+
+        kernel = KernelMember.fit(Z, Y, recipe.kernel_gamma, recipe.kernel_alpha)
+    return TrainedEnsemble(recipe, pipeline, y_mean, y_scale, members, history, time.perf_counter() - start, kernel)
 
 
 # -- cross-validation -------------------------------------------------------------------------
@@ -258,7 +282,7 @@ def cross_validate(X: np.ndarray, y: np.ndarray, energy: np.ndarray, recipe: Rec
     folds = []
     for fold, (train_idx, test_idx) in enumerate(splitter.split(X)):
         model = train(X[train_idx], y[train_idx], recipe, seed=seed + fold, progress=progress, n_members=n_members)
-        pred = model.predict_members(X[test_idx]).mean(axis=0)
+        pred = model.predict_mean(X[test_idx])
         oof[fold // k][test_idx] = pred
         fold_summary = summarise(energy, pred, y[test_idx])
         fold_summary["train_seconds"] = model.train_seconds

@@ -57,18 +57,14 @@ class Predictor:
         return self.descriptor.featurise_cluster(self.cluster(atoms, absorber, source))
 
     # -- prediction -------------------------------------------------------------------------
-    def predict_features(self, X: np.ndarray) -> np.ndarray:
-        """Member predictions (n_members, n_samples, n_energy) from raw descriptor rows."""
-        Z = self.bundle.standardise(np.atleast_2d(X))
-        out = self.bundle.network.forward(Z) * self.bundle.y_scale + self.bundle.y_mean
-        if not np.all(np.isfinite(out)):
-            raise XanesvizError("prediction is not finite (descriptor far outside the model's range)")
-        return out
-
     def predict_arrays(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, std) over the ensemble, each (n_samples, n_energy)."""
-        members = self.predict_features(X)
-        return members.mean(axis=0), members.std(axis=0)
+        """(mean, std) from raw descriptor rows, each (n_samples, n_energy): the model's
+        prediction and the standard deviation over the ensemble's networks."""
+        mean, members = self.bundle.forward(self.bundle.standardise(np.atleast_2d(X)))
+        std = members.std(axis=0)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+            raise XanesvizError("prediction is not finite (descriptor far outside the model's range)")
+        return mean, std
 
     def spectrum(self, mean: np.ndarray, std: np.ndarray, **meta) -> Spectrum:
         info = {"model": self.name, "edge": f"{self.element} K",
