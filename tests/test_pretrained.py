@@ -34,6 +34,20 @@ def test_fast_path_equals_keras_networks(predictor):
                                rtol=1e-4, atol=1e-5)
 
 
+def test_mean_blends_networks_with_kernel_member(predictor):
+    bundle = predictor.bundle
+    weight = predictor.card["recipe"]["kernel_weight"]
+    assert bundle.kernel is not None and bundle.kernel_weight == weight > 0
+    assert bundle.kernel.train_inputs.shape[0] == predictor.card["training_data"]["n_samples"]
+    X = np.stack([predictor.features(build()) for build in GALLERY.values()])
+    Z = bundle.standardise(X)
+    networks = bundle.network.forward(Z).mean(axis=0) * bundle.y_scale + bundle.y_mean
+    kernel = bundle.kernel.forward(Z) * bundle.y_scale + bundle.y_mean
+    mean, std = predictor.predict_arrays(X)
+    np.testing.assert_allclose(mean, (1 - weight) * networks + weight * kernel, rtol=1e-5, atol=1e-6)
+    assert np.all(std > 0)
+
+
 @pytest.mark.parametrize("label", list(GALLERY))
 def test_gallery_spectra_are_edge_like(predictor, label):
     spectrum = predictor.predict(GALLERY[label]())

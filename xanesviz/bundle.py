@@ -70,7 +70,8 @@ class Bundle:
     kernel_weight: float = 0.0
 
     def standardise(self, X: np.ndarray) -> np.ndarray:
-        return ((np.asarray(X, float)[:, self.support] - self.x_mean) / self.x_scale).astype(np.float32)
+        """Raw descriptor rows -> the filtered, standardised inputs of the networks and kernel member."""
+        return (np.asarray(X, float)[:, self.support] - self.x_mean) / self.x_scale
 
     def forward(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mean, members) in spectrum units for standardised inputs Z: the predicted mean

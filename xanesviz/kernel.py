@@ -5,7 +5,9 @@ networks (it interpolates between the nearest training complexes), so a weighted
 the two is more accurate than either; the weight is chosen by cross-validation (see the
 ``xanesviz-fe-k`` recipe). Fitting uses scikit-learn's ``KernelRidge``; prediction and the
 exact input gradient are a few numpy lines over the stored dual coefficients, so the live
-path stays TensorFlow- and scikit-learn-free.
+path stays TensorFlow- and scikit-learn-free. It runs in float64: with a small ridge the dual
+coefficients are large and cancel (their absolute sum is ~10^4 times the output), which
+float32 would turn into visible noise.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ class KernelMember:
     """RBF kernel ridge: f(z) = sum_i dual_i exp(-gamma |z - z_i|^2), outputs (n_energy,)."""
 
     def __init__(self, train_inputs: np.ndarray, dual: np.ndarray, gamma: float):
-        self.train_inputs = np.ascontiguousarray(train_inputs, np.float32)
-        self.dual = np.ascontiguousarray(dual, np.float32)
+        self.train_inputs = np.ascontiguousarray(train_inputs, np.float64)
+        self.dual = np.ascontiguousarray(dual, np.float64)
         self.gamma = float(gamma)
         self._train_sq = np.einsum("ij,ij->i", self.train_inputs, self.train_inputs)
 
@@ -32,7 +34,7 @@ class KernelMember:
 
     def kernel(self, Z: np.ndarray) -> np.ndarray:
         """exp(-gamma |z - z_i|^2) for each row of Z against every training input: (n, n_train)."""
-        Z = np.asarray(Z, np.float32)
+        Z = np.asarray(Z, np.float64)
         d2 = np.einsum("ij,ij->i", Z, Z)[:, None] + self._train_sq[None, :] - 2.0 * Z @ self.train_inputs.T
         return np.exp(-self.gamma * np.maximum(d2, 0.0))
 
@@ -40,11 +42,11 @@ class KernelMember:
         """Predictions (n, n_energy) for standardised inputs Z (n, d), in blocks to bound memory."""
         Z = np.atleast_2d(Z)
         return np.concatenate([self.kernel(Z[s:s + 2048]) @ self.dual for s in range(0, len(Z), 2048)]) \
-            if len(Z) else np.zeros((0, self.dual.shape[1]), np.float32)
+            if len(Z) else np.zeros((0, self.dual.shape[1]))
 
     def forward_with_gradient(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Prediction (n_energy,) and its derivative with respect to z: (n_energy, d)."""
-        z = np.asarray(z, np.float32).reshape(1, -1)
+        z = np.asarray(z, np.float64).reshape(1, -1)
         k = self.kernel(z)[0]  # (n_train,)
         out = k @ self.dual
         # d/dz exp(-g |z - z_i|^2) = -2 g (z - z_i) k_i
