@@ -24,8 +24,9 @@ def default_bundle_path() -> Path:
 class Predictor:
     """Predict K-edge XANES from structures with an ensemble bundle (numpy forward pass, no TF).
 
-    ``predict(atoms)`` returns a :class:`~xanesviz.spectrum.Spectrum` with the ensemble mean
-    and standard deviation; ``predict([atoms, ...])`` returns a list.
+    ``predict(atoms)`` returns a :class:`~xanesviz.spectrum.Spectrum` with the model's
+    prediction (the networks' mean, blended with the kernel member if the bundle has one) and
+    the networks' standard deviation; ``predict([atoms, ...])`` returns a list.
     """
 
     def __init__(self, bundle: Bundle):

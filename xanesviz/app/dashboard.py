@@ -91,8 +91,9 @@ class Dashboard(widgets.VBox):
         self._draw_gamma()
         self.sensitivity_values = None
         self.model_info = widgets.HTML(
-            f"<small>model <b>{self.predictor.name}</b>: {self.predictor.n_members}-network ensemble, "
-            f"{self.predictor.element} K edge, band = ±1σ over the ensemble</small>")
+            f"<small>model <b>{self.predictor.name}</b>: {self.predictor.n_members}-network ensemble"
+            f"{' + kernel ridge member' if self.predictor.bundle.kernel is not None else ''}, "
+            f"{self.predictor.element} K edge, band = ±1σ over the networks</small>")
 
         self.gallery.observe(lambda c: self.load_example(c["new"]), names="value")
         self.upload.observe(self._uploaded, names="value")
