@@ -217,13 +217,15 @@ class WACSF:
             block = slice(1 + k * self.n_g2, 1 + (k + 1) * self.n_g2)
             jac[block, inside] = radial.T[:, :, None] * unit[None, :, :]
         if self.n_g4 and len(r) > 1:
-            for k, weighting in enumerate(self.g4_weightings):
+            blocks = self._g4_gradient([self._weights(w, z) for w in self.g4_weightings], v, r, fc, dfc)
+            for k, block in enumerate(blocks):
                 start = self._g4_start + k * self.n_g4
-                jac[start:start + self.n_g4, inside] = self._g4_gradient(self._weights(weighting, z), v, r, fc, dfc)
+                jac[start:start + self.n_g4, inside] = block
         return self.featurise_vectors(numbers, vectors), jac
 
-    def _g4_gradient(self, z, v, r, fc, dfc) -> np.ndarray:
-        """d G4 / d v for neighbours inside the cutoff, ``z`` their weights: (n_g4, n_in, 3)."""
+    def _g4_gradient(self, weightings, v, r, fc, dfc) -> list[np.ndarray]:
+        """d G4 / d v for neighbours inside the cutoff, one (n_g4, n_in, 3) block per weight
+        vector in ``weightings``; the geometry is shared (a pair's term is linear in its weight)."""
         n = len(r)
         j, k = np.triu_indices(n, 1)
         vj, vk, rj, rk = v[j], v[k], r[j], r[k]
@@ -233,12 +235,12 @@ class WACSF:
         dfc_jk = cosine_cutoff_derivative(r_jk, self.r_max)
         keep = (fc[j] * fc[k] != 0) & (r_jk <= self.r_max)
         j, k, vj, vk, rj, rk, d, r_jk, fc_jk, dfc_jk = (a[keep] for a in (j, k, vj, vk, rj, rk, d, r_jk, fc_jk, dfc_jk))
-        out = np.zeros((self.n_g4, n, 3))
+        out = [np.zeros((self.n_g4, n, 3)) for _ in weightings]
         if not len(j):
             return out
+        pair_weights = [w[j] * w[k] for w in weightings]
         cos = np.einsum("ij,ij->i", vj, vk) / (rj * rk)
         s2 = rj**2 + rk**2 + r_jk**2
-        weight = z[j] * z[k]
         F = fc[j] * fc[k] * fc_jk
         safe_rjk = np.where(r_jk > 0, r_jk, 1.0)[:, None]
         # Derivatives of cos, S = rj^2 + rk^2 + rjk^2 and F with respect to vj and vk (pairs, 3).
@@ -254,14 +256,15 @@ class WACSF:
         E = np.exp(-np.outer(etas, s2))  # (n_eta, pairs)
         n_eta, n_lz = len(etas), len(zeta)
         for dcos, dS, dF, index in ((dcos_j, dS_j, dF_j, j), (dcos_k, dS_k, dF_k, k)):
-            # dT = w [dA E F dcos + A (-eta E dS) F + A E dF], per (eta, lz, pair, xyz)
-            term = (dA[None, :, :, None] * (E * F * weight)[:, None, :, None] * dcos[None, None]
-                    - (A[None, :, :, None] * (etas[:, None] * E * F * weight)[:, None, :, None]) * dS[None, None]
-                    + (A[None, :, :, None] * (E * weight)[:, None, :, None]) * dF[None, None])
+            # dT = w [dA E F dcos + A (-eta E dS) F + A E dF], per (eta, lz, pair, xyz); w applied below
+            term = (dA[None, :, :, None] * (E * F)[:, None, :, None] * dcos[None, None]
+                    - (A[None, :, :, None] * (etas[:, None] * E * F)[:, None, :, None]) * dS[None, None]
+                    + (A[None, :, :, None] * E[:, None, :, None]) * dF[None, None])
             term = term.reshape(n_eta * n_lz, len(index), 3)  # eta-major, then lambda, then zeta
-            incidence = np.zeros((len(index), n))  # pair -> the neighbour it belongs to
-            incidence[np.arange(len(index)), index] = 1.0
-            out += np.einsum("fpc,pn->fnc", term, incidence, optimize=True)
+            for block, weight in zip(out, pair_weights):
+                incidence = np.zeros((len(index), n))  # pair -> the neighbour it belongs to, times w
+                incidence[np.arange(len(index)), index] = weight
+                block += np.einsum("fpc,pn->fnc", term, incidence, optimize=True)
         return out
 
     def transform(self, structures, absorber: int | str | None = None) -> np.ndarray:
