@@ -114,3 +114,19 @@ def test_periodic_structure_is_cut_for_display(dashboard):
     assert dashboard.load_atoms(bulk("Fe", cubic=True).repeat(2), "bcc.cif")
     assert "within 8 Å" in dashboard.message.value
     assert not any(dashboard.atoms.pbc)
+
+
+def test_sensitivity_colouring_is_throttled_mid_drag_and_refreshed_on_release():
+    board = Dashboard()
+    board.colour_by_sensitivity.value = True
+    calls = []
+    compute = board.predictor.sensitivity
+    board.predictor.sensitivity = lambda *args, **kwargs: (calls.append(1), compute(*args, **kwargs))[1]
+    start = board.atoms.positions[1].copy()
+    for step in range(1, 6):
+        board.move_atom(1, start + [0.02 * step, 0, 0], final=False, from_viewer=True)
+    mid_drag = len(calls)
+    assert mid_drag < 5  # five moves within 0.3 s: colours were not recomputed every time
+    board.move_atom(1, start + [0.12, 0, 0], final=True, from_viewer=True)
+    assert len(calls) == mid_drag + 1  # the release always recomputes
+    np.testing.assert_allclose(board.sensitivity_values, compute(board.atoms, window=board.window_range))

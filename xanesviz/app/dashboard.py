@@ -6,6 +6,7 @@ import base64
 import re
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -26,6 +27,9 @@ from .viewer import DraggableViewer
 DISPLAY_RADIUS = 8.0
 MAX_DISPLAY_ATOMS = 2000
 UNDO_DEPTH = 200
+#: During a drag the sensitivity colouring (the costliest part of an update) is recomputed at
+#: most this often, so that it does not hold up the next spectrum update; a release always does.
+SENSITIVITY_INTERVAL_S = 0.3
 
 
 def data_link(text: str, filename: str, mime: str, label: str, css_class: str) -> str:
@@ -46,6 +50,8 @@ class Dashboard(widgets.VBox):
         self.absorber = 0
         self.undo_stack: list[np.ndarray] = []
         self._drag_start: np.ndarray | None = None
+        self._mid_drag = False  # True while an update comes from a drag that has not been released
+        self._sensitivity_time = -np.inf
         self._last_seq = -1
         self.spectrum = None
         self.raw_spectrum = None
@@ -281,6 +287,9 @@ class Dashboard(widgets.VBox):
             window = self.window_range
             label = "all energies" if window is None else f"{window[0]:.1f}-{window[1]:.1f} eV"
             if self.colour_by_sensitivity.value:
+                if self._mid_drag and time.perf_counter() - self._sensitivity_time < SENSITIVITY_INTERVAL_S:
+                    return  # mid-drag, colours follow at most every SENSITIVITY_INTERVAL_S; a release always does
+                self._sensitivity_time = time.perf_counter()
                 self.sensitivity_values = self.predictor.sensitivity(cluster, window=window)
                 colours, top = colours_for(self.sensitivity_values)
                 self.viewer.color_atoms(colours)
@@ -306,7 +315,11 @@ class Dashboard(widgets.VBox):
             self._drag_start = self.atoms.positions.copy()
         previous = self.atoms.positions[index].copy()
         self.atoms.positions[index] = np.asarray(position, float)
-        ok = self.update()
+        self._mid_drag = not final
+        try:
+            ok = self.update()
+        finally:
+            self._mid_drag = False
         if not ok:
             self.atoms.positions[index] = previous
             self.viewer.set_positions(self.atoms.positions)
