@@ -37,11 +37,13 @@ def cmd_predict(args) -> int:
         if args.std:
             columns[f"{name}_std"] = spectrum.std
     header = [f"xanesviz {predictor.card.get('package_version', '')} predicted {predictor.element} K-edge XANES",
-              f"model: {predictor.name} ({predictor.n_members} networks, recipe {predictor.card['recipe']['name']})",
+              f"model: {predictor.name} ({predictor.n_members} networks"
+              f"{' + kernel ridge member' if predictor.bundle.kernel is not None else ''}, "
+              f"recipe {predictor.card['recipe']['name']})",
               f"edge: {predictor.element} K", "units: energy_eV absolute eV; intensity on the training targets' scale",
               f"broadening: the targets' Lorentzian only ({predictor.card.get('target_broadening', 'fixed')})"]
     if args.std:
-        header.append("<stem>_std: standard deviation over the ensemble members")
+        header.append("<stem>_std: standard deviation over the ensemble's networks")
     if len(columns) > 1:
         text = csv_text(header, columns)
         if args.output:
