@@ -119,7 +119,7 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
     if training_features is not None:
         arrays["training_features"] = ((training_features[:, state["support"]] - state["mean"]) / state["scale"]).astype(np.float32)
     np.savez(path / PREPROCESSING, **arrays)
-    if getattr(ensemble, "kernel", None) is not None:
+    if ensemble.kernel is not None:
         np.savez(path / KERNEL, **ensemble.kernel.arrays())
     elif (path / KERNEL).exists():
         (path / KERNEL).unlink()

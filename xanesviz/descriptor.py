@@ -22,7 +22,7 @@ from .structure import Cluster, choose_absorber, cut_cluster
 
 
 #: Per-neighbour weights available for G2 and G4 blocks (the published wACSF uses Z only).
-G2_WEIGHTINGS = {"Z": lambda z: z, "unit": np.ones_like, "inverse_Z": lambda z: 1.0 / z}
+NEIGHBOUR_WEIGHTINGS = {"Z": lambda z: z, "unit": np.ones_like, "inverse_Z": lambda z: 1.0 / z}
 
 
 def cosine_cutoff(r: np.ndarray, r_cut: float) -> np.ndarray:
@@ -81,8 +81,8 @@ class WACSF:
         self.zetas = tuple(float(v) for v in self.zetas)
         self.g2_weightings, self.g4_weightings = tuple(self.g2_weightings), tuple(self.g4_weightings)
         for name, chosen in (("g2_weightings", self.g2_weightings), ("g4_weightings", self.g4_weightings)):
-            if set(chosen) - set(G2_WEIGHTINGS) or not chosen:
-                raise ValueError(f"{name} must be taken from {sorted(G2_WEIGHTINGS)}, got {chosen}")
+            if set(chosen) - set(NEIGHBOUR_WEIGHTINGS) or not chosen:
+                raise ValueError(f"{name} must be taken from {sorted(NEIGHBOUR_WEIGHTINGS)}, got {chosen}")
         n_angular = len(self.lambdas) * len(self.zetas)
         if self.n_g4 % n_angular:
             raise ValueError(f"n_g4={self.n_g4} is not a multiple of len(lambdas) * len(zetas) = {n_angular}")
@@ -116,9 +116,6 @@ class WACSF:
     @property
     def _g4_start(self) -> int:
         return 1 + self.n_g2 * len(self.g2_weightings)
-
-    def _weights(self, weighting: str, z: np.ndarray) -> np.ndarray:
-        return z if weighting == "Z" else G2_WEIGHTINGS[weighting](z)
 
     def feature_names(self) -> list[str]:
         """One name per column: G1, G2[mu=..], G4[eta=..,lambda=..,zeta=..]."""
@@ -165,30 +162,31 @@ class WACSF:
         eta2, mu2 = self._g2
         gauss = np.exp(-eta2 * (r[:, None] - mu2) ** 2).T
         for k, weighting in enumerate(self.g2_weightings):
-            weights = zfc if weighting == "Z" else G2_WEIGHTINGS[weighting](z) * fc
+            weights = NEIGHBOUR_WEIGHTINGS[weighting](z) * fc
             out[1 + k * self.n_g2 : 1 + (k + 1) * self.n_g2] = gauss @ weights
-        for k, weighting in enumerate(self.g4_weightings):
-            if self.n_g4:
-                start = self._g4_start + k * self.n_g4
-                out[start:start + self.n_g4] = self._g4_values(self._weights(weighting, z) * fc, v, r)
+        if self.n_g4:
+            weightings = [NEIGHBOUR_WEIGHTINGS[w](z) for w in self.g4_weightings]
+            out[self._g4_start:] = self._g4_values(weightings, fc, v, r)
         return out
 
-    def _g4_values(self, zfc: np.ndarray, v: np.ndarray, r: np.ndarray) -> np.ndarray:
+    def _g4_values(self, weightings: list[np.ndarray], fc: np.ndarray, v: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """All G4 blocks, one per neighbour-weight vector; the pair geometry is computed once."""
         if len(r) < 2:
-            return np.zeros(self.n_g4)
+            return np.zeros(self.n_g4 * len(weightings))
         j, k = np.triu_indices(len(r), 1)
         dot = v @ v.T
         cos = dot[j, k] / (r[j] * r[k])
         r_jk2 = np.maximum(r[j] ** 2 + r[k] ** 2 - 2.0 * dot[j, k], 0.0)
-        pair_weight = zfc[j] * zfc[k] * cosine_cutoff(np.sqrt(r_jk2), self.r_max)
-        keep = pair_weight != 0.0
-        cos, pair_weight = cos[keep], pair_weight[keep]
-        s2 = (r[j] ** 2 + r[k] ** 2)[keep] + r_jk2[keep]
+        pair_cutoff = fc[j] * fc[k] * cosine_cutoff(np.sqrt(r_jk2), self.r_max)
+        keep = pair_cutoff != 0.0
+        j, k, cos, pair_cutoff = j[keep], k[keep], cos[keep], pair_cutoff[keep]
+        s2 = r[j] ** 2 + r[k] ** 2 + r_jk2[keep]
         # Distinct etas and (lambda, zeta) pairs factorise: exp term (n_eta, pairs) x angular (8, pairs).
         etas, lam_, zeta_ = self._g4_factors
-        radial = np.exp(-np.outer(etas, s2)) * pair_weight  # (n_eta, pairs)
+        radial = np.exp(-np.outer(etas, s2)) * pair_cutoff  # (n_eta, pairs)
         angular = 2.0 ** (1.0 - zeta_) * np.maximum(1.0 + lam_ * cos, 0.0) ** zeta_  # (n_lz, pairs)
-        return (radial @ angular.T).reshape(-1)  # eta-major, then lambda, then zeta
+        # eta-major, then lambda, then zeta within each block
+        return np.concatenate([((radial * (w[j] * w[k])) @ angular.T).reshape(-1) for w in weightings])
 
     def featurise_with_gradient(self, numbers: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The descriptor and its exact derivative with respect to each neighbour vector.
@@ -212,12 +210,12 @@ class WACSF:
         gauss = np.exp(-eta2 * (r[:, None] - mu2) ** 2)  # (n_in, n_g2)
         d_gauss = -2.0 * eta2 * (r[:, None] - mu2) * gauss
         for k, weighting in enumerate(self.g2_weightings):
-            w = z if weighting == "Z" else G2_WEIGHTINGS[weighting](z)
+            w = NEIGHBOUR_WEIGHTINGS[weighting](z)
             radial = w[:, None] * (d_gauss * fc[:, None] + gauss * dfc[:, None])  # d/dr, (n_in, n_g2)
             block = slice(1 + k * self.n_g2, 1 + (k + 1) * self.n_g2)
             jac[block, inside] = radial.T[:, :, None] * unit[None, :, :]
         if self.n_g4 and len(r) > 1:
-            blocks = self._g4_gradient([self._weights(w, z) for w in self.g4_weightings], v, r, fc, dfc)
+            blocks = self._g4_gradient([NEIGHBOUR_WEIGHTINGS[w](z) for w in self.g4_weightings], v, r, fc, dfc)
             for k, block in enumerate(blocks):
                 start = self._g4_start + k * self.n_g4
                 jac[start:start + self.n_g4, inside] = block
