@@ -145,6 +145,16 @@ def fold_batchnorm(model) -> list[tuple[np.ndarray, np.ndarray]]:
 
 # -- training ---------------------------------------------------------------------------------
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow start-up chatter off the terminal
+# A batch-32 step of these networks is hundreds of small ops: splitting each op over the cores
+# costs more than it gains, running independent ops side by side (the ensemble's members, the
+# layers' gradients) does not. Measured here (2 cores): 1.3x faster for one network, 1.4x for
+# five. Read by TensorFlow when it starts, so it applies if xanesviz.model is imported first;
+# the environment wins where it sets these.
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                                    else os.cpu_count() or 1))
+
+
 @dataclass
 class TrainedEnsemble:
     """A fitted preprocessing pipeline, target scaling and one or more Keras networks."""
@@ -190,6 +200,39 @@ def _learning_rate(recipe: Recipe, steps_per_epoch: int):
     raise ValueError(f"unknown lr_schedule {recipe.lr_schedule!r}")
 
 
+class FusedAdam:
+    """Keras's Adam update done by TensorFlow's fused kernel, one op per variable.
+
+    The arithmetic is Keras 3's ``Adam`` (bias-corrected step size, ``epsilon`` added to
+    sqrt(v)), with the same defaults and the learning rate taken at the same iteration; Keras's
+    own ``apply_gradients`` spends a dozen small ops per variable, which dominate a batch-32
+    step of these networks on a CPU.
+    """
+
+    def __init__(self, variables, learning_rate, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7):
+        import tensorflow as tf
+
+        self.handles = [v.value.handle if hasattr(v, "value") else v.handle for v in variables]
+        self.m = [tf.Variable(tf.zeros(v.shape, tf.float32), trainable=False) for v in variables]
+        self.v = [tf.Variable(tf.zeros(v.shape, tf.float32), trainable=False) for v in variables]
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.learning_rate, self.beta_1, self.beta_2, self.epsilon = learning_rate, beta_1, beta_2, epsilon
+
+    def apply(self, gradients) -> None:
+        import tensorflow as tf
+
+        lr = self.learning_rate(self.iterations) if callable(self.learning_rate) else self.learning_rate
+        lr = tf.cast(lr, tf.float32)
+        step = tf.cast(self.iterations + 1, tf.float32)
+        beta_1_power, beta_2_power = tf.pow(self.beta_1, step), tf.pow(self.beta_2, step)
+        for handle, m, v, g in zip(self.handles, self.m, self.v, gradients):
+            tf.raw_ops.ResourceApplyAdam(var=handle, m=m.handle, v=v.handle, beta1_power=beta_1_power,
+                                         beta2_power=beta_2_power, lr=lr, beta1=self.beta_1, beta2=self.beta_2,
+                                         epsilon=self.epsilon, grad=g)
+        self.iterations.assign_add(1)
+
+
 def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress: bool = False,
           n_members: int | None = None) -> TrainedEnsemble:
     """Train ``n_members`` (default ``recipe.ensemble``) networks side by side on (X, y).
@@ -219,8 +262,7 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
     variables = [v for m in members for v in m.trainable_variables]
     batch = recipe.batch_size
     steps = max(len(Z) // batch, 1)
-    optimizer = keras.optimizers.Adam(_learning_rate(recipe, steps))
-    optimizer.build(variables)
+    optimizer = FusedAdam(variables, _learning_rate(recipe, steps))
     Zt, Yt = tf.constant(Z), tf.constant(Y)
 
     def step_loss(index):
@@ -237,7 +279,7 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
             index = order[:, i * batch:(i + 1) * batch]
             with tf.GradientTape() as tape:
                 loss = step_loss(index)
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            optimizer.apply(tape.gradient(loss, variables))
             return i + 1, total + loss
 
         _, total = tf.while_loop(lambda i, _: i < steps, body, (tf.constant(0), tf.constant(0.0)))
