@@ -27,7 +27,7 @@ import numpy as np
 
 from .descriptor import WACSF
 from .errors import ModelBundleError
-from .kernel import KernelMember, blend
+from .kernel import KernelMember, blend, ensemble_forward
 from .network import StackedMLP
 
 CARD = "model_card.json"
@@ -77,11 +77,7 @@ class Bundle:
         """(mean, members) in spectrum units for standardised inputs Z: the predicted mean
         (n, n_energy), networks blended with the kernel member, and each network's output
         (n_members, n, n_energy), whose spread is the ensemble's uncertainty."""
-        members = self.network.forward(Z) * self.y_scale + self.y_mean
-        mean = members.mean(axis=0)
-        if self.kernel is not None:
-            mean = blend(mean, self.kernel.forward(Z) * self.y_scale + self.y_mean, self.kernel_weight)
-        return mean, members
+        return ensemble_forward(self.network, self.kernel, self.kernel_weight, Z, self.y_mean, self.y_scale)
 
     def forward_with_gradient(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted mean (n_energy,) for one standardised input and its derivative (n_energy, d)."""

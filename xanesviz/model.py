@@ -171,23 +171,23 @@ class TrainedEnsemble:
     def folded_layers(self) -> list[list[tuple[np.ndarray, np.ndarray]]]:
         return [fold_batchnorm(m) for m in self.members]
 
-    def predict_members(self, X: np.ndarray) -> np.ndarray:
-        """(n_members, n_samples, n_energy) by the numpy forward pass over folded weights."""
+    def forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, members) for raw descriptor rows X, computed as a saved bundle computes them
+        (numpy over folded weights, blended with the kernel member)."""
+        from .kernel import ensemble_forward
         from .network import StackedMLP
 
         net = StackedMLP.from_members(self.folded_layers())
-        Z = self.preprocessing.transform(X).astype(np.float32)
-        return net.forward(Z) * self.y_scale + self.y_mean
+        return ensemble_forward(net, self.kernel, self.recipe.kernel_weight, self.preprocessing.transform(X),
+                                self.y_mean, self.y_scale)
+
+    def predict_members(self, X: np.ndarray) -> np.ndarray:
+        """(n_members, n_samples, n_energy): each network's prediction."""
+        return self.forward(X)[1]
 
     def predict_mean(self, X: np.ndarray) -> np.ndarray:
         """The model's prediction (n_samples, n_energy): the networks' mean, blended with the kernel member."""
-        from .kernel import blend
-
-        mean = self.predict_members(X).mean(axis=0)
-        if self.kernel is None:
-            return mean
-        kernel_out = self.kernel.forward(self.preprocessing.transform(X)) * self.y_scale + self.y_mean
-        return blend(mean, kernel_out, self.recipe.kernel_weight)
+        return self.forward(X)[0]
 
 
 def _learning_rate(recipe: Recipe, steps_per_epoch: int):
