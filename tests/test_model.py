@@ -145,6 +145,7 @@ def test_bundle_records_card(bundle_dir):
     ("truncate_weights", "fast_weights.npz"),
     ("delete_preprocessing", "preprocessing.npz: missing"),
     ("delete_kernel", "kernel.npz: missing"),
+    ("nan_kernel_inputs", "non-finite kernel"),
     ("other_descriptor", "different descriptor"),
 ])
 def test_damaged_bundle_gives_one_line_error(bundle_dir, tmp_path, damage, message):
@@ -161,6 +162,10 @@ def test_damaged_bundle_gives_one_line_error(bundle_dir, tmp_path, damage, messa
         (copy / "preprocessing.npz").unlink()
     elif damage == "delete_kernel":
         (copy / "kernel.npz").unlink()
+    elif damage == "nan_kernel_inputs":
+        arrays = dict(np.load(copy / "kernel.npz"))
+        arrays["kernel_train_inputs"][3, 1] = np.nan
+        np.savez(copy / "kernel.npz", **arrays)
     elif damage == "other_descriptor":
         card = json.loads((copy / "model_card.json").read_text())
         card["descriptor"]["fingerprint"][0] *= 1.5

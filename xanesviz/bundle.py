@@ -107,8 +107,7 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
         old.unlink()
     for m, member in enumerate(ensemble.members):
         member.save(path / f"member_{m}.keras")
-    network = StackedMLP.from_members(ensemble.folded_layers())
-    np.savez(path / FAST_WEIGHTS, **network.arrays())
+    np.savez(path / FAST_WEIGHTS, **ensemble.network.arrays())
     state = preprocessing_state(ensemble.preprocessing)
     arrays = {"support": state["support"], "x_mean": state["mean"], "x_scale": state["scale"],
               "y_mean": ensemble.y_mean, "y_scale": ensemble.y_scale}
@@ -226,7 +225,8 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
         if kernel.train_inputs.shape[1] != network.n_inputs or kernel.dual.shape[1] != len(energy):
             raise ModelBundleError(f"{path / KERNEL}: shapes do not match the network and the energy grid")
     for name, arr in (("weights", np.concatenate([w.ravel() for w in network.weights])), ("x_scale", pre["x_scale"]),
-                      ("kernel", np.zeros(1) if kernel is None else kernel.dual.ravel())):
+                      ("kernel", np.zeros(1) if kernel is None else np.concatenate([kernel.dual.ravel(),
+                                                                                      kernel.train_inputs.ravel()]))):
         if not np.all(np.isfinite(arr)):
             raise ModelBundleError(f"{path}: non-finite {name}")
     return Bundle(path, card, descriptor, network, support, pre["x_mean"], pre["x_scale"], pre["y_mean"],

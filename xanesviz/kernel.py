@@ -49,9 +49,9 @@ class KernelMember:
         z = np.asarray(z, np.float64).reshape(1, -1)
         k = self.kernel(z)[0]  # (n_train,)
         out = k @ self.dual
-        # d/dz exp(-g |z - z_i|^2) = -2 g (z - z_i) k_i
-        weighted = self.dual * k[:, None]  # (n_train, n_energy)
-        jac = -2.0 * self.gamma * (np.outer(weighted.sum(axis=0), z[0]) - weighted.T @ self.train_inputs)
+        # d/dz exp(-g |z - z_i|^2) = -2 g (z - z_i) k_i, summed with the duals: the z term is
+        # the prediction itself, the z_i term one product with the k-weighted training inputs.
+        jac = -2.0 * self.gamma * (np.outer(out, z[0]) - self.dual.T @ (k[:, None] * self.train_inputs))
         return out, jac
 
     def arrays(self) -> dict[str, np.ndarray]:

@@ -6,6 +6,7 @@ predicting from a saved bundle (``xanesviz.bundle`` + numpy) never pays for it.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -168,17 +169,19 @@ class TrainedEnsemble:
     train_seconds: float
     kernel: object = None  # xanesviz.kernel.KernelMember when recipe.kernel_weight > 0
 
-    def folded_layers(self) -> list[list[tuple[np.ndarray, np.ndarray]]]:
-        return [fold_batchnorm(m) for m in self.members]
+    @functools.cached_property
+    def network(self):
+        """The trained networks as one numpy :class:`~xanesviz.network.StackedMLP` (batch norm folded)."""
+        from .network import StackedMLP
+
+        return StackedMLP.from_members([fold_batchnorm(m) for m in self.members])
 
     def forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mean, members) for raw descriptor rows X, computed as a saved bundle computes them
         (numpy over folded weights, blended with the kernel member)."""
         from .kernel import ensemble_forward
-        from .network import StackedMLP
 
-        net = StackedMLP.from_members(self.folded_layers())
-        return ensemble_forward(net, self.kernel, self.recipe.kernel_weight, self.preprocessing.transform(X),
+        return ensemble_forward(self.network, self.kernel, self.recipe.kernel_weight, self.preprocessing.transform(X),
                                 self.y_mean, self.y_scale)
 
     def predict_members(self, X: np.ndarray) -> np.ndarray:
