@@ -24,6 +24,13 @@ def test_starts_with_octahedral_example(dashboard):
     assert "Loaded" in dashboard.message.value
 
 
+def test_radial_importance_axis_ends_at_the_models_cutoff(dashboard):
+    cutoff = dashboard.predictor.descriptor.r_max
+    axis_range = dashboard.importance.figure.layout.xaxis2.range
+    assert axis_range[1] == pytest.approx(cutoff + 0.2)
+    assert max(dashboard.importance.figure.data[2].x) < cutoff
+
+
 def test_drag_repredicts_and_undo_restores(dashboard):
     before = dashboard.panel.trace_values("predicted").copy()
     start = dashboard.atoms.positions[1].copy()

@@ -93,7 +93,8 @@ class Dashboard(widgets.VBox):
         self.trust = widgets.HTML()
         self.trust.add_class("xanesviz-trust")
         self._importance = self._load_importance()
-        self.importance = SideFigure(self.predictor.descriptor.g2_centres, self._g4_labels())
+        self.importance = SideFigure(self.predictor.descriptor.g2_centres, self._g4_labels(),
+                                     self.predictor.descriptor.r_max)
         self._draw_gamma()
         self.sensitivity_values = None
         self.model_info = widgets.HTML(

@@ -31,7 +31,7 @@ class SideFigure(widgets.VBox):
     plotly.js again (about a second each here), so fewer figures open the page faster.
     """
 
-    def __init__(self, g2_centres: np.ndarray, g4_labels: list[str]):
+    def __init__(self, g2_centres: np.ndarray, g4_labels: list[str], cutoff: float):
         from plotly.subplots import make_subplots
 
         self.g2_centres = np.asarray(g2_centres, float)
@@ -49,7 +49,7 @@ class SideFigure(widgets.VBox):
         figure.update_annotations(font_size=12)
         figure.update_xaxes(title_text="E (eV)", row=1, col=1)
         figure.update_yaxes(title_text="Γ (eV)", rangemode="tozero", row=1, col=1)
-        figure.update_xaxes(title_text="distance from absorber (Å)", range=[0, 6.2], row=1, col=2)
+        figure.update_xaxes(title_text="distance from absorber (Å)", range=[0, cutoff + 0.2], row=1, col=2)
         figure.update_yaxes(title_text="importance", rangemode="tozero", row=1, col=2, secondary_y=False)
         figure.update_yaxes(title_text="atoms", rangemode="tozero", showgrid=False, tickformat="d", row=1, col=2,
                             secondary_y=True)
