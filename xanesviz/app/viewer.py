@@ -127,8 +127,6 @@ COLOUR_JS = r"""
     view._xvColours = colours;
     canvas.setAttribute('data-xanesviz-colouring', 'sensitivity');
   }
-  // Recolouring rebuilds the representations' buffers; wait until the page is idle so that a
-  // spectrum redraw sent just before (same drag update) is painted first.
-  if (window.requestIdleCallback) { window.requestIdleCallback(apply, {timeout: 250}); } else { setTimeout(apply, 0); }
+  apply();
 })(this, COLOURS);
 """
