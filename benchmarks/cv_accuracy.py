@@ -2,6 +2,7 @@
 
     python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 [--update-card pretrained/fe-k]
     python benchmarks/cv_accuracy.py --recipe xanesnet-2022 --k 5 --ensemble 1
+    python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --max-folds 1 [--r-max 5]   # a quick screen
 
 Prints Δμ median and quartiles (100 * mean|pred - true| / mean(true) per spectrum, pooled
 out-of-fold predictions) and the peak statistics; ``--update-card`` stores them in a bundle's
@@ -28,17 +29,27 @@ parser.add_argument("--repeats", type=int, default=1)
 parser.add_argument("--ensemble", type=int)
 parser.add_argument("--epochs", type=int)
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--r-max", type=float, help="descriptor cutoff in Å instead of the recipe's")
+parser.add_argument("--max-folds", type=int, help="stop after this many folds (a quick screen on the same splits)")
 parser.add_argument("--update-card", metavar="BUNDLE_DIR")
 args = parser.parse_args()
+if args.max_folds and args.update_card:
+    parser.error("--update-card needs every fold; drop --max-folds")
 
 recipe = get_recipe(args.recipe).with_overrides(ensemble=args.ensemble, epochs=args.epochs)
+if args.r_max:
+    recipe = recipe.with_overrides(descriptor={**recipe.descriptor, "r_max": args.r_max})
+if (args.r_max or args.ensemble or args.epochs) and args.update_card:
+    parser.error("--update-card stores the figures of the recipe as trained; drop --r-max, --ensemble and --epochs")
 dataset = load_dataset(data_dir_or_exit(args.data))
-X = WACSF(**recipe.descriptor).transform(dataset.structures)
+descriptor = WACSF(**recipe.descriptor)
+X = descriptor.transform(dataset.structures)
 start = time.perf_counter()
 result = cross_validate(X, dataset.spectra, dataset.energy, recipe, k=args.k, repeats=args.repeats,
-                        seed=args.seed, progress=True)
-print(f"recipe {recipe.name}: {recipe.ensemble} network(s), {recipe.epochs} epochs, {args.k}-fold x {args.repeats}, "
-      f"{len(dataset)} samples, {time.perf_counter() - start:.0f} s")
+                        seed=args.seed, progress=True, max_folds=args.max_folds)
+folds = f"first {args.max_folds} fold(s) of " if args.max_folds else ""
+print(f"recipe {recipe.name}: cutoff {descriptor.r_max} Å, {recipe.ensemble} network(s), {recipe.epochs} epochs, "
+      f"{folds}{args.k}-fold x {args.repeats}, {len(dataset)} samples, {time.perf_counter() - start:.0f} s")
 print("CV " + format_summary(result["summary"]))
 if args.update_card:
     card_path = Path(args.update_card) / "model_card.json"

@@ -192,3 +192,12 @@ def test_cross_validation_pools_out_of_fold_predictions(synthetic):
     assert result["oof_predictions"].shape == (1,) + y.shape
     assert np.all(result["oof_predictions"] != 0)
     assert 0 < result["summary"]["delta_mu_median_pct"] < 100
+
+
+def test_cross_validation_can_stop_after_the_first_fold(synthetic):
+    _, X, y = synthetic
+    full = cross_validate(X, y, FE_K_GRID, TINY, k=3, seed=0, n_members=1)
+    first = cross_validate(X, y, FE_K_GRID, TINY, k=3, seed=0, n_members=1, max_folds=1)
+    assert len(first["folds"]) == 1
+    assert first["summary"]["n_spectra"] == first["folds"][0]["n_spectra"] == full["folds"][0]["n_spectra"]
+    assert first["summary"]["delta_mu_median_pct"] == pytest.approx(full["folds"][0]["delta_mu_median_pct"], rel=1e-4)

@@ -313,28 +313,36 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
 
 # -- cross-validation -------------------------------------------------------------------------
 def cross_validate(X: np.ndarray, y: np.ndarray, energy: np.ndarray, recipe: Recipe, k: int = 5,
-                   repeats: int = 1, seed: int = 0, progress: bool = False, n_members: int | None = None) -> dict:
+                   repeats: int = 1, seed: int = 0, progress: bool = False, n_members: int | None = None,
+                   max_folds: int | None = None) -> dict:
     """Repeated K-fold CV: out-of-fold predictions scored with :func:`xanesviz.evaluation.summarise`.
 
     Returns the summary of each repeat (all folds pooled), their mean, and the per-fold summaries.
+    ``max_folds`` stops after that many folds (a quick screen on the same splits): the summary
+    then pools the spectra those folds predicted.
     """
     from .evaluation import summarise
 
     splitter = RepeatedKFold(n_splits=k, n_repeats=repeats, random_state=seed) if repeats > 1 else \
         KFold(n_splits=k, shuffle=True, random_state=seed)
     oof = np.zeros((repeats,) + y.shape)
+    predicted = np.zeros((repeats, len(y)), bool)
     folds = []
     for fold, (train_idx, test_idx) in enumerate(splitter.split(X)):
+        if max_folds is not None and fold >= max_folds:
+            break
         model = train(X[train_idx], y[train_idx], recipe, seed=seed + fold, progress=progress, n_members=n_members)
         pred = model.predict_mean(X[test_idx])
         oof[fold // k][test_idx] = pred
+        predicted[fold // k][test_idx] = True
         fold_summary = summarise(energy, pred, y[test_idx])
         fold_summary["train_seconds"] = model.train_seconds
         folds.append(fold_summary)
         if progress:
             print(f"fold {fold + 1}/{k * repeats}: Δμ median {fold_summary['delta_mu_median_pct']:.2f} %, "
                   f"{model.train_seconds:.0f} s", flush=True)
-    per_repeat = [summarise(energy, oof[r], y) for r in range(repeats)]
+    per_repeat = [summarise(energy, oof[r][predicted[r]], y[predicted[r]])
+                  for r in range(repeats) if predicted[r].any()]
     mean = {key: float(np.mean([s[key] for s in per_repeat])) for key in per_repeat[0]}
     return {"k": k, "repeats": repeats, "recipe": recipe.to_dict(), "members": n_members or recipe.ensemble,
             "summary": mean, "per_repeat": per_repeat, "folds": folds, "oof_predictions": oof}
