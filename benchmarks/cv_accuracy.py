@@ -33,6 +33,8 @@ parser.add_argument("--r-max", type=float, help="descriptor cutoff in Å instead
 parser.add_argument("--max-folds", type=int, help="stop after this many folds (a quick screen on the same splits)")
 parser.add_argument("--update-card", metavar="BUNDLE_DIR")
 args = parser.parse_args()
+if args.max_folds is not None and args.max_folds < 1:
+    parser.error("--max-folds must be at least 1")
 if args.max_folds and args.update_card:
     parser.error("--update-card needs every fold; drop --max-folds")
 

@@ -201,3 +201,5 @@ def test_cross_validation_can_stop_after_the_first_fold(synthetic):
     assert len(first["folds"]) == 1
     assert first["summary"]["n_spectra"] == first["folds"][0]["n_spectra"] == full["folds"][0]["n_spectra"]
     assert first["summary"]["delta_mu_median_pct"] == pytest.approx(full["folds"][0]["delta_mu_median_pct"], rel=1e-4)
+    with pytest.raises(ValueError, match="max_folds"):
+        cross_validate(X, y, FE_K_GRID, TINY, k=3, max_folds=0)

@@ -323,6 +323,8 @@ def cross_validate(X: np.ndarray, y: np.ndarray, energy: np.ndarray, recipe: Rec
     """
     from .evaluation import summarise
 
+    if max_folds is not None and max_folds < 1:
+        raise ValueError(f"max_folds must be at least 1, got {max_folds}")
     splitter = RepeatedKFold(n_splits=k, n_repeats=repeats, random_state=seed) if repeats > 1 else \
         KFold(n_splits=k, shuffle=True, random_state=seed)
     oof = np.zeros((repeats,) + y.shape)
