@@ -62,6 +62,18 @@ def test_distance_slider_moves_selected_atom(dashboard):
     assert np.linalg.norm(dashboard.atoms.positions[1]) == pytest.approx(2.12, abs=1e-6)
 
 
+def test_distance_slider_snapping_its_shown_value_moves_nothing(dashboard):
+    start = dashboard.atoms.positions[1].copy()
+    dragged = start / np.linalg.norm(start) * 2.2345
+    drag(dashboard, 1, dragged, seq=1, final=False)
+    spectrum = dashboard.panel.trace_values("predicted").copy()
+    dashboard.atom_distance.value = 2.23  # what the browser's 0.01-step slider sends back
+    np.testing.assert_allclose(dashboard.atoms.positions[1], dragged)
+    np.testing.assert_array_equal(dashboard.panel.trace_values("predicted"), spectrum)
+    dashboard.atom_distance.value = 2.24  # one step: a real move
+    assert np.linalg.norm(dashboard.atoms.positions[1]) == pytest.approx(2.24, abs=1e-9)
+
+
 def test_broadening_slider_changes_trace(dashboard):
     before = dashboard.panel.trace_values("predicted").copy()
     dashboard.controls.gaussian.value = 3.0

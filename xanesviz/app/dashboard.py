@@ -384,7 +384,9 @@ class Dashboard(widgets.VBox):
         centre = self.atoms.positions[self.absorber]
         vector = self.atoms.positions[self._selected] - centre
         norm = np.linalg.norm(vector)
-        if norm == 0:
+        # The browser's slider snaps a shown distance onto its step grid and sends that back:
+        # an echo of the last update, not a move (taking it would pull a dragged atom back).
+        if norm == 0 or abs(distance - norm) <= self.atom_distance.step / 2 + 1e-9:
             return
         self.move_atom(self._selected, centre + vector * distance / norm)
 
