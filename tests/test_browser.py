@@ -161,6 +161,23 @@ def test_mouse_drag_on_atom_changes_spectrum(page):
     assert "Selected" in page.inner_text(".xanesviz-atom-editor")
 
 
+def test_atom_held_still_after_quick_moves_is_sent_without_release(page):
+    atom = find_atom_pixel(page)
+    page.mouse.move(atom["x"], atom["y"])
+    page.mouse.down()
+    page.mouse.move(atom["x"] + 20, atom["y"])  # sent at once
+    page.mouse.move(atom["x"] + 40, atom["y"] + 20)  # inside the 100 ms interval: sent when it ends
+    time.sleep(1.0)
+    sent, held = page.evaluate("""(index) => {
+        const view = document.querySelector('canvas[data-xanesviz-drag=ready]')._xvView;
+        const a = view.stage.compList[0].structure.getAtomProxy(index);
+        return [view.model.get('drag_event'), [a.x, a.y, a.z]];
+    }""", atom["index"])
+    page.mouse.up()
+    assert sent["index"] == atom["index"] and not sent["final"]
+    np.testing.assert_allclose(sent["position"], held, atol=1e-4)
+
+
 def test_dragging_empty_space_rotates_not_moves(page):
     before = plotted(page)
     box = page.locator("canvas[data-xanesviz-drag=ready]").bounding_box()

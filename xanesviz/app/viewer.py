@@ -4,7 +4,8 @@ nglview has no atom dragging. ``DraggableViewer`` runs a little JavaScript in th
 on a left press it picks the atom under the pointer (``stage.pickingControls.pick``); while
 an atom is held the left-drag action moves it in the screen plane with
 ``trackballControls.panAtom`` (dragging empty space still rotates); the new position goes to
-Python through the synced ``drag_event`` trait at most every 100 ms and on release.
+Python through the synced ``drag_event`` trait at most every 100 ms (a move inside the
+interval is sent when it ends) and on release.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ DRAG_JS = r"""
   const stage = view.stage;
   const canvas = stage.viewer.renderer.domElement;
   const tc = stage.trackballControls;
-  let held = null, last = 0, seq = 0;
+  let held = null, last = 0, seq = 0, pending = null;
   function send(final) {
+    if (pending !== null) { clearTimeout(pending); pending = null; }
     if (!held) { return; }
     const a = held.atom;
     view.model.set('drag_event', {index: a.index, position: [a.x, a.y, a.z], final: final, seq: ++seq});
@@ -54,8 +56,13 @@ DRAG_JS = r"""
   stage.mouseControls.add('drag-left', function (stage, dx, dy) {
     if (held) {
       tc.panAtom(dx, dy);
+      // At most one send per 100 ms; a move inside the interval is sent when it ends, so the
+      // spectrum catches up with an atom that stops moving while still held.
       const now = performance.now();
       if (now - last > 100) { last = now; send(false); }
+      else if (pending === null) {
+        pending = setTimeout(function () { pending = null; last = performance.now(); send(false); }, 100 - (now - last));
+      }
     } else {
       tc.rotate(dx, dy);
     }
