@@ -29,6 +29,7 @@ def test_radial_importance_axis_ends_at_the_models_cutoff(dashboard):
     axis_range = dashboard.importance.figure.layout.xaxis2.range
     assert axis_range[1] == pytest.approx(cutoff + 0.2)
     assert max(dashboard.importance.figure.data[2].x) < cutoff
+    assert max(dashboard.importance.figure.data[1].x) < cutoff  # neighbour histogram bins
 
 
 def test_drag_repredicts_and_undo_restores(dashboard):

@@ -35,6 +35,7 @@ class SideFigure(widgets.VBox):
         from plotly.subplots import make_subplots
 
         self.g2_centres = np.asarray(g2_centres, float)
+        self.cutoff = float(cutoff)
         figure = make_subplots(rows=1, cols=3, column_widths=[0.28, 0.42, 0.3], horizontal_spacing=0.13,
                                specs=[[{}, {"secondary_y": True}, {}]],
                                subplot_titles=("added Γ(E) of the sliders", "Radial: where the model looks",
@@ -64,7 +65,7 @@ class SideFigure(widgets.VBox):
         trace.x, trace.y = np.asarray(energy, float).tolist(), np.asarray(gamma, float).tolist()
 
     def show_importance(self, g2_importance: np.ndarray, g4_importance: np.ndarray, distances: np.ndarray) -> None:
-        bins = np.arange(0.0, 6.1, 0.1)
+        bins = np.arange(0.0, self.cutoff + 0.05, 0.1)  # 0.1 Å bins up to the cutoff, as far as the axis goes
         counts, _ = np.histogram(distances, bins=bins)
         _, neighbours, radial, angular = self.figure.data
         with self.figure.batch_update():
