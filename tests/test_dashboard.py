@@ -68,7 +68,8 @@ def test_distance_slider_snapping_its_shown_value_moves_nothing(dashboard):
     dragged = start / np.linalg.norm(start) * 2.2345
     drag(dashboard, 1, dragged, seq=1, final=False)
     spectrum = dashboard.panel.trace_values("predicted").copy()
-    dashboard.atom_distance.value = 2.23  # what the browser's 0.01-step slider sends back
+    assert dashboard.atom_distance.value == 2.23  # shown on the slider's grid, so the browser has nothing to snap
+    dashboard.atom_distance.value = 2.231  # within half a step: the grid, not a move
     np.testing.assert_allclose(dashboard.atoms.positions[1], dragged)
     np.testing.assert_array_equal(dashboard.panel.trace_values("predicted"), spectrum)
     dashboard.atom_distance.value = 2.24  # one step: a real move

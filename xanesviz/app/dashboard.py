@@ -365,7 +365,8 @@ class Dashboard(widgets.VBox):
             for field, value in zip(self.atom_xyz, position):
                 field.value = round(float(value), 4)
             self.atom_distance.disabled = i == self.absorber
-            self.atom_distance.value = min(max(distance, self.atom_distance.min), self.atom_distance.max)
+            # On the slider's 0.01 Å grid: an off-grid value is snapped by the browser and sent back.
+            self.atom_distance.value = round(min(max(distance, self.atom_distance.min), self.atom_distance.max), 2)
         finally:
             self._editing = False
         self.atom_info.value = (f"Selected <b>{self.atoms[i].symbol} {i}</b>"
@@ -384,8 +385,8 @@ class Dashboard(widgets.VBox):
         centre = self.atoms.positions[self.absorber]
         vector = self.atoms.positions[self._selected] - centre
         norm = np.linalg.norm(vector)
-        # The browser's slider snaps a shown distance onto its step grid and sends that back:
-        # an echo of the last update, not a move (taking it would pull a dragged atom back).
+        # A value within half a step of the current distance is the slider's grid, not a move
+        # (were an off-grid distance ever shown, the browser's snapped echo would pull the atom back).
         if norm == 0 or abs(distance - norm) <= self.atom_distance.step / 2 + 1e-9:
             return
         self.move_atom(self._selected, centre + vector * distance / norm)
