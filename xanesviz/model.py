@@ -264,7 +264,7 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
     members = [build_mlp(Z.shape[1], Y.shape[1], recipe, seed=seed * 1000 + 101 * m, name=f"member_{m}")
                for m in range(n_members)]
     variables = [v for m in members for v in m.trainable_variables]
-    batch = recipe.batch_size
+    batch = min(recipe.batch_size, len(Z))  # fewer samples than a batch: one batch of them all
     steps = max(len(Z) // batch, 1)
     optimizer = FusedAdam(variables, _learning_rate(recipe, steps))
     Zt, Yt = tf.constant(Z), tf.constant(Y)
@@ -277,16 +277,23 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
             total += tf.reduce_mean(tf.abs(error) if recipe.loss == "mae" else tf.square(error))
         return total
 
-    @tf.function(reduce_retracing=True)  # XLA (jit_compile) was many times slower on CPU here
-    def run_epoch(order):
-        def body(i, total):
-            index = order[:, i * batch:(i + 1) * batch]
+    # Two steps per loop iteration, one after the other (a step's reads follow the previous
+    # step's Adam updates): less loop overhead, and one layer's update can overlap the next
+    # step's work on another layer. The epoch's batches come as a (steps, members, batch)
+    # array, so each step's indices have a static shape and the gradient needs no run-time
+    # shape arithmetic. Together 1.2x faster an epoch than a step per iteration on sliced indices.
+    @tf.function(input_signature=[tf.TensorSpec((steps, n_members, batch), tf.int32)])
+    def run_epoch(order):  # XLA (jit_compile) was many times slower on CPU here
+        def step(i, total):
             with tf.GradientTape() as tape:
-                loss = step_loss(index)
+                loss = step_loss(order[i])
             optimizer.apply(tape.gradient(loss, variables))
             return i + 1, total + loss
 
-        _, total = tf.while_loop(lambda i, _: i < steps, body, (tf.constant(0), tf.constant(0.0)))
+        i, total = tf.while_loop(lambda i, _: i < steps - 1, lambda i, total: step(*step(i, total)),
+                                 (tf.constant(0), tf.constant(0.0)))
+        if steps % 2:  # the last step of an odd count
+            _, total = step(i, total)
         return total / (steps * n_members)
 
     rng = np.random.default_rng(seed)
@@ -298,6 +305,7 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
         epochs = tqdm(epochs, desc=f"training {n_members} network(s)", unit="epoch", leave=False)
     for _ in epochs:
         order = np.stack([rng.permutation(len(Z))[: steps * batch] for _ in range(n_members)]).astype(np.int32)
+        order = order.reshape(n_members, steps, batch).transpose(1, 0, 2)  # member m, step i: order[m, i*batch:(i+1)*batch]
         history.append(float(run_epoch(tf.constant(order))))
         if progress:
             epochs.set_postfix(loss=f"{history[-1]:.4g}")
