@@ -69,7 +69,7 @@ class Dashboard(widgets.VBox):
         self.atom_info = widgets.HTML("<i>Press on an atom to select it; drag it to move it.</i>")
         self.atom_xyz = [widgets.FloatText(description=c, step=0.01, layout=widgets.Layout(width="150px")) for c in "xyz"]
         self.atom_distance = widgets.FloatSlider(description="r to absorber", min=0.5, max=8.0, step=0.01,
-                                                 continuous_update=True, readout_format=".3f",
+                                                 continuous_update=True, readout_format=".2f",
                                                  style={"description_width": "90px"}, layout=widgets.Layout(width="360px"))
         self.atom_box = widgets.VBox([self.atom_info, widgets.HBox(self.atom_xyz), self.atom_distance])
         self.atom_box.add_class("xanesviz-atom-editor")
