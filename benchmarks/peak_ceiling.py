@@ -13,7 +13,6 @@ import argparse
 import time
 
 import numpy as np
-from sklearn.model_selection import KFold
 from sklearn.neighbors import NearestNeighbors
 
 from _common import data_dir_or_exit
@@ -22,7 +21,7 @@ from xanesviz.data import load_dataset
 from xanesviz.descriptor import WACSF
 from xanesviz.evaluation import format_summary, summarise
 from xanesviz.kernel import KernelMember
-from xanesviz.model import get_recipe, make_preprocessing
+from xanesviz.model import cv_splitter, get_recipe, make_preprocessing
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data")
@@ -33,7 +32,7 @@ args = parser.parse_args()
 recipe = get_recipe(args.recipe)
 dataset = load_dataset(data_dir_or_exit(args.data))
 y, energy = dataset.spectra, dataset.energy
-train_idx, test_idx = next(KFold(n_splits=5, shuffle=True, random_state=0).split(y))
+train_idx, test_idx = next(cv_splitter(k=5).split(y))
 y_mean, y_scale = y[train_idx].mean(axis=0), y[train_idx].std(axis=0) + 1e-8
 default_r_max = WACSF(**recipe.descriptor).r_max
 for r_max in args.r_max or [default_r_max]:

@@ -151,3 +151,16 @@ def test_sensitivity_colouring_is_throttled_mid_drag_and_refreshed_on_release():
     board.move_atom(1, start + [0.12, 0, 0], final=True, from_viewer=True)
     assert len(calls) == mid_drag + 1  # the release always recomputes
     np.testing.assert_allclose(board.sensitivity_values, compute(board.atoms, window=board.window_range))
+
+
+def test_values_set_from_python_land_on_the_sliders_grid():
+    import ipywidgets as widgets
+
+    from xanesviz.app.controls import BroadeningControls, on_slider_grid
+    from xanesviz.spectrum import FE_K_GRID
+
+    distance = widgets.FloatSlider(min=0.5, max=8.0, step=0.01)
+    assert [on_slider_grid(distance, v) for v in (2.2345, 9.0, 0.1)] == [2.23, 8.0, 0.5]
+    controls = BroadeningControls(FE_K_GRID, core_hole_width=1.44)  # off the 0.05 eV grid
+    controls.use_core_hole.value = True
+    assert controls.gamma_hole.value == 1.45 and controls.broadening.gamma_hole == 1.45

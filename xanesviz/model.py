@@ -320,6 +320,12 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
 
 
 # -- cross-validation -------------------------------------------------------------------------
+def cv_splitter(k: int = 5, repeats: int = 1, seed: int = 0):
+    """The shuffled (repeated) K-fold split that :func:`cross_validate` uses."""
+    return RepeatedKFold(n_splits=k, n_repeats=repeats, random_state=seed) if repeats > 1 else \
+        KFold(n_splits=k, shuffle=True, random_state=seed)
+
+
 def cross_validate(X: np.ndarray, y: np.ndarray, energy: np.ndarray, recipe: Recipe, k: int = 5,
                    repeats: int = 1, seed: int = 0, progress: bool = False, n_members: int | None = None,
                    max_folds: int | None = None) -> dict:
@@ -333,8 +339,7 @@ def cross_validate(X: np.ndarray, y: np.ndarray, energy: np.ndarray, recipe: Rec
 
     if max_folds is not None and max_folds < 1:
         raise ValueError(f"max_folds must be at least 1, got {max_folds}")
-    splitter = RepeatedKFold(n_splits=k, n_repeats=repeats, random_state=seed) if repeats > 1 else \
-        KFold(n_splits=k, shuffle=True, random_state=seed)
+    splitter = cv_splitter(k, repeats, seed)
     oof = np.zeros((repeats,) + y.shape)
     predicted = np.zeros((repeats, len(y)), bool)
     folds = []

@@ -7,6 +7,17 @@ import numpy as np
 
 from ..spectrum import TARGET_FERMI_EV, TARGET_LORENTZIAN_FWHM_EV, Broadening
 
+def on_slider_grid(slider: widgets.FloatSlider, value: float) -> float:
+    """``value`` clamped to the slider's range and rounded onto its step grid.
+
+    A browser slider snaps an off-grid value that Python sets and sends the snapped value back;
+    values set from Python go through this, so what Python uses is what the slider shows.
+    """
+    value = min(max(float(value), slider.min), slider.max)
+    decimals = max(0, -int(np.floor(np.log10(slider.step))))
+    return round(slider.min + round((value - slider.min) / slider.step) * slider.step, decimals)
+
+
 NOTE = (f"The model's spectra already carry the study's fixed Lorentzian (FWHM {TARGET_LORENTZIAN_FWHM_EV:g} eV). "
         "These sliders add <b>extra</b> broadening on top of it: the FDMNES arctangent Lorentzian Γ(E) "
         "(Γ_hole = core-hole width, Γ_max, E_cent, E_larg, E_F) and a Gaussian for the instrument. "
@@ -61,7 +72,7 @@ class BroadeningControls(widgets.VBox):
         self._changed()
 
     def _core_hole_toggled(self, change) -> None:
-        self.gamma_hole.value = self.core_hole_width if change["new"] else 0.0
+        self.gamma_hole.value = on_slider_grid(self.gamma_hole, self.core_hole_width) if change["new"] else 0.0
 
     def _changed(self, _change=None) -> None:
         for callback in self._callbacks:

@@ -18,7 +18,7 @@ from ..examples import GALLERY, example
 from ..predictor import Predictor
 from ..spectrum import core_hole_width
 from ..structure import choose_absorber, cut_cluster, read_structure
-from .controls import BroadeningControls
+from .controls import BroadeningControls, on_slider_grid
 from .explain_panel import SideFigure, colour_bar_html, colours_for, trust_badge_html
 from .spectrum_panel import SpectrumPanel, message_html, sync_initial_state
 from .viewer import DraggableViewer
@@ -365,8 +365,7 @@ class Dashboard(widgets.VBox):
             for field, value in zip(self.atom_xyz, position):
                 field.value = round(float(value), 4)
             self.atom_distance.disabled = i == self.absorber
-            # On the slider's 0.01 Å grid: an off-grid value is snapped by the browser and sent back.
-            self.atom_distance.value = round(min(max(distance, self.atom_distance.min), self.atom_distance.max), 2)
+            self.atom_distance.value = on_slider_grid(self.atom_distance, distance)
         finally:
             self._editing = False
         self.atom_info.value = (f"Selected <b>{self.atoms[i].symbol} {i}</b>"
@@ -385,8 +384,8 @@ class Dashboard(widgets.VBox):
         centre = self.atoms.positions[self.absorber]
         vector = self.atoms.positions[self._selected] - centre
         norm = np.linalg.norm(vector)
-        # A value within half a step of the current distance is the slider's grid, not a move
-        # (were an off-grid distance ever shown, the browser's snapped echo would pull the atom back).
+        # Within half a step of the current distance is the slider showing it on its grid, not a
+        # move (an echo arriving after the atom moved on must not pull it back).
         if norm == 0 or abs(distance - norm) <= self.atom_distance.step / 2 + 1e-9:
             return
         self.move_atom(self._selected, centre + vector * distance / norm)
