@@ -210,6 +210,17 @@ def test_peak_precision_counts_spurious_peaks():
     assert peak_statistics(FE_K_GRID, truth, truth)["peak_precision"] == 1.0
 
 
+def test_peak_precision_is_a_share_of_predicted_peaks():
+    def g(c):
+        return np.exp(-0.5 * ((FE_K_GRID - c) / 0.8) ** 2)
+    truth = (0.2 + g(7120.0) + g(7124.0))[None]
+    one_between = peak_statistics(FE_K_GRID, (0.2 + 1.5 * g(7122.0))[None], truth)  # 2 eV from each
+    assert one_between["peak_hit_rate"] == 1.0 and one_between["peak_precision"] == 1.0
+    two_near_one = (0.2 + g(7140.0) + 0.8 * g(7137.5) + 0.8 * g(7142.5))[None]  # both within 3 eV of 7140
+    twin = peak_statistics(FE_K_GRID, two_near_one, (0.2 + g(7140.0) + 0.8 * g(7160.0))[None])
+    assert twin["peak_hit_rate"] == 0.5 and twin["peak_precision"] == 1.0
+
+
 def test_peak_statistics_featureless_prediction():
     truth = two_peak_spectra(n=2)
     stats = peak_statistics(FE_K_GRID, np.full_like(truth, 0.5), truth)

@@ -32,8 +32,9 @@ def peak_statistics(energy: np.ndarray, predicted: np.ndarray, true: np.ndarray,
         predicted_total += len(pred_peaks)
         if not len(pred_peaks) or not len(true_peaks):
             continue
-        predicted_true += int((np.min(np.abs(pred_peaks[:, None] - true_peaks[None, :]), axis=0) <= tolerance).sum())
-        nearest = np.min(np.abs(true_peaks[:, None] - pred_peaks[None, :]), axis=1)
+        distance = np.abs(pred_peaks[:, None] - true_peaks[None, :])  # (predicted, target)
+        predicted_true += int((distance.min(axis=1) <= tolerance).sum())
+        nearest = distance.min(axis=0)
         found = nearest <= tolerance
         hits += int(found.sum())
         shifts.extend(nearest[found])
