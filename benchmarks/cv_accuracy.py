@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 from _common import data_dir_or_exit
 
 from xanesviz.data import load_dataset
@@ -32,6 +33,8 @@ parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--r-max", type=float, help="descriptor cutoff in Å instead of the recipe's")
 parser.add_argument("--max-folds", type=int, help="stop after this many folds (a quick screen on the same splits)")
 parser.add_argument("--update-card", metavar="BUNDLE_DIR")
+parser.add_argument("--save-predictions", metavar="NPZ",
+                    help="write the pooled out-of-fold predictions (oof, predicted mask, names, energy) here")
 args = parser.parse_args()
 if args.max_folds is not None and args.max_folds < 1:
     parser.error("--max-folds must be at least 1")
@@ -53,6 +56,11 @@ folds = f"first {args.max_folds} fold(s) of " if args.max_folds else ""
 print(f"recipe {recipe.name}: cutoff {descriptor.r_max} Å, {recipe.ensemble} network(s), {recipe.epochs} epochs, "
       f"{folds}{args.k}-fold x {args.repeats}, {len(dataset)} samples, {time.perf_counter() - start:.0f} s")
 print("CV " + format_summary(result["summary"]))
+if args.save_predictions:
+    oof = result["oof_predictions"]
+    np.savez_compressed(args.save_predictions, oof=oof, predicted=result["oof_predicted"], names=np.array(dataset.names),
+                        energy=dataset.energy, recipe=recipe.name, k=args.k, seed=args.seed)
+    print(f"out-of-fold predictions in {args.save_predictions}")
 if args.update_card:
     card_path = Path(args.update_card) / "model_card.json"
     card = json.loads(card_path.read_text())

@@ -1,12 +1,16 @@
-"""How many peaks the descriptor can carry: peak statistics of model-free predictions on a CV fold.
+"""Where the peaks are lost: peak statistics of model-free predictions on a CV fold, by distance.
 
     python benchmarks/peak_ceiling.py [--recipe xanesviz-fe-k] [--r-max 5.5 6.0]
+    python benchmarks/peak_ceiling.py --oof runs/cv/xanesviz-fe-k.npz   # the model's as well
 
 On the first fold of the 5-fold split that ``cross_validate`` uses, each test complex is
 predicted (1) by the spectrum of its nearest training complex in the recipe's standardised
-descriptor and (2) by the recipe's kernel ridge member alone. If complexes that look alike to
-the descriptor share their peaks, these find most of them; the share they find bounds what a
-fit of the same descriptor can be expected to reach. ``--r-max`` repeats it for other cutoffs.
+descriptor and (2) by the recipe's kernel ridge member alone. Then the nearest-neighbour
+prediction is broken down by that distance, in tenths of the test set: if complexes that
+lie close in the descriptor share their peaks, the descriptor carries them and what is lost
+is lost where the training data is sparse. ``--oof`` adds the same breakdown for a model's
+out-of-fold predictions (``cv_accuracy.py --save-predictions``); ``--r-max`` repeats the
+summary for other cutoffs.
 """
 
 import argparse
@@ -19,7 +23,7 @@ from _common import data_dir_or_exit
 
 from xanesviz.data import load_dataset
 from xanesviz.descriptor import WACSF
-from xanesviz.evaluation import format_summary, summarise
+from xanesviz.evaluation import delta_mu, format_summary, peak_statistics, summarise
 from xanesviz.kernel import KernelMember
 from xanesviz.model import cv_splitter, get_recipe, make_preprocessing
 
@@ -27,6 +31,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data")
 parser.add_argument("--recipe", default="xanesviz-fe-k")
 parser.add_argument("--r-max", type=float, nargs="*", help="cutoffs to compare (default: the recipe's)")
+parser.add_argument("--oof", metavar="NPZ", help="out-of-fold predictions saved by cv_accuracy.py --save-predictions")
 args = parser.parse_args()
 
 recipe = get_recipe(args.recipe)
@@ -34,16 +39,41 @@ dataset = load_dataset(data_dir_or_exit(args.data))
 y, energy = dataset.spectra, dataset.energy
 train_idx, test_idx = next(cv_splitter(k=5).split(y))
 y_mean, y_scale = y[train_idx].mean(axis=0), y[train_idx].std(axis=0) + 1e-8
+model_predictions = None
+if args.oof:
+    saved = np.load(args.oof)
+    if list(saved["names"]) != list(dataset.names) or int(saved["k"]) != 5 or int(saved["seed"]) != 0:
+        raise SystemExit(f"{args.oof} holds predictions of another data set or split (need 5-fold, seed 0)")
+    model_predictions = saved["oof"][0][test_idx]
+    print(f"model: out-of-fold predictions of recipe {saved['recipe']} from {args.oof}")
+
 default_r_max = WACSF(**recipe.descriptor).r_max
 for r_max in args.r_max or [default_r_max]:
     start = time.perf_counter()
     X = WACSF(**{**recipe.descriptor, "r_max": r_max}).transform(dataset.structures)
     preprocessing = make_preprocessing(recipe.variance_drop).fit(X[train_idx])
     Z_train, Z_test = preprocessing.transform(X[train_idx]), preprocessing.transform(X[test_idx])
-    nearest = NearestNeighbors(n_neighbors=1).fit(Z_train).kneighbors(Z_test, return_distance=False)[:, 0]
+    distance, nearest = (a[:, 0] for a in NearestNeighbors(n_neighbors=1).fit(Z_train).kneighbors(Z_test))
     kernel = KernelMember.fit(Z_train, (y[train_idx] - y_mean) / y_scale, recipe.kernel_gamma, recipe.kernel_alpha)
     predictions = {"nearest training complex": y[train_idx][nearest],
                    "kernel ridge member alone": kernel.forward(Z_test) * y_scale + y_mean}
     print(f"cutoff {r_max} Å, fold 1 of 5 ({len(test_idx)} test spectra), {time.perf_counter() - start:.0f} s:")
     for name, predicted in predictions.items():
         print(f"  {name}: " + format_summary(summarise(energy, predicted, y[test_idx])))
+    if r_max != default_r_max:
+        continue
+    by_distance = {"nearest": predictions["nearest training complex"]}
+    if model_predictions is not None:
+        by_distance["model"] = model_predictions
+    print("  by distance to the nearest training complex (standardised descriptor), tenths of the test set:")
+    print("  distance      n  " + "  ".join(f"{name}: Δμ median, peaks found, real, |ΔE|" for name in by_distance))
+    edges = np.quantile(distance, np.linspace(0, 1, 11))
+    for tenth, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
+        rows = (distance >= low) & ((distance < high) | (tenth == 9))
+        cells = []
+        for predicted in by_distance.values():
+            stats = peak_statistics(energy, predicted[rows], y[test_idx][rows])
+            cells.append(f"{np.median(delta_mu(predicted[rows], y[test_idx][rows])):5.2f} %  "
+                         f"{100 * stats['peak_hit_rate']:5.1f} %  {100 * stats['peak_precision']:5.1f} %  "
+                         f"{stats['mean_abs_peak_shift_eV']:.2f} eV")
+        print(f"  {low:5.2f}-{high:5.2f}  {rows.sum():4d}  " + "    ".join(cells))

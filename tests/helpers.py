@@ -9,7 +9,7 @@ from xanesviz.model import Recipe, train
 from xanesviz.spectrum import FE_K_GRID
 
 TINY = Recipe(name="tiny-test", hidden=(32, 32), epochs=4, learning_rate=1e-3, standardise_targets=True,
-              kernel_weight=0.3, kernel_gamma=0.01)
+              kernel_weight=0.3, kernel_gamma=0.01, neighbour_width=2.0, neighbour_model_weight=0.2)
 
 
 def random_complex(rng, n_ligands=6):

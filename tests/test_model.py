@@ -145,7 +145,8 @@ def test_predict_single_and_batch(bundle_dir, synthetic):
     kernel = bundle.kernel.forward(Z) * bundle.y_scale + bundle.y_mean
     w = bundle.kernel_weight
     assert w == TINY.kernel_weight
-    np.testing.assert_allclose((1 - w) * members.mean(0)[0] + w * kernel[0], spectrum.mu, rtol=1e-5)
+    expected = bundle.neighbours.blend(Z, (1 - w) * members.mean(0) + w * kernel)[0]
+    np.testing.assert_allclose(expected, spectrum.mu, rtol=1e-5)
     np.testing.assert_allclose(members.std(0)[0], spectrum.std, rtol=1e-4, atol=1e-7)
 
 
@@ -183,6 +184,8 @@ def test_bundle_records_card(bundle_dir):
     ("delete_preprocessing", "preprocessing.npz: missing"),
     ("delete_kernel", "kernel.npz: missing"),
     ("nan_kernel_inputs", "non-finite kernel"),
+    ("delete_neighbours", "neighbours.npz: missing"),
+    ("nan_neighbour_spectra", "non-finite neighbours"),
     ("other_descriptor", "different descriptor"),
 ])
 def test_damaged_bundle_gives_one_line_error(bundle_dir, tmp_path, damage, message):
@@ -203,6 +206,12 @@ def test_damaged_bundle_gives_one_line_error(bundle_dir, tmp_path, damage, messa
         arrays = dict(np.load(copy / "kernel.npz"))
         arrays["kernel_train_inputs"][3, 1] = np.nan
         np.savez(copy / "kernel.npz", **arrays)
+    elif damage == "delete_neighbours":
+        (copy / "neighbours.npz").unlink()
+    elif damage == "nan_neighbour_spectra":
+        arrays = dict(np.load(copy / "neighbours.npz"))
+        arrays["neighbour_spectra"][2, 7] = np.nan
+        np.savez(copy / "neighbours.npz", **arrays)
     elif damage == "other_descriptor":
         card = json.loads((copy / "model_card.json").read_text())
         card["descriptor"]["fingerprint"][0] *= 1.5

@@ -8,6 +8,8 @@ A bundle directory holds
   and the standardised training features (for the trust signal);
 * ``kernel.npz``: the kernel ridge member's training inputs and dual coefficients, when the
   recipe blends one in (``kernel_weight`` > 0);
+* ``neighbours.npz``: the nearest-neighbour member's training inputs and spectra, when the
+  recipe has one (``neighbour_width`` > 0);
 * ``importance.npz``: permutation importance per feature and energy point (optional);
 * ``model_card.json``: edge, energy grid, descriptor parameters and fingerprint, training data
   summary, recipe, CV metrics, package version.
@@ -28,6 +30,7 @@ import numpy as np
 from .descriptor import WACSF
 from .errors import ModelBundleError
 from .kernel import KernelMember, blend, ensemble_forward
+from .neighbours import NeighbourMember
 from .network import StackedMLP
 
 CARD = "model_card.json"
@@ -35,6 +38,7 @@ FAST_WEIGHTS = "fast_weights.npz"
 PREPROCESSING = "preprocessing.npz"
 IMPORTANCE = "importance.npz"
 KERNEL = "kernel.npz"
+NEIGHBOURS = "neighbours.npz"
 FORMAT_VERSION = 1
 
 
@@ -68,6 +72,7 @@ class Bundle:
     training_features: np.ndarray | None
     kernel: KernelMember | None = None
     kernel_weight: float = 0.0
+    neighbours: NeighbourMember | None = None
 
     def standardise(self, X: np.ndarray) -> np.ndarray:
         """Raw descriptor rows -> the filtered, standardised inputs of the networks and kernel member."""
@@ -77,7 +82,8 @@ class Bundle:
         """(mean, members) in spectrum units for standardised inputs Z: the predicted mean
         (n, n_energy), networks blended with the kernel member, and each network's output
         (n_members, n, n_energy), whose spread is the ensemble's uncertainty."""
-        return ensemble_forward(self.network, self.kernel, self.kernel_weight, Z, self.y_mean, self.y_scale)
+        return ensemble_forward(self.network, self.kernel, self.kernel_weight, Z, self.y_mean, self.y_scale,
+                                self.neighbours)
 
     def forward_with_gradient(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted mean (n_energy,) for one standardised input and its derivative (n_energy, d)."""
@@ -86,7 +92,10 @@ class Bundle:
         if self.kernel is not None:
             k_out, k_jac = self.kernel.forward_with_gradient(z)
             mean, d_mean = blend(mean, k_out, self.kernel_weight), blend(d_mean, k_jac, self.kernel_weight)
-        return mean * self.y_scale + self.y_mean, d_mean * self.y_scale[:, None]
+        mean, d_mean = mean * self.y_scale + self.y_mean, d_mean * self.y_scale[:, None]
+        if self.neighbours is not None:
+            mean, d_mean = self.neighbours.blend_with_gradient(z, mean, d_mean)
+        return mean, d_mean
 
 
 def energy_grid(card: dict) -> np.ndarray:
@@ -118,6 +127,10 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
         np.savez(path / KERNEL, **ensemble.kernel.arrays())
     elif (path / KERNEL).exists():
         (path / KERNEL).unlink()
+    if getattr(ensemble, "neighbours", None) is not None:
+        np.savez(path / NEIGHBOURS, **ensemble.neighbours.arrays())
+    elif (path / NEIGHBOURS).exists():
+        (path / NEIGHBOURS).unlink()
     if importance is not None:
         np.savez(path / IMPORTANCE, per_energy=importance["per_energy"].astype(np.float32),
                  baseline_mse=importance["baseline_mse"], energy=importance["energy"])
@@ -224,13 +237,23 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
         kernel = KernelMember.from_arrays(_load_npz(path / KERNEL, ("kernel_train_inputs", "kernel_dual", "kernel_gamma")))
         if kernel.train_inputs.shape[1] != network.n_inputs or kernel.dual.shape[1] != len(energy):
             raise ModelBundleError(f"{path / KERNEL}: shapes do not match the network and the energy grid")
+    recipe = card.get("recipe", {})
+    neighbours = None
+    if float(recipe.get("neighbour_width", 0.0)) > 0:
+        neighbours = NeighbourMember.from_arrays(_load_npz(path / NEIGHBOURS, ("neighbour_inputs", "neighbour_spectra")),
+                                                 float(recipe["neighbour_width"]), float(recipe["neighbour_model_weight"]))
+        if (neighbours.train_inputs.shape[1] != network.n_inputs or neighbours.train_spectra.shape[1] != len(energy)
+                or len(neighbours.train_inputs) != len(neighbours.train_spectra)):
+            raise ModelBundleError(f"{path / NEIGHBOURS}: shapes do not match the network and the energy grid")
     for name, arr in (("weights", np.concatenate([w.ravel() for w in network.weights])), ("x_scale", pre["x_scale"]),
                       ("kernel", np.zeros(1) if kernel is None else np.concatenate([kernel.dual.ravel(),
-                                                                                      kernel.train_inputs.ravel()]))):
+                                                                                      kernel.train_inputs.ravel()])),
+                      ("neighbours", np.zeros(1) if neighbours is None else np.concatenate(
+                          [neighbours.train_inputs.ravel(), neighbours.train_spectra.ravel()]))):
         if not np.all(np.isfinite(arr)):
             raise ModelBundleError(f"{path}: non-finite {name}")
     return Bundle(path, card, descriptor, network, support, pre["x_mean"], pre["x_scale"], pre["y_mean"],
-                  pre["y_scale"], energy, pre.get("training_features"), kernel, kernel_weight)
+                  pre["y_scale"], energy, pre.get("training_features"), kernel, kernel_weight, neighbours)
 
 
 def _fold_keras_file(path: Path):

@@ -63,6 +63,6 @@ def summarise(energy: np.ndarray, predicted: np.ndarray, true: np.ndarray) -> di
 def format_summary(summary: dict) -> str:
     return (f"Δμ median {summary['delta_mu_median_pct']:.2f} % (quartiles {summary['delta_mu_q1_pct']:.2f}-"
             f"{summary['delta_mu_q3_pct']:.2f} %, mean {summary['delta_mu_mean_pct']:.2f} %) over "
-            f"{summary['n_spectra']} spectra; peaks found {100 * summary['peak_hit_rate']:.1f} % of "
-            f"{summary['peaks']} "
+            f"{summary['n_spectra']:.0f} spectra; peaks found {100 * summary['peak_hit_rate']:.1f} % of "
+            f"{summary['peaks']:.0f} "
             f"({100 * summary['peak_precision']:.1f} % of predicted peaks are real), mean |ΔE| {summary['mean_abs_peak_shift_eV']:.2f} eV")

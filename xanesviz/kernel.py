@@ -69,15 +69,18 @@ def blend(network_mean: np.ndarray, kernel_out: np.ndarray, weight: float) -> np
 
 
 def ensemble_forward(network, kernel: KernelMember | None, kernel_weight: float, Z: np.ndarray,
-                     y_mean: np.ndarray, y_scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                     y_mean: np.ndarray, y_scale: np.ndarray, neighbours=None) -> tuple[np.ndarray, np.ndarray]:
     """(mean, members) in spectrum units for standardised inputs Z (n, d).
 
     ``members`` (n_members, n, n_energy) is each network's output, whose spread is the
-    ensemble's uncertainty; ``mean`` (n, n_energy) is their mean blended with the kernel member.
+    ensemble's uncertainty; ``mean`` (n, n_energy) is their mean blended with the kernel member,
+    then with the nearest-neighbour member (``xanesviz.neighbours.NeighbourMember``) if any.
     One function for training-time evaluation and for loaded bundles, so both predict alike.
     """
     members = network.forward(Z) * y_scale + y_mean
     mean = members.mean(axis=0)
     if kernel is not None:
         mean = blend(mean, kernel.forward(Z) * y_scale + y_mean, kernel_weight)
+    if neighbours is not None:
+        mean = neighbours.blend(Z, mean)
     return mean, members

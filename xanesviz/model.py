@@ -70,6 +70,10 @@ class Recipe:
     kernel_weight: float = 0.0
     kernel_gamma: float = 0.003
     kernel_alpha: float = 0.01
+    # Width of the nearest-neighbour member's Gaussian weight (xanesviz.neighbours), in
+    # standardised descriptor units; 0 = none. Its model weight is the model's share of the blend.
+    neighbour_width: float = 0.0
+    neighbour_model_weight: float = 0.05
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -92,12 +96,14 @@ RECIPES = {
     # This project's Fe K-edge model, chosen by cross-validation (see benchmarks/cv_accuracy.py):
     # element-aware G2 and G4 blocks with a 5.5 Å cutoff, a third hidden layer, lighter dropout,
     # MAE on standardised targets, a cosine learning-rate decay over 256 epochs, a 5-network
-    # ensemble, and an RBF kernel ridge regression with a 30 % share of the predicted mean.
+    # ensemble, an RBF kernel ridge regression with a 30 % share of the predicted mean, and a
+    # nearest-neighbour member that leans on the spectra of training complexes close by.
     "xanesviz-fe-k": Recipe(name="xanesviz-fe-k", hidden=(512, 512, 512), dropout=0.1, learning_rate=5e-4,
                             lr_schedule="cosine", epochs=256, standardise_targets=True, loss="mae", ensemble=5,
                             descriptor={"g2_weightings": ["Z", "unit", "inverse_Z"], "g4_weightings": ["Z", "unit"],
                                         "r_max": 5.5},
-                            kernel_weight=0.3, kernel_gamma=0.005, kernel_alpha=0.01),
+                            kernel_weight=0.3, kernel_gamma=0.005, kernel_alpha=0.01,
+                            neighbour_width=1.0, neighbour_model_weight=0.05),
 }
 
 
@@ -169,6 +175,7 @@ class TrainedEnsemble:
     history: list  # mean training loss per epoch
     train_seconds: float
     kernel: object = None  # xanesviz.kernel.KernelMember when recipe.kernel_weight > 0
+    neighbours: object = None  # xanesviz.neighbours.NeighbourMember when recipe.neighbour_width > 0
 
     @functools.cached_property
     def network(self):
@@ -179,18 +186,18 @@ class TrainedEnsemble:
 
     def forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mean, members) for raw descriptor rows X, computed as a saved bundle computes them
-        (numpy over folded weights, blended with the kernel member)."""
+        (numpy over folded weights, blended with the kernel and nearest-neighbour members)."""
         from .kernel import ensemble_forward
 
         return ensemble_forward(self.network, self.kernel, self.recipe.kernel_weight, self.preprocessing.transform(X),
-                                self.y_mean, self.y_scale)
+                                self.y_mean, self.y_scale, self.neighbours)
 
     def predict_members(self, X: np.ndarray) -> np.ndarray:
         """(n_members, n_samples, n_energy): each network's prediction."""
         return self.forward(X)[1]
 
     def predict_mean(self, X: np.ndarray) -> np.ndarray:
-        """The model's prediction (n_samples, n_energy): the networks' mean, blended with the kernel member."""
+        """The model's prediction (n_samples, n_energy): the networks' mean, blended with the other members."""
         return self.forward(X)[0]
 
 
@@ -316,7 +323,13 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
         from .kernel import KernelMember
 
         kernel = KernelMember.fit(Z, Y, recipe.kernel_gamma, recipe.kernel_alpha)
-    return TrainedEnsemble(recipe, pipeline, y_mean, y_scale, members, history, time.perf_counter() - start, kernel)
+    neighbours = None
+    if recipe.neighbour_width > 0:  # the spectra as a bundle stores them (float32), so both predict alike
+        from .neighbours import NeighbourMember
+
+        neighbours = NeighbourMember(Z, y.astype(np.float32), recipe.neighbour_width, recipe.neighbour_model_weight)
+    return TrainedEnsemble(recipe, pipeline, y_mean, y_scale, members, history, time.perf_counter() - start, kernel,
+                           neighbours)
 
 
 # -- cross-validation -------------------------------------------------------------------------
@@ -360,4 +373,5 @@ def cross_validate(X: np.ndarray, y: np.ndarray, energy: np.ndarray, recipe: Rec
                   for r in range(repeats) if predicted[r].any()]
     mean = {key: float(np.mean([s[key] for s in per_repeat])) for key in per_repeat[0]}
     return {"k": k, "repeats": repeats, "recipe": recipe.to_dict(), "members": n_members or recipe.ensemble,
-            "summary": mean, "per_repeat": per_repeat, "folds": folds, "oof_predictions": oof}
+            "summary": mean, "per_repeat": per_repeat, "folds": folds, "oof_predictions": oof,
+            "oof_predicted": predicted}

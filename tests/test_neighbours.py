@@ -1,0 +1,67 @@
+"""The nearest-neighbour member: the model far away, the training spectrum on top of it, exact gradient."""
+
+import numpy as np
+import pytest
+
+from tests.helpers import TINY, synthetic_data
+from xanesviz.model import train
+from xanesviz.neighbours import NeighbourMember
+
+
+@pytest.fixture
+def member():
+    rng = np.random.default_rng(3)
+    inputs, spectra = rng.normal(size=(40, 6)) * 3.0, rng.random((40, 9)) + 0.5
+    return NeighbourMember(inputs, spectra, width=1.5, model_weight=0.1)
+
+
+def test_far_from_training_data_the_model_is_unchanged(member):
+    z = np.full((1, 6), 60.0)
+    model = np.linspace(0.2, 1.0, 9)[None]
+    np.testing.assert_allclose(member.blend(z, model), model, rtol=1e-15)
+
+
+def test_on_a_training_complex_its_spectrum_dominates(member):
+    member = NeighbourMember(member.train_inputs, member.train_spectra, width=0.6, model_weight=0.1)
+    i = 7
+    others = np.linalg.norm(member.train_inputs - member.train_inputs[i], axis=1)
+    assert np.sort(others)[1] > 6 * member.width  # no other training input nearby
+    model = np.zeros((1, 9))
+    expected = member.train_spectra[i] / (1 + member.model_weight)
+    np.testing.assert_allclose(member.blend(member.train_inputs[i:i + 1], model)[0], expected, rtol=1e-6)
+
+
+def test_blend_is_a_weighted_mean_in_between(member):
+    z = member.train_inputs[:1] + 0.8  # close to complex 0, not on it
+    model = np.full((1, 9), 0.1)
+    out = member.blend(z, model)[0]
+    assert np.all(out > 0.1) and np.all(out < member.train_spectra.max(axis=0))
+
+
+def test_gradient_equals_finite_differences(member):
+    rng = np.random.default_rng(5)
+    A, c = rng.normal(size=(9, 6)), rng.normal(size=9)  # a smooth model m(z) = A z + c
+
+    def f(z):
+        return member.blend(z[None], (A @ z + c)[None])[0]
+
+    z = member.train_inputs[3] + rng.normal(size=6) * 0.7
+    out, jac = member.blend_with_gradient(z, A @ z + c, A)
+    np.testing.assert_allclose(out, f(z), rtol=1e-12)
+    h = 1e-6
+    numeric = np.stack([(f(z + h * e) - f(z - h * e)) / (2 * h) for e in np.eye(6)], axis=1)
+    np.testing.assert_allclose(jac, numeric, rtol=1e-5, atol=1e-7)
+    assert np.abs(jac - A * member.model_weight).max() > 1e-3  # the neighbours' share of it is not negligible
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError, match="positive"):
+        NeighbourMember(np.zeros((2, 3)), np.zeros((2, 4)), width=0.0, model_weight=0.1)
+
+
+def test_trained_model_leans_on_its_training_spectra():
+    _, X, y = synthetic_data()
+    model = train(X, y, TINY, seed=1, n_members=2)
+    without = train(X, y, TINY.with_overrides(neighbour_width=0.0), seed=1, n_members=2)
+    on_training = np.abs(model.predict_mean(X[:10]) - y[:10]).mean()
+    assert on_training < 0.5 * np.abs(without.predict_mean(X[:10]) - y[:10]).mean()
