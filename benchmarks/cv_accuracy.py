@@ -3,6 +3,8 @@
     python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 [--update-card pretrained/fe-k]
     python benchmarks/cv_accuracy.py --recipe xanesnet-2022 --k 5 --ensemble 1
     python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --max-folds 1 [--r-max 5]   # a quick screen
+    python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --save-predictions runs/cv/fe-k.npz
+    python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --from-predictions runs/cv/fe-k.npz  # re-score
 
 Prints Δμ median and quartiles (100 * mean|pred - true| / mean(true) per spectrum, pooled
 out-of-fold predictions) and the peak statistics; ``--update-card`` stores them in a bundle's
@@ -20,7 +22,7 @@ from _common import data_dir_or_exit
 from xanesviz.data import load_dataset
 from xanesviz.descriptor import WACSF
 from xanesviz.evaluation import format_summary
-from xanesviz.model import cross_validate, get_recipe
+from xanesviz.model import cross_validate, get_recipe, pooled_summary
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data", help="data directory (default ../shared/data/fe-k-xanes)")
@@ -35,6 +37,8 @@ parser.add_argument("--max-folds", type=int, help="stop after this many folds (a
 parser.add_argument("--update-card", metavar="BUNDLE_DIR")
 parser.add_argument("--save-predictions", metavar="NPZ",
                     help="write the pooled out-of-fold predictions (oof, predicted mask, names, energy) here")
+parser.add_argument("--from-predictions", metavar="NPZ",
+                    help="score predictions saved by --save-predictions instead of training (same recipe, k and seed)")
 args = parser.parse_args()
 if args.max_folds is not None and args.max_folds < 1:
     parser.error("--max-folds must be at least 1")
@@ -48,10 +52,18 @@ if (args.r_max or args.ensemble or args.epochs) and args.update_card:
     parser.error("--update-card stores the figures of the recipe as trained; drop --r-max, --ensemble and --epochs")
 dataset = load_dataset(data_dir_or_exit(args.data))
 descriptor = WACSF(**recipe.descriptor)
-X = descriptor.transform(dataset.structures)
 start = time.perf_counter()
-result = cross_validate(X, dataset.spectra, dataset.energy, recipe, k=args.k, repeats=args.repeats,
-                        seed=args.seed, progress=True, max_folds=args.max_folds)
+if args.from_predictions:
+    saved = np.load(args.from_predictions)
+    if (str(saved["recipe"]) != recipe.name or int(saved["k"]) != args.k or int(saved["seed"]) != args.seed
+            or list(saved["names"]) != list(dataset.names) or len(saved["oof"]) != args.repeats):
+        raise SystemExit(f"{args.from_predictions} holds predictions of another recipe, split or data set")
+    summary, _ = pooled_summary(saved["oof"], saved["predicted"], dataset.spectra, dataset.energy)
+    result = {"summary": summary, "oof_predictions": saved["oof"], "oof_predicted": saved["predicted"]}
+else:
+    X = descriptor.transform(dataset.structures)
+    result = cross_validate(X, dataset.spectra, dataset.energy, recipe, k=args.k, repeats=args.repeats,
+                            seed=args.seed, progress=True, max_folds=args.max_folds)
 folds = f"first {args.max_folds} fold(s) of " if args.max_folds else ""
 print(f"recipe {recipe.name}: cutoff {descriptor.r_max} Å, {recipe.ensemble} network(s), {recipe.epochs} epochs, "
       f"{folds}{args.k}-fold x {args.repeats}, {len(dataset)} samples, {time.perf_counter() - start:.0f} s")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.helpers import TINY, synthetic_data
+from tests.helpers import TINY, synthetic_data, tiny_bundle
 from xanesviz.model import train
 from xanesviz.neighbours import NeighbourMember
 
@@ -65,3 +65,17 @@ def test_trained_model_leans_on_its_training_spectra():
     without = train(X, y, TINY.with_overrides(neighbour_width=0.0), seed=1, n_members=2)
     on_training = np.abs(model.predict_mean(X[:10]) - y[:10]).mean()
     assert on_training < 0.5 * np.abs(without.predict_mean(X[:10]) - y[:10]).mean()
+
+
+def test_bundle_shares_the_kernel_inputs_and_predicts_as_without_sharing(tmp_path):
+    from xanesviz.bundle import load_bundle
+    from xanesviz.neighbours import NeighbourMember as Member
+
+    _, X, _ = synthetic_data()
+    bundle = load_bundle(tiny_bundle(tmp_path / "tiny", members=2))
+    assert bundle.neighbours.train_inputs is bundle.kernel.train_inputs  # one distance computation for both
+    Z = bundle.standardise(X[:6])
+    shared = bundle.forward(Z)[0]
+    bundle.neighbours = Member(bundle.neighbours.train_inputs.copy(), bundle.neighbours.train_spectra,
+                               bundle.neighbours.width, bundle.neighbours.model_weight)
+    np.testing.assert_allclose(bundle.forward(Z)[0], shared, rtol=1e-12)

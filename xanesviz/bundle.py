@@ -29,7 +29,7 @@ import numpy as np
 
 from .descriptor import WACSF
 from .errors import ModelBundleError
-from .kernel import KernelMember, blend, ensemble_forward
+from .kernel import KernelMember, blend, ensemble_forward, shared_squared_distances
 from .neighbours import NeighbourMember
 from .network import StackedMLP
 
@@ -89,12 +89,13 @@ class Bundle:
         """Predicted mean (n_energy,) for one standardised input and its derivative (n_energy, d)."""
         out, jac = self.network.forward_with_gradient(z)  # (m, n_E), (m, n_E, d)
         mean, d_mean = out.mean(axis=0), jac.mean(axis=0).astype(float)
+        d2 = shared_squared_distances(self.kernel, self.neighbours, z)
         if self.kernel is not None:
-            k_out, k_jac = self.kernel.forward_with_gradient(z)
+            k_out, k_jac = self.kernel.forward_with_gradient(z, d2)
             mean, d_mean = blend(mean, k_out, self.kernel_weight), blend(d_mean, k_jac, self.kernel_weight)
         mean, d_mean = mean * self.y_scale + self.y_mean, d_mean * self.y_scale[:, None]
         if self.neighbours is not None:
-            mean, d_mean = self.neighbours.blend_with_gradient(z, mean, d_mean)
+            mean, d_mean = self.neighbours.blend_with_gradient(z, mean, d_mean, d2)
         return mean, d_mean
 
 
@@ -241,7 +242,8 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
     neighbours = None
     if float(recipe.get("neighbour_width", 0.0)) > 0:
         neighbours = NeighbourMember.from_arrays(_load_npz(path / NEIGHBOURS, ("neighbour_inputs", "neighbour_spectra")),
-                                                 float(recipe["neighbour_width"]), float(recipe["neighbour_model_weight"]))
+                                                 float(recipe["neighbour_width"]), float(recipe["neighbour_model_weight"]),
+                                                 same_inputs_as=kernel)
         if (neighbours.train_inputs.shape[1] != network.n_inputs or neighbours.train_spectra.shape[1] != len(energy)
                 or len(neighbours.train_inputs) != len(neighbours.train_spectra)):
             raise ModelBundleError(f"{path / NEIGHBOURS}: shapes do not match the network and the energy grid")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -92,7 +93,10 @@ def cmd_train(args) -> int:
 
         sample = np.random.default_rng(args.seed).permutation(len(X))[:2000]  # bounds the cost
         print(f"permutation importance on {len(sample)} samples")
-        result = permutation_importance(ensemble.predict_mean, X[sample], dataset.spectra[sample], dataset.energy,
+        # Without the nearest-neighbour member: on its own training samples it returns their
+        # spectra, and permuting any feature would only measure how far that moves them away.
+        result = permutation_importance(functools.partial(ensemble.predict_mean, neighbours=False), X[sample],
+                                        dataset.spectra[sample], dataset.energy,
                                         names=descriptor.feature_names(), repeats=2, seed=args.seed)
         extra["feature_importance"] = importance_to_card(result)
     save_bundle(args.output, ensemble, descriptor, extra, dataset.energy, training_features=X, importance=result)

@@ -32,22 +32,28 @@ class KernelMember:
         model = KernelRidge(kernel="rbf", gamma=gamma, alpha=alpha).fit(np.asarray(Z, np.float64), Y)
         return cls(Z, model.dual_coef_, gamma)
 
-    def kernel(self, Z: np.ndarray) -> np.ndarray:
-        """exp(-gamma |z - z_i|^2) for each row of Z against every training input: (n, n_train)."""
-        Z = np.asarray(Z, np.float64)
+    def squared_distances(self, Z: np.ndarray) -> np.ndarray:
+        """|z - z_i|^2 for each row of Z against every training input: (n, n_train)."""
+        Z = np.atleast_2d(np.asarray(Z, np.float64))
         d2 = np.einsum("ij,ij->i", Z, Z)[:, None] + self._train_sq[None, :] - 2.0 * Z @ self.train_inputs.T
-        return np.exp(-self.gamma * np.maximum(d2, 0.0))
+        return np.maximum(d2, 0.0)
 
-    def forward(self, Z: np.ndarray) -> np.ndarray:
+    def kernel(self, Z: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
+        """exp(-gamma |z - z_i|^2): (n, n_train); ``d2``, if given, holds the squared distances."""
+        return np.exp(-self.gamma * (self.squared_distances(Z) if d2 is None else d2))
+
+    def forward(self, Z: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
         """Predictions (n, n_energy) for standardised inputs Z (n, d), in blocks to bound memory."""
+        if d2 is not None:
+            return self.kernel(Z, d2) @ self.dual
         Z = np.atleast_2d(Z)
         return np.concatenate([self.kernel(Z[s:s + 2048]) @ self.dual for s in range(0, len(Z), 2048)]) \
             if len(Z) else np.zeros((0, self.dual.shape[1]))
 
-    def forward_with_gradient(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def forward_with_gradient(self, z: np.ndarray, d2: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Prediction (n_energy,) and its derivative with respect to z: (n_energy, d)."""
         z = np.asarray(z, np.float64).reshape(1, -1)
-        k = self.kernel(z)[0]  # (n_train,)
+        k = self.kernel(z, d2)[0]  # (n_train,)
         out = k @ self.dual
         # d/dz exp(-g |z - z_i|^2) = -2 g (z - z_i) k_i, summed with the duals: the z term is
         # the prediction itself, the z_i term one product with the k-weighted training inputs.
@@ -79,8 +85,19 @@ def ensemble_forward(network, kernel: KernelMember | None, kernel_weight: float,
     """
     members = network.forward(Z) * y_scale + y_mean
     mean = members.mean(axis=0)
-    if kernel is not None:
-        mean = blend(mean, kernel.forward(Z) * y_scale + y_mean, kernel_weight)
-    if neighbours is not None:
-        mean = neighbours.blend(Z, mean)
+    for start in range(0, len(Z) if kernel is not None or neighbours is not None else 0, 2048):
+        block = slice(start, start + 2048)
+        d2 = shared_squared_distances(kernel, neighbours, Z[block])
+        if kernel is not None:
+            mean[block] = blend(mean[block], kernel.forward(Z[block], d2) * y_scale + y_mean, kernel_weight)
+        if neighbours is not None:
+            mean[block] = neighbours.blend(Z[block], mean[block], d2)
     return mean, members
+
+
+def shared_squared_distances(kernel: KernelMember | None, neighbours, Z: np.ndarray) -> np.ndarray | None:
+    """The squared distances to the training inputs, computed once when both members hold the
+    same inputs (reading them is most of either member's time); None otherwise."""
+    if kernel is None or neighbours is None or neighbours.train_inputs is not kernel.train_inputs:
+        return None
+    return kernel.squared_distances(Z)

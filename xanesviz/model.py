@@ -96,15 +96,18 @@ RECIPES = {
     # This project's Fe K-edge model, chosen by cross-validation (see benchmarks/cv_accuracy.py):
     # element-aware G2 and G4 blocks with a 5.5 Å cutoff, a third hidden layer, lighter dropout,
     # MAE on standardised targets, a cosine learning-rate decay over 256 epochs, a 5-network
-    # ensemble, an RBF kernel ridge regression with a 30 % share of the predicted mean, and a
-    # nearest-neighbour member that leans on the spectra of training complexes close by.
+    # ensemble, and an RBF kernel ridge regression with a 30 % share of the predicted mean.
     "xanesviz-fe-k": Recipe(name="xanesviz-fe-k", hidden=(512, 512, 512), dropout=0.1, learning_rate=5e-4,
                             lr_schedule="cosine", epochs=256, standardise_targets=True, loss="mae", ensemble=5,
                             descriptor={"g2_weightings": ["Z", "unit", "inverse_Z"], "g4_weightings": ["Z", "unit"],
                                         "r_max": 5.5},
-                            kernel_weight=0.3, kernel_gamma=0.005, kernel_alpha=0.01,
-                            neighbour_width=1.0, neighbour_model_weight=0.05),
+                            kernel_weight=0.3, kernel_gamma=0.005, kernel_alpha=0.01),
 }
+# The same plus a nearest-neighbour member (xanesviz.neighbours), for batch prediction: more
+# accurate in CV for complexes close to a training complex, but it pins the prediction to that
+# complex's spectrum nearby, flattening the response to moving atoms there (see the README).
+RECIPES["xanesviz-fe-k-neighbours"] = RECIPES["xanesviz-fe-k"].with_overrides(
+    name="xanesviz-fe-k-neighbours", neighbour_width=1.0, neighbour_model_weight=0.05)
 
 
 def get_recipe(name: str) -> Recipe:
@@ -184,21 +187,22 @@ class TrainedEnsemble:
 
         return StackedMLP.from_members([fold_batchnorm(m) for m in self.members])
 
-    def forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def forward(self, X: np.ndarray, neighbours: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(mean, members) for raw descriptor rows X, computed as a saved bundle computes them
-        (numpy over folded weights, blended with the kernel and nearest-neighbour members)."""
+        (numpy over folded weights, blended with the kernel and nearest-neighbour members;
+        ``neighbours=False`` leaves the latter out)."""
         from .kernel import ensemble_forward
 
         return ensemble_forward(self.network, self.kernel, self.recipe.kernel_weight, self.preprocessing.transform(X),
-                                self.y_mean, self.y_scale, self.neighbours)
+                                self.y_mean, self.y_scale, self.neighbours if neighbours else None)
 
     def predict_members(self, X: np.ndarray) -> np.ndarray:
         """(n_members, n_samples, n_energy): each network's prediction."""
         return self.forward(X)[1]
 
-    def predict_mean(self, X: np.ndarray) -> np.ndarray:
+    def predict_mean(self, X: np.ndarray, neighbours: bool = True) -> np.ndarray:
         """The model's prediction (n_samples, n_energy): the networks' mean, blended with the other members."""
-        return self.forward(X)[0]
+        return self.forward(X, neighbours)[0]
 
 
 def _learning_rate(recipe: Recipe, steps_per_epoch: int):
@@ -327,7 +331,8 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
     if recipe.neighbour_width > 0:  # the spectra as a bundle stores them (float32), so both predict alike
         from .neighbours import NeighbourMember
 
-        neighbours = NeighbourMember(Z, y.astype(np.float32), recipe.neighbour_width, recipe.neighbour_model_weight)
+        neighbours = NeighbourMember(Z if kernel is None else kernel.train_inputs,  # shared: distances computed once
+                                     y.astype(np.float32), recipe.neighbour_width, recipe.neighbour_model_weight)
     return TrainedEnsemble(recipe, pipeline, y_mean, y_scale, members, history, time.perf_counter() - start, kernel,
                            neighbours)
 
@@ -369,9 +374,17 @@ def cross_validate(X: np.ndarray, y: np.ndarray, energy: np.ndarray, recipe: Rec
         if progress:
             print(f"fold {fold + 1}/{k * repeats}: Δμ median {fold_summary['delta_mu_median_pct']:.2f} %, "
                   f"{model.train_seconds:.0f} s", flush=True)
-    per_repeat = [summarise(energy, oof[r][predicted[r]], y[predicted[r]])
-                  for r in range(repeats) if predicted[r].any()]
-    mean = {key: float(np.mean([s[key] for s in per_repeat])) for key in per_repeat[0]}
+    mean, per_repeat = pooled_summary(oof, predicted, y, energy)
     return {"k": k, "repeats": repeats, "recipe": recipe.to_dict(), "members": n_members or recipe.ensemble,
             "summary": mean, "per_repeat": per_repeat, "folds": folds, "oof_predictions": oof,
             "oof_predicted": predicted}
+
+
+def pooled_summary(oof: np.ndarray, predicted: np.ndarray, y: np.ndarray, energy: np.ndarray) -> tuple[dict, list]:
+    """Scores of out-of-fold predictions (repeats, n, n_energy), pooled over the folds of each
+    repeat (``predicted`` marks the spectra predicted), and their mean over the repeats."""
+    from .evaluation import summarise
+
+    per_repeat = [summarise(energy, oof[r][predicted[r]], y[predicted[r]])
+                  for r in range(len(oof)) if predicted[r].any()]
+    return {key: float(np.mean([s[key] for s in per_repeat])) for key in per_repeat[0]}, per_repeat

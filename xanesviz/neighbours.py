@@ -8,7 +8,7 @@ weight on the distance, smooth in z (no jump when the nearest complex changes):
 
     f(z) = (sum_i K_i y_i + a m(z)) / (sum_i K_i + a),   K_i = exp(-|z - z_i|^2 / w^2)
 
-with width w and model weight a chosen by cross-validation (the ``xanesviz-fe-k`` recipe).
+with width w and model weight a chosen by cross-validation (the ``xanesviz-fe-k-neighbours`` recipe).
 Far from every training complex, f(z) is m(z); on top of one, it is nearly y_i.
 """
 
@@ -31,26 +31,33 @@ class NeighbourMember:
         self.width, self.model_weight = float(width), float(model_weight)
         self._train_sq = np.einsum("ij,ij->i", self.train_inputs, self.train_inputs)
 
-    def weights(self, Z: np.ndarray) -> np.ndarray:
-        """K_i = exp(-|z - z_i|^2 / w^2) for each row of Z against every training input: (n, n_train)."""
-        Z = np.atleast_2d(np.asarray(Z, np.float64))
-        d2 = np.einsum("ij,ij->i", Z, Z)[:, None] + self._train_sq[None, :] - 2.0 * Z @ self.train_inputs.T
-        return np.exp(-np.maximum(d2, 0.0) / self.width ** 2)
+    def weights(self, Z: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
+        """K_i = exp(-|z - z_i|^2 / w^2) for each row of Z against every training input: (n, n_train);
+        ``d2``, if given, holds the squared distances."""
+        if d2 is None:
+            Z = np.atleast_2d(np.asarray(Z, np.float64))
+            d2 = np.maximum(np.einsum("ij,ij->i", Z, Z)[:, None] + self._train_sq[None, :]
+                            - 2.0 * Z @ self.train_inputs.T, 0.0)
+        return np.exp(-d2 / self.width ** 2)
 
-    def blend(self, Z: np.ndarray, model_mean: np.ndarray) -> np.ndarray:
-        """f(z) for standardised inputs Z (n, d) and the model's predictions there (n, n_energy)."""
+    def blend(self, Z: np.ndarray, model_mean: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
+        """f(z) for standardised inputs Z (n, d) and the model's predictions there (n, n_energy);
+        ``d2`` (n, n_train), if given, holds the squared distances to the training inputs."""
         out = np.array(model_mean, np.float64)
         for start in range(0, len(out), 2048):
-            K = self.weights(Z[start:start + 2048])
+            K = self.weights(Z[start:start + 2048], None if d2 is None else d2[start:start + 2048])
             K[K < NEGLIGIBLE * self.model_weight] = 0.0
+            near = np.flatnonzero(K.any(axis=0))  # usually a handful of training complexes, or none
             block = slice(start, start + len(K))
-            out[block] = (K @ self.train_spectra + self.model_weight * out[block]) / (K.sum(axis=1) + self.model_weight)[:, None]
+            out[block] = ((K[:, near] @ self.train_spectra[near] + self.model_weight * out[block])
+                          / (K[:, near].sum(axis=1) + self.model_weight)[:, None])
         return out
 
-    def blend_with_gradient(self, z: np.ndarray, model_mean: np.ndarray, model_jac: np.ndarray):
+    def blend_with_gradient(self, z: np.ndarray, model_mean: np.ndarray, model_jac: np.ndarray,
+                            d2: np.ndarray | None = None):
         """f(z) (n_energy,) and df/dz (n_energy, d), given m(z) and dm/dz at one input z (d,)."""
         z = np.asarray(z, np.float64).ravel()
-        K = self.weights(z)[0]
+        K = self.weights(z[None], d2)[0]
         near = K >= NEGLIGIBLE * self.model_weight
         K, inputs, spectra = K[near], self.train_inputs[near], self.train_spectra[near]
         total = K.sum() + self.model_weight
@@ -66,5 +73,10 @@ class NeighbourMember:
                 "neighbour_spectra": self.train_spectra.astype(np.float32)}
 
     @classmethod
-    def from_arrays(cls, arrays, width: float, model_weight: float) -> "NeighbourMember":
-        return cls(arrays["neighbour_inputs"], arrays["neighbour_spectra"], width, model_weight)
+    def from_arrays(cls, arrays, width: float, model_weight: float, same_inputs_as=None) -> "NeighbourMember":
+        """``same_inputs_as``: a member (the kernel's) whose training inputs, if equal, are shared,
+        so that the squared distances to them are computed once for both."""
+        inputs = arrays["neighbour_inputs"]
+        if same_inputs_as is not None and np.array_equal(same_inputs_as.train_inputs, inputs):
+            inputs = same_inputs_as.train_inputs
+        return cls(inputs, arrays["neighbour_spectra"], width, model_weight)
