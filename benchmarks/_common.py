@@ -11,3 +11,16 @@ def data_dir_or_exit(path=None) -> Path:
     if not (path / "xyz").is_dir():
         sys.exit(f"reference data not found at {path} (it is not shipped with xanesviz); pass its location")
     return path
+
+
+def load_saved_predictions(path, names, k: int, seed: int, recipe: str | None = None):
+    """Out-of-fold predictions written by ``cv_accuracy.py --save-predictions``, checked to be of
+    this data set (``names``), split (``k``, ``seed``) and, if given, recipe; exits otherwise."""
+    import numpy as np
+
+    saved = np.load(path)
+    if (list(saved["names"]) != list(names) or int(saved["k"]) != k or int(saved["seed"]) != seed
+            or (recipe is not None and str(saved["recipe"]) != recipe)):
+        sys.exit(f"{path} holds predictions of another recipe, split or data set "
+                 f"(need {recipe or 'any recipe'}, {k}-fold, seed {seed})")
+    return saved

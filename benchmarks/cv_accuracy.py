@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import data_dir_or_exit
+from _common import data_dir_or_exit, load_saved_predictions
 
 from xanesviz.data import load_dataset
 from xanesviz.descriptor import WACSF
@@ -54,10 +54,9 @@ dataset = load_dataset(data_dir_or_exit(args.data))
 descriptor = WACSF(**recipe.descriptor)
 start = time.perf_counter()
 if args.from_predictions:
-    saved = np.load(args.from_predictions)
-    if (str(saved["recipe"]) != recipe.name or int(saved["k"]) != args.k or int(saved["seed"]) != args.seed
-            or list(saved["names"]) != list(dataset.names) or len(saved["oof"]) != args.repeats):
-        raise SystemExit(f"{args.from_predictions} holds predictions of another recipe, split or data set")
+    saved = load_saved_predictions(args.from_predictions, dataset.names, args.k, args.seed, recipe.name)
+    if len(saved["oof"]) != args.repeats:
+        parser.error(f"{args.from_predictions} holds {len(saved['oof'])} repeat(s), not {args.repeats}")
     summary, _ = pooled_summary(saved["oof"], saved["predicted"], dataset.spectra, dataset.energy)
     result = {"summary": summary, "oof_predictions": saved["oof"], "oof_predicted": saved["predicted"]}
 else:

@@ -19,7 +19,7 @@ import time
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from _common import data_dir_or_exit
+from _common import data_dir_or_exit, load_saved_predictions
 
 from xanesviz.data import load_dataset
 from xanesviz.descriptor import WACSF
@@ -41,9 +41,7 @@ train_idx, test_idx = next(cv_splitter(k=5).split(y))
 y_mean, y_scale = y[train_idx].mean(axis=0), y[train_idx].std(axis=0) + 1e-8
 model_predictions = None
 if args.oof:
-    saved = np.load(args.oof)
-    if list(saved["names"]) != list(dataset.names) or int(saved["k"]) != 5 or int(saved["seed"]) != 0:
-        raise SystemExit(f"{args.oof} holds predictions of another data set or split (need 5-fold, seed 0)")
+    saved = load_saved_predictions(args.oof, dataset.names, k=5, seed=0)
     model_predictions = saved["oof"][0][test_idx]
     print(f"model: out-of-fold predictions of recipe {saved['recipe']} from {args.oof}")
 

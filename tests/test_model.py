@@ -177,6 +177,12 @@ def test_bundle_records_card(bundle_dir):
     assert "package_version" in card and card["edge"] == {"element": "Fe", "edge": "K"}
 
 
+DELETED = {"delete_card": "model_card.json", "delete_preprocessing": "preprocessing.npz",
+           "delete_kernel": "kernel.npz", "delete_neighbours": "neighbours.npz"}
+NAN_IN = {"nan_kernel_inputs": ("kernel.npz", "kernel_train_inputs"),
+          "nan_neighbour_spectra": ("neighbours.npz", "neighbour_spectra")}
+
+
 @pytest.mark.parametrize("damage, message", [
     ("delete_card", "model_card.json: missing"),
     ("bad_json", "not valid JSON"),
@@ -191,27 +197,18 @@ def test_bundle_records_card(bundle_dir):
 def test_damaged_bundle_gives_one_line_error(bundle_dir, tmp_path, damage, message):
     copy = tmp_path / "copy"
     shutil.copytree(bundle_dir, copy)
-    if damage == "delete_card":
-        (copy / "model_card.json").unlink()
+    if damage in DELETED:
+        (copy / DELETED[damage]).unlink()
+    elif damage in NAN_IN:
+        name, key = NAN_IN[damage]
+        arrays = dict(np.load(copy / name))
+        arrays[key].flat[7] = np.nan
+        np.savez(copy / name, **arrays)
     elif damage == "bad_json":
         (copy / "model_card.json").write_text("{not json")
     elif damage == "truncate_weights":
         data = (copy / "fast_weights.npz").read_bytes()
         (copy / "fast_weights.npz").write_bytes(data[: len(data) // 3])
-    elif damage == "delete_preprocessing":
-        (copy / "preprocessing.npz").unlink()
-    elif damage == "delete_kernel":
-        (copy / "kernel.npz").unlink()
-    elif damage == "nan_kernel_inputs":
-        arrays = dict(np.load(copy / "kernel.npz"))
-        arrays["kernel_train_inputs"][3, 1] = np.nan
-        np.savez(copy / "kernel.npz", **arrays)
-    elif damage == "delete_neighbours":
-        (copy / "neighbours.npz").unlink()
-    elif damage == "nan_neighbour_spectra":
-        arrays = dict(np.load(copy / "neighbours.npz"))
-        arrays["neighbour_spectra"][2, 7] = np.nan
-        np.savez(copy / "neighbours.npz", **arrays)
     elif damage == "other_descriptor":
         card = json.loads((copy / "model_card.json").read_text())
         card["descriptor"]["fingerprint"][0] *= 1.5

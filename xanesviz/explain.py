@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernel import squared_distances
+
 #: Energy windows reported by default (absolute eV, Fe K edge at 7112 eV).
 DEFAULT_WINDOWS = {"pre-edge": (7097.0, 7112.0), "edge": (7112.0, 7125.0), "post-edge": (7125.0, 7172.0)}
 
@@ -139,10 +141,10 @@ class DomainModel:
         out = np.empty(len(Z))
         for start in range(0, len(Z), 1024):
             block = np.asarray(Z[start:start + 1024], np.float32)
-            d2 = np.einsum("ij,ij->i", block, block)[:, None] + self.train_sq[None, :] - 2.0 * block @ self.train.T
+            d2 = squared_distances(block, self.train, self.train_sq)
             if exclude_self:
                 d2[np.arange(len(block)), np.arange(start, start + len(block))] = np.inf
-            out[start:start + len(block)] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+            out[start:start + len(block)] = np.sqrt(d2.min(axis=1))
         return out
 
     def score(self, Z: np.ndarray) -> dict:

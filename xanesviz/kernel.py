@@ -15,6 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 
+def squared_distances(Z: np.ndarray, train: np.ndarray, train_sq: np.ndarray) -> np.ndarray:
+    """|z - z_i|^2 (n, n_train) for rows of Z against the rows of ``train``, whose squared norms
+    are ``train_sq``: one matrix product, in the dtype of the inputs, clipped at 0."""
+    return np.maximum(np.einsum("ij,ij->i", Z, Z)[:, None] + train_sq[None, :] - 2.0 * Z @ train.T, 0.0)
+
+
 class KernelMember:
     """RBF kernel ridge: f(z) = sum_i dual_i exp(-gamma |z - z_i|^2), outputs (n_energy,)."""
 
@@ -34,9 +40,7 @@ class KernelMember:
 
     def squared_distances(self, Z: np.ndarray) -> np.ndarray:
         """|z - z_i|^2 for each row of Z against every training input: (n, n_train)."""
-        Z = np.atleast_2d(np.asarray(Z, np.float64))
-        d2 = np.einsum("ij,ij->i", Z, Z)[:, None] + self._train_sq[None, :] - 2.0 * Z @ self.train_inputs.T
-        return np.maximum(d2, 0.0)
+        return squared_distances(np.atleast_2d(np.asarray(Z, np.float64)), self.train_inputs, self._train_sq)
 
     def kernel(self, Z: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
         """exp(-gamma |z - z_i|^2): (n, n_train); ``d2``, if given, holds the squared distances."""
@@ -85,7 +89,9 @@ def ensemble_forward(network, kernel: KernelMember | None, kernel_weight: float,
     """
     members = network.forward(Z) * y_scale + y_mean
     mean = members.mean(axis=0)
-    for start in range(0, len(Z) if kernel is not None or neighbours is not None else 0, 2048):
+    if kernel is None and neighbours is None:
+        return mean, members
+    for start in range(0, len(Z), 2048):  # blocks bound the (block, n_train) distance matrix
         block = slice(start, start + 2048)
         d2 = shared_squared_distances(kernel, neighbours, Z[block])
         if kernel is not None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernel import squared_distances
+
 #: Training complexes whose weight is below this share of the model's are left out of the sums.
 NEGLIGIBLE = 1e-12
 
@@ -35,9 +37,7 @@ class NeighbourMember:
         """K_i = exp(-|z - z_i|^2 / w^2) for each row of Z against every training input: (n, n_train);
         ``d2``, if given, holds the squared distances."""
         if d2 is None:
-            Z = np.atleast_2d(np.asarray(Z, np.float64))
-            d2 = np.maximum(np.einsum("ij,ij->i", Z, Z)[:, None] + self._train_sq[None, :]
-                            - 2.0 * Z @ self.train_inputs.T, 0.0)
+            d2 = squared_distances(np.atleast_2d(np.asarray(Z, np.float64)), self.train_inputs, self._train_sq)
         return np.exp(-d2 / self.width ** 2)
 
     def blend(self, Z: np.ndarray, model_mean: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
