@@ -32,6 +32,8 @@ parser.add_argument("--repeats", type=int, default=1)
 parser.add_argument("--ensemble", type=int)
 parser.add_argument("--epochs", type=int)
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--training-precision", choices=["float32", "bfloat16"],
+                    help="arithmetic of the training steps' matrix products (default: the recipe's)")
 parser.add_argument("--r-max", type=float, help="descriptor cutoff in Å instead of the recipe's")
 parser.add_argument("--max-folds", type=int, help="stop after this many folds (a quick screen on the same splits)")
 parser.add_argument("--update-card", metavar="BUNDLE_DIR")
@@ -45,11 +47,13 @@ if args.max_folds is not None and args.max_folds < 1:
 if args.max_folds and args.update_card:
     parser.error("--update-card needs every fold; drop --max-folds")
 
-recipe = get_recipe(args.recipe).with_overrides(ensemble=args.ensemble, epochs=args.epochs)
+recipe = get_recipe(args.recipe).with_overrides(ensemble=args.ensemble, epochs=args.epochs,
+                                                training_precision=args.training_precision)
 if args.r_max:
     recipe = recipe.with_overrides(descriptor={**recipe.descriptor, "r_max": args.r_max})
-if (args.r_max or args.ensemble or args.epochs) and args.update_card:
-    parser.error("--update-card stores the figures of the recipe as trained; drop --r-max, --ensemble and --epochs")
+if (args.r_max or args.ensemble or args.epochs or args.training_precision) and args.update_card:
+    parser.error("--update-card stores the figures of the recipe as trained; "
+                 "drop --r-max, --ensemble, --epochs and --training-precision")
 dataset = load_dataset(data_dir_or_exit(args.data))
 descriptor = WACSF(**recipe.descriptor)
 start = time.perf_counter()
@@ -65,6 +69,7 @@ else:
                             seed=args.seed, progress=True, max_folds=args.max_folds)
 folds = f"first {args.max_folds} fold(s) of " if args.max_folds else ""
 print(f"recipe {recipe.name}: cutoff {descriptor.r_max} Å, {recipe.ensemble} network(s), {recipe.epochs} epochs, "
+      f"{recipe.training_precision} training, "
       f"{folds}{args.k}-fold x {args.repeats}, {len(dataset)} samples, {time.perf_counter() - start:.0f} s")
 print("CV " + format_summary(result["summary"]))
 if args.save_predictions:

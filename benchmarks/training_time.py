@@ -15,10 +15,13 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data")
 parser.add_argument("--recipe", default="xanesnet-2022")
 parser.add_argument("--epochs", type=int)
+parser.add_argument("--training-precision", choices=["float32", "bfloat16"],
+                    help="arithmetic of the training steps' matrix products (default: the recipe's)")
 args = parser.parse_args()
-recipe = get_recipe(args.recipe).with_overrides(epochs=args.epochs)
+recipe = get_recipe(args.recipe).with_overrides(epochs=args.epochs, training_precision=args.training_precision)
 dataset = load_dataset(data_dir_or_exit(args.data))
 X = WACSF(**recipe.descriptor).transform(dataset.structures)
 model = train(X, dataset.spectra, recipe, seed=0, progress=True)
-print(f"recipe {recipe.name}: {recipe.ensemble} network(s) x {recipe.epochs} epochs on {len(dataset)} samples: "
+print(f"recipe {recipe.name}: {recipe.ensemble} network(s) x {recipe.epochs} epochs on {len(dataset)} samples, "
+      f"{recipe.training_precision} training: "
       f"{model.train_seconds:.1f} s ({model.train_seconds / recipe.epochs * 1000:.0f} ms/epoch), final loss {model.history[-1]:.4g}")

@@ -104,13 +104,14 @@ def tiny_data_dir(tmp_path_factory):
 def test_train_evaluate_importance_end_to_end(tiny_data_dir, tmp_path, capsys):
     model = tmp_path / "model"
     assert main(["train", str(tiny_data_dir), "-o", str(model), "--recipe", "xanesnet-2022", "--epochs", "2",
-                 "--ensemble", "2", "--cv", "2"]) == 0
+                 "--ensemble", "2", "--cv", "2", "--training-precision", "bfloat16"]) == 0
     assert (model / "member_1.keras").is_file() and (model / "importance.npz").is_file()
     import json
 
     card = json.loads((model / "model_card.json").read_text())
     assert card["training_data"]["n_samples"] == 24 and "cv_metrics" in card
     assert card["recipe"]["epochs"] == 2 and card["ensemble_members"] == 2
+    assert card["recipe"]["training_precision"] == "bfloat16"
     capsys.readouterr()
     assert main(["evaluate", str(tiny_data_dir), "--model", str(model), "-o", str(tmp_path / "errors.csv")]) == 0
     out = capsys.readouterr().out

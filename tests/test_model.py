@@ -110,6 +110,29 @@ def test_training_loop_equals_a_plain_step_by_step_loop(synthetic, n_steps):
     np.testing.assert_allclose(fast.members[0](Z, training=False), net(Z, training=False), atol=3e-4)
 
 
+def test_bfloat16_training_runs_in_bfloat16_and_returns_float32_networks(synthetic, tmp_path):
+    _, X, y = synthetic
+    recipe = TINY.with_overrides(epochs=6, kernel_weight=0.0, neighbour_width=0.0)
+    single = train(X, y, recipe, seed=3)
+    half = train(X, y, recipe.with_overrides(training_precision="bfloat16"), seed=3)
+    # The same training, rounded differently: the kernels part, the losses follow each other.
+    single_kernel, half_kernel = (m.members[0].get_layer("dense_1").kernel.numpy() for m in (single, half))
+    assert np.abs(single_kernel - half_kernel).max() > 1e-4
+    np.testing.assert_allclose(half.history, single.history, rtol=0.1)
+    assert half.history[-1] < half.history[0]
+    # What comes back (and is saved and folded) is a float32 network with the trained weights.
+    member = half.members[0]
+    assert {layer.dtype_policy.name for layer in member.layers} == {"float32"}
+    Z = half.preprocessing.transform(X[:5]).astype(np.float32)
+    np.testing.assert_allclose(half.network.forward(Z)[0], member(Z, training=False).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_unknown_training_precision_is_refused(synthetic):
+    _, X, y = synthetic
+    with pytest.raises(ValueError, match="training_precision 'float16'"):
+        train(X, y, TINY.with_overrides(training_precision="float16"), seed=0)
+
+
 def test_members_differ(synthetic):
     _, X, y = synthetic
     pred = train(X, y, TINY, seed=0, n_members=2).predict_members(X[:5])

@@ -72,7 +72,8 @@ def cmd_train(args) -> int:
     from .model import cross_validate, get_recipe, train
     from .spectrum import TARGET_LORENTZIAN_FWHM_EV
 
-    recipe = get_recipe(args.recipe).with_overrides(epochs=args.epochs, ensemble=args.ensemble)
+    recipe = get_recipe(args.recipe).with_overrides(epochs=args.epochs, ensemble=args.ensemble,
+                                                    training_precision=args.training_precision)
     descriptor = WACSF(**recipe.descriptor)
     dataset, X = _features(args.data_dir, descriptor)
     extra = {"name": args.name or Path(args.output).name,
@@ -177,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", default="xanesviz-fe-k", help="training recipe (xanesnet-2022 reproduces the paper)")
     p.add_argument("--ensemble", type=int, help="number of networks (default: the recipe's)")
     p.add_argument("--epochs", type=int, help="epochs (default: the recipe's)")
+    p.add_argument("--training-precision", choices=["float32", "bfloat16"],
+                   help="arithmetic of the training steps' matrix products (default: the recipe's); bfloat16 is "
+                        "faster only on CPUs with AVX512_BF16 or AMX, and the model predicts in float32 either way")
     p.add_argument("--cv", type=int, metavar="K", help="also run K-fold CV first and store its metrics in the model card")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", help="model name for the card (default: the directory name)")

@@ -74,6 +74,11 @@ class Recipe:
     # standardised descriptor units; 0 = none. Its model weight is the model's share of the blend.
     neighbour_width: float = 0.0
     neighbour_model_weight: float = 0.05
+    # Arithmetic of the training steps' matrix products: "float32", or "bfloat16" (Keras's
+    # mixed_bfloat16 policy: bfloat16 products, float32 weights, batch norm statistics and loss).
+    # bfloat16 is about 1.2x faster where the CPU has AVX512_BF16 or AMX, and much slower where it
+    # has neither. Prediction is float32 either way.
+    training_precision: str = "float32"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -118,22 +123,37 @@ def get_recipe(name: str) -> Recipe:
 
 
 # -- the network ------------------------------------------------------------------------------
-def build_mlp(n_in: int, n_out: int, recipe: Recipe, seed: int, name: str = "mlp"):
-    """N x 512 x 512 x 226: Dense -> BatchNorm -> ReLU -> Dropout on each hidden layer, He-uniform."""
+TRAINING_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}  # training_precision -> Keras dtype policy
+
+
+def build_mlp(n_in: int, n_out: int, recipe: Recipe, seed: int, name: str = "mlp", dtype: str = "float32"):
+    """N x 512 x 512 x 226: Dense -> BatchNorm -> ReLU -> Dropout on each hidden layer, He-uniform.
+
+    ``dtype`` is the layers' Keras dtype policy (``"mixed_bfloat16"`` for bfloat16 training).
+    """
     import keras
 
     layers = [keras.Input((n_in,), name="features")]
     for k, width in enumerate(recipe.hidden):
         layers += [
             keras.layers.Dense(width, kernel_initializer=keras.initializers.HeUniform(seed=seed + 97 * k),
-                               name=f"dense_{k}"),
-            keras.layers.BatchNormalization(name=f"batchnorm_{k}"),
-            keras.layers.ReLU(name=f"relu_{k}"),
-            keras.layers.Dropout(recipe.dropout, seed=seed + 7919 * (k + 1), name=f"dropout_{k}"),
+                               name=f"dense_{k}", dtype=dtype),
+            keras.layers.BatchNormalization(name=f"batchnorm_{k}", dtype=dtype),
+            keras.layers.ReLU(name=f"relu_{k}", dtype=dtype),
+            keras.layers.Dropout(recipe.dropout, seed=seed + 7919 * (k + 1), name=f"dropout_{k}", dtype=dtype),
         ]
     layers.append(keras.layers.Dense(n_out, kernel_initializer=keras.initializers.HeUniform(seed=seed + 31337),
-                                     name="spectrum"))
+                                     name="spectrum", dtype=dtype))
     return keras.Sequential(layers, name=name)
+
+
+def as_float32(member, recipe: Recipe):
+    """A copy of a trained network with float32 layers (its variables are float32 under any policy)."""
+    if all(layer.dtype_policy.name == "float32" for layer in member.layers):
+        return member
+    copy = build_mlp(member.input_shape[-1], member.output_shape[-1], recipe, seed=0, name=member.name)
+    copy.set_weights(member.get_weights())
+    return copy
 
 
 def fold_batchnorm(model) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -272,7 +292,12 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
     y_scale = y.std(axis=0) + 1e-8 if recipe.standardise_targets else np.ones(y.shape[1])
     Y = ((y - y_mean) / y_scale).astype(np.float32)
 
-    members = [build_mlp(Z.shape[1], Y.shape[1], recipe, seed=seed * 1000 + 101 * m, name=f"member_{m}")
+    try:
+        policy = TRAINING_POLICIES[recipe.training_precision]
+    except KeyError:
+        raise ValueError(f"unknown training_precision {recipe.training_precision!r}; "
+                         f"known: {', '.join(TRAINING_POLICIES)}") from None
+    members = [build_mlp(Z.shape[1], Y.shape[1], recipe, seed=seed * 1000 + 101 * m, name=f"member_{m}", dtype=policy)
                for m in range(n_members)]
     variables = [v for m in members for v in m.trainable_variables]
     batch = min(recipe.batch_size, len(Z))  # fewer samples than a batch: one batch of them all
@@ -283,7 +308,7 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
     def step_loss(index):
         total = 0.0
         for m, member in enumerate(members):
-            pred = member(tf.gather(Zt, index[m]), training=True)
+            pred = tf.cast(member(tf.gather(Zt, index[m]), training=True), tf.float32)
             error = pred - tf.gather(Yt, index[m])
             total += tf.reduce_mean(tf.abs(error) if recipe.loss == "mae" else tf.square(error))
         return total
@@ -322,6 +347,7 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
             epochs.set_postfix(loss=f"{history[-1]:.4g}")
     if not np.isfinite(history[-1]):
         raise RuntimeError("training diverged (non-finite loss)")
+    members = [as_float32(member, recipe) for member in members]  # saved and folded as float32 networks
     kernel = None
     if recipe.kernel_weight > 0:
         from .kernel import KernelMember
