@@ -9,23 +9,52 @@ descriptor and (2) by the recipe's kernel ridge member alone. Then the nearest-n
 prediction is broken down by that distance, in tenths of the test set: if complexes that
 lie close in the descriptor share their peaks, the descriptor carries them and what is lost
 is lost where the training data is sparse. ``--oof`` adds the same breakdown for a model's
-out-of-fold predictions (``cv_accuracy.py --save-predictions``); ``--r-max`` repeats the
-summary for other cutoffs.
+out-of-fold predictions (``cv_accuracy.py --save-predictions``), and asks of all its
+out-of-fold predictions whether a smarter peak read-out could find the missed peaks: for each
+missed target peak, the prominence of the most prominent bump of the prediction within 3 eV,
+and how many of the predicted bumps just under the 5 % threshold are real. ``--r-max``
+repeats the summary for other cutoffs.
 """
 
 import argparse
 import time
 
 import numpy as np
+import scipy.signal
 from sklearn.neighbors import NearestNeighbors
 
 from _common import data_dir_or_exit, load_saved_predictions
 
 from xanesviz.data import load_dataset
 from xanesviz.descriptor import WACSF
-from xanesviz.evaluation import delta_mu, format_summary, peak_statistics, summarise
+from xanesviz.evaluation import PEAK_TOLERANCE_EV, delta_mu, format_summary, peak_statistics, summarise
 from xanesviz.kernel import KernelMember
 from xanesviz.model import cv_splitter, get_recipe, make_preprocessing
+from xanesviz.spectrum import find_peaks
+
+PROMINENCE_BINS = np.array([0.0, 0.01, 0.02, 0.03, 0.04, 0.05])  # shares of the predicted maximum
+
+
+def missed_peak_bumps(energy, predicted, true, tolerance=PEAK_TOLERANCE_EV):
+    """For target peaks no predicted peak finds: the relative prominence of the most prominent
+    bump (any local maximum) of the prediction within ``tolerance``, 0 where there is none; and,
+    per bin of PROMINENCE_BINS, the predicted bumps below the peak threshold and how many of
+    them lie within ``tolerance`` of a target peak."""
+    missed, below, below_real = [], np.zeros(len(PROMINENCE_BINS) - 1), np.zeros(len(PROMINENCE_BINS) - 1)
+    for p, t in zip(predicted, true):
+        targets, found = find_peaks(energy, t)[0], find_peaks(energy, p)[0]
+        index, properties = scipy.signal.find_peaks(p, prominence=0)
+        bumps, prominence = energy[index], properties["prominences"] / p.max()
+        for e in targets:
+            if not (len(found) and np.abs(found - e).min() <= tolerance):
+                close = np.abs(bumps - e) <= tolerance
+                missed.append(prominence[close].max() if close.any() else 0.0)
+        bins = np.digitize(prominence, PROMINENCE_BINS) - 1
+        for b, e in zip(bins, bumps):
+            if b < len(below):
+                below[b] += 1
+                below_real[b] += bool(len(targets) and np.abs(targets - e).min() <= tolerance)
+    return np.array(missed), below, below_real
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data")
@@ -44,6 +73,15 @@ if args.oof:
     saved = load_saved_predictions(args.oof, dataset.names, k=5, seed=0)
     model_predictions = saved["oof"][0][test_idx]
     print(f"model: out-of-fold predictions of recipe {saved['recipe']} from {args.oof}")
+    n_peaks = peak_statistics(energy, saved["oof"][0], y)["peaks"]
+    missed, below, below_real = missed_peak_bumps(energy, saved["oof"][0], y)
+    print(f"  all folds: {len(missed)} of {n_peaks} target peaks missed; 90 % found needs at most "
+          f"{int(0.1 * n_peaks)} missed. The most prominent predicted bump within {PEAK_TOLERANCE_EV:g} eV "
+          f"of a missed peak, and the predicted bumps under the threshold:")
+    for b, (low, high) in enumerate(zip(PROMINENCE_BINS[:-1], PROMINENCE_BINS[1:])):
+        n_missed = np.sum((missed >= low) & (missed < high)) if low > 0 else np.sum(missed < high)
+        print(f"    prominence {100 * low:.0f}-{100 * high:.0f} % of the maximum: {n_missed:5d} missed peaks; "
+              f"{below[b]:5.0f} predicted bumps, {below_real[b]:5.0f} of them real")
 
 default_r_max = WACSF(**recipe.descriptor).r_max
 for r_max in args.r_max or [default_r_max]:
