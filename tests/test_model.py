@@ -110,7 +110,7 @@ def test_training_loop_equals_a_plain_step_by_step_loop(synthetic, n_steps):
     np.testing.assert_allclose(fast.members[0](Z, training=False), net(Z, training=False), atol=3e-4)
 
 
-def test_bfloat16_training_runs_in_bfloat16_and_returns_float32_networks(synthetic, tmp_path):
+def test_bfloat16_training_runs_in_bfloat16_and_returns_float32_networks(synthetic):
     _, X, y = synthetic
     recipe = TINY.with_overrides(epochs=6, kernel_weight=0.0, neighbour_width=0.0)
     single = train(X, y, recipe, seed=3)

@@ -5,9 +5,10 @@ networks (it interpolates between the nearest training complexes), so a weighted
 the two is more accurate than either; the weight is chosen by cross-validation (see the
 ``xanesviz-fe-k`` recipe). Fitting uses scikit-learn's ``KernelRidge``; prediction and the
 exact input gradient are a few numpy lines over the stored dual coefficients, so the live
-path stays TensorFlow- and scikit-learn-free. It runs in float64: with a small ridge the dual
-coefficients are large and cancel (their absolute sum is ~10^4 times the output), which
-float32 would turn into visible noise.
+path stays TensorFlow- and scikit-learn-free. The prediction runs in float64: with a small
+ridge the dual coefficients are large and cancel (their absolute sum is ~10^4 times the
+output), which float32 would turn into visible noise. The input gradient, which only feeds the
+atom sensitivities, does its large product in float32 (see ``forward_with_gradient``).
 """
 
 from __future__ import annotations

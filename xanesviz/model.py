@@ -308,7 +308,7 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
     def step_loss(index):
         total = 0.0
         for m, member in enumerate(members):
-            pred = tf.cast(member(tf.gather(Zt, index[m]), training=True), tf.float32)
+            pred = tf.cast(member(tf.gather(Zt, index[m]), training=True), tf.float32)  # bfloat16 under mixed_bfloat16
             error = pred - tf.gather(Yt, index[m])
             total += tf.reduce_mean(tf.abs(error) if recipe.loss == "mae" else tf.square(error))
         return total
