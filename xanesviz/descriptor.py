@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, asdict
 
 import numpy as np
+import scipy.sparse
 from ase import Atoms
 
 from .structure import Cluster, choose_absorber, cut_cluster
@@ -233,9 +234,8 @@ class WACSF:
         dfc_jk = cosine_cutoff_derivative(r_jk, self.r_max)
         keep = (fc[j] * fc[k] != 0) & (r_jk <= self.r_max)
         j, k, vj, vk, rj, rk, d, r_jk, fc_jk, dfc_jk = (a[keep] for a in (j, k, vj, vk, rj, rk, d, r_jk, fc_jk, dfc_jk))
-        out = [np.zeros((self.n_g4, n, 3)) for _ in weightings]
         if not len(j):
-            return out
+            return [np.zeros((self.n_g4, n, 3)) for _ in weightings]
         pair_weights = [w[j] * w[k] for w in weightings]
         cos = np.einsum("ij,ij->i", vj, vk) / (rj * rk)
         s2 = rj**2 + rk**2 + r_jk**2
@@ -252,18 +252,23 @@ class WACSF:
         A = 2.0 ** (1.0 - zeta) * base**zeta
         dA = 2.0 ** (1.0 - zeta) * zeta * lam * base ** (zeta - 1.0)  # dA/dcos
         E = np.exp(-np.outer(etas, s2))  # (n_eta, pairs)
-        n_eta, n_lz = len(etas), len(zeta)
-        for dcos, dS, dF, index in ((dcos_j, dS_j, dF_j, j), (dcos_k, dS_k, dF_k, k)):
+        n_eta, n_lz, n_pairs = len(etas), len(zeta), len(j)
+        terms = []
+        for dcos, dS, dF in ((dcos_j, dS_j, dF_j), (dcos_k, dS_k, dF_k)):
             # dT = w [dA E F dcos + A (-eta E dS) F + A E dF], per (eta, lz, pair, xyz); w applied below
             term = (dA[None, :, :, None] * (E * F)[:, None, :, None] * dcos[None, None]
                     - (A[None, :, :, None] * (etas[:, None] * E * F)[:, None, :, None]) * dS[None, None]
                     + (A[None, :, :, None] * E[:, None, :, None]) * dF[None, None])
-            term = term.reshape(n_eta * n_lz, len(index), 3)  # eta-major, then lambda, then zeta
-            for block, weight in zip(out, pair_weights):
-                incidence = np.zeros((len(index), n))  # pair -> the neighbour it belongs to, times w
-                incidence[np.arange(len(index)), index] = weight
-                block += np.einsum("fpc,pn->fnc", term, incidence, optimize=True)
-        return out
+            terms.append(term.reshape(n_eta * n_lz, n_pairs, 3))  # eta-major, then lambda, then zeta
+        # Each pair's term goes to the neighbour it belongs to (j for the first, k for the second),
+        # times the pair's weight: one sparse (weightings * n, 2 * pairs) product for all blocks.
+        rows = np.concatenate([np.concatenate([j, k]) + b * n for b in range(len(weightings))])
+        columns = np.tile(np.arange(2 * n_pairs), len(weightings))
+        values = np.concatenate([np.concatenate([w, w]) for w in pair_weights])
+        scatter = scipy.sparse.csr_matrix((values, (rows, columns)), shape=(len(weightings) * n, 2 * n_pairs))
+        stacked = np.concatenate(terms, axis=1).transpose(1, 0, 2).reshape(2 * n_pairs, -1)  # (2 pairs, f * 3)
+        blocks = (scatter @ stacked).reshape(len(weightings), n, self.n_g4, 3).transpose(0, 2, 1, 3)
+        return list(blocks)
 
     def transform(self, structures, absorber: int | str | None = None) -> np.ndarray:
         """Feature matrix (n_structures, n_features) of ``ase.Atoms`` or ``Cluster`` objects."""
