@@ -102,6 +102,8 @@ def browser():
 def page(browser, voila_url):
     context = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
     page = context.new_page()
+    page_errors = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
     page.goto(voila_url, timeout=90_000)
     page.wait_for_selector("canvas[data-xanesviz-drag=ready]", timeout=90_000)
     page.wait_for_function(f"document.querySelector('{PLOT}') && document.querySelector('{PLOT}').data "
@@ -109,6 +111,7 @@ def page(browser, voila_url):
                            timeout=60_000)
     yield page
     context.close()
+    assert not page_errors, f"uncaught errors in the page: {page_errors}"
 
 
 def plotted(page) -> np.ndarray:
@@ -125,8 +128,20 @@ def wait_for_change(page, before: np.ndarray, timeout: float = 15.0) -> np.ndarr
     return plotted(page)
 
 
-def find_atom_pixel(page, skip_index=0):
-    """Screen coordinates of an atom (not the absorber) found by NGL picking over a grid."""
+def find_atom_pixel(page, skip_index=0, timeout=10.0):
+    """Screen coordinates of an atom (not the absorber) found by NGL picking over a grid, once
+    two picks 0.3 s apart agree (under load the viewer may still be settling its view)."""
+    found, deadline = pick_atom_pixel(page, skip_index), time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.3)
+        again = pick_atom_pixel(page, skip_index)
+        if again == found:
+            return found
+        found = again
+    return found
+
+
+def pick_atom_pixel(page, skip_index):
     return page.evaluate("""(skip) => {
         const canvas = document.querySelector('canvas[data-xanesviz-drag=ready]');
         const view = canvas._xvView; const box = canvas.getBoundingClientRect();
@@ -159,6 +174,17 @@ def test_mouse_drag_on_atom_changes_spectrum(page):
     assert not np.allclose(during, before), "spectrum did not change while dragging"
     assert not np.allclose(after, before) and np.all(np.isfinite(after))
     assert "Selected" in page.inner_text(".xanesviz-atom-editor")
+
+
+def test_pressing_an_atom_selects_it(page):
+    atom = find_atom_pixel(page)
+    page.mouse.move(atom["x"], atom["y"])
+    page.mouse.down()
+    try:
+        page.wait_for_function(f"/Selected \\w+ {atom['index']}\\b/"
+                               ".test(document.querySelector('.xanesviz-atom-editor').innerText)", timeout=10_000)
+    finally:
+        page.mouse.up()
 
 
 def test_atom_held_still_after_quick_moves_is_sent_without_release(page):
@@ -247,10 +273,13 @@ def test_sensitivity_colouring_follows_drag(page):
     page.mouse.down()
     page.mouse.move(atom["x"] + 40, atom["y"] + 25, steps=10)
     page.mouse.up()
-    deadline = time.time() + 10
+    sent = page.evaluate("document.querySelector('canvas[data-xanesviz-drag=ready]')._xvView.model.get('drag_event')")
+    assert sent and sent["final"], f"the drag from {atom} moved no atom: {sent}"
+    deadline = time.time() + 20
     while time.time() < deadline and colours(page) == before:
         time.sleep(0.2)
-    assert colours(page) != before
+    assert colours(page) != before, (f"colours unchanged 20 s after the drag of {atom}: {sent}; "
+                                     f"before {before}; message: {page.inner_text('.xanesviz-message')!r}")
     page.click(".xanesviz-sensitivity-toggle input")
     page.wait_for_selector("canvas[data-xanesviz-colouring=element]", timeout=10_000)
 

@@ -24,6 +24,9 @@ DRAG_JS = r"""
   const canvas = stage.viewer.renderer.domElement;
   const tc = stage.trackballControls;
   let held = null, last = 0, seq = 0, pending = null;
+  // The atom that panAtom moves: NGL 2 reads trackballControls.atom/.component through getters
+  // from stage.transformAtom/.transformComponent (assigning to the getters throws).
+  function grab(atom, component) { stage.transformAtom = atom; stage.transformComponent = component; }
   function send(final) {
     if (pending !== null) { clearTimeout(pending); pending = null; }
     if (!held) { return; }
@@ -42,15 +45,15 @@ DRAG_JS = r"""
     if (pp) {
       const atom = pp.component.structure.getAtomProxy(pp.atom.index);
       held = {atom: atom, component: pp.component};
-      tc.atom = atom; tc.component = pp.component;
+      grab(atom, pp.component);
       view.model.set('selected_atom', pp.atom.index);
       view.model.save_changes();
     } else {
-      held = null; tc.atom = undefined; tc.component = undefined;
+      held = null; grab(undefined, undefined);
     }
   }, true);
   window.addEventListener('pointerup', function () {
-    if (held) { send(true); held = null; tc.atom = undefined; tc.component = undefined; }
+    if (held) { send(true); held = null; grab(undefined, undefined); }
   }, true);
   stage.mouseControls.remove('drag-left');
   stage.mouseControls.add('drag-left', function (stage, dx, dy) {
