@@ -7,8 +7,8 @@ Serves app.ipynb as ``scripts/app.sh`` does (voila, pre-heated kernel, 127.0.0.1
 2. holds an atom and moves the mouse in 3 px steps, each step 250 ms apart (longer than the
    100 ms send interval), timing each move, as the page receives it, to the next plotly redraw
    of the spectrum, both by the page's clock;
-3. optionally makes many more moves and reports the kernel's memory before and after and any
-   error lines in the voila log.
+3. optionally makes many more moves and reports the kernel's memory before and after;
+and reports uncaught errors in the page and error lines in the voila log.
 """
 
 import argparse
@@ -77,6 +77,8 @@ try:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page_errors = []
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
         t0 = time.perf_counter()
         page.goto(url, timeout=90_000)
         page.wait_for_selector("canvas[data-xanesviz-drag=ready]", timeout=90_000)
@@ -125,6 +127,7 @@ try:
             after = kernel_rss_mb()
             print(f"{args.memory_moves} drag updates: kernel RSS {before:.0f} MB before, {warm:.0f} MB after 100, "
                   f"{after:.0f} MB after all")
+        print(f"uncaught errors in the page: {len(page_errors)}" + "".join(f"\n  {e}" for e in page_errors[:5]))
         browser.close()
 finally:
     os.kill(server.pid, signal.SIGTERM)
