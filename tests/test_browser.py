@@ -128,20 +128,8 @@ def wait_for_change(page, before: np.ndarray, timeout: float = 15.0) -> np.ndarr
     return plotted(page)
 
 
-def find_atom_pixel(page, skip_index=0, timeout=10.0):
-    """Screen coordinates of an atom (not the absorber) found by NGL picking over a grid, once
-    two picks 0.3 s apart agree (under load the viewer may still be settling its view)."""
-    found, deadline = pick_atom_pixel(page, skip_index), time.time() + timeout
-    while time.time() < deadline:
-        time.sleep(0.3)
-        again = pick_atom_pixel(page, skip_index)
-        if again == found:
-            return found
-        found = again
-    return found
-
-
-def pick_atom_pixel(page, skip_index):
+def find_atom_pixel(page, skip_index=0):
+    """Screen coordinates of an atom (not the absorber) found by NGL picking over a grid."""
     return page.evaluate("""(skip) => {
         const canvas = document.querySelector('canvas[data-xanesviz-drag=ready]');
         const view = canvas._xvView; const box = canvas.getBoundingClientRect();
