@@ -123,3 +123,28 @@ def test_train_evaluate_importance_end_to_end(tiny_data_dir, tmp_path, capsys):
                  "--repeats", "1", "--top", "5"]) == 0
     out = capsys.readouterr().out
     assert "window 7110-7120 eV" in out and len(out.strip().splitlines()) == 6
+
+
+def test_hand_edited_recipe_and_bad_options_are_one_line_errors(model, tiny_data_dir, tmp_path, capsys):
+    """A card whose recipe cannot be trained, and out-of-range training options, stop before any work."""
+    import json
+    import shutil
+
+    edited = tmp_path / "edited"
+    shutil.copytree(model, edited)
+    card = json.loads((edited / "model_card.json").read_text())
+    card["recipe"]["training_precision"] = "float16"
+    (edited / "model_card.json").write_text(json.dumps(card))
+    capsys.readouterr()
+    for argv, problem in (
+            (["evaluate", str(tiny_data_dir), "--model", str(edited), "--kfold", "2"],
+             "model_card.json: recipe 'tiny-test': unknown training_precision 'float16'"),
+            (["evaluate", str(tiny_data_dir), "--model", str(model), "--kfold", "1"], "1-fold CV"),
+            (["train", str(tiny_data_dir), "-o", str(tmp_path / "m"), "--epochs", "0"], "epochs must be"),
+            (["train", str(tiny_data_dir), "-o", str(tmp_path / "m"), "--ensemble", "-2"], "ensemble must be"),
+            (["train", str(tiny_data_dir), "-o", str(tmp_path / "m"), "--recipe", "nope"], "unknown recipe 'nope'")):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err  # progress bars aside, one line saying what is wrong
+        errors = [line for line in err.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and problem in errors[0] and "Traceback" not in err, err
+    assert not (tmp_path / "m").exists()

@@ -9,8 +9,9 @@ from ase import Atoms
 
 from xanesviz import Predictor, WACSF
 from xanesviz.bundle import load_bundle
-from xanesviz.errors import ModelBundleError, StructureError, XanesvizError
-from xanesviz.model import FusedAdam, VarianceFilter, build_mlp, cross_validate, get_recipe, make_preprocessing, train
+from xanesviz.errors import ModelBundleError, RecipeError, StructureError, XanesvizError
+from xanesviz.model import (RECIPES, FusedAdam, Recipe, VarianceFilter, build_mlp, cross_validate, get_recipe,
+                            make_preprocessing, train)
 from xanesviz.spectrum import FE_K_GRID
 
 from helpers import TINY, synthetic_data, tiny_bundle
@@ -127,10 +128,36 @@ def test_bfloat16_training_runs_in_bfloat16_and_returns_float32_networks(synthet
     np.testing.assert_allclose(half.network.forward(Z)[0], member(Z, training=False).numpy(), rtol=1e-4, atol=1e-5)
 
 
-def test_unknown_training_precision_is_refused(synthetic):
-    _, X, y = synthetic
-    with pytest.raises(ValueError, match="training_precision 'float16'"):
-        train(X, y, TINY.with_overrides(training_precision="float16"), seed=0)
+def test_unknown_training_precision_is_refused():
+    with pytest.raises(RecipeError, match="unknown training_precision 'float16'"):
+        TINY.with_overrides(training_precision="float16")
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"loss": "huber"}, "unknown loss 'huber'"),
+    ({"lr_schedule": "step"}, "unknown lr_schedule 'step'"),
+    ({"epochs": 0}, "epochs must be a whole number ≥ 1, not 0"),
+    ({"ensemble": -2}, "ensemble must be a whole number ≥ 1, not -2"),
+    ({"batch_size": 3.5}, "batch_size must be a whole number ≥ 1"),
+    ({"hidden": [512, 0]}, "hidden must list layer widths ≥ 1"),
+    ({"hidden": 512}, "hidden must list layer widths ≥ 1, not 512"),
+    ({"dropout": 1.0}, r"dropout must be in \[0, 1\), not 1.0"),
+    ({"learning_rate": float("nan")}, "learning_rate must be > 0, not nan"),
+    ({"kernel_weight": 1.5}, r"kernel_weight must be in \[0, 1\]"),
+    ({"standardise_targets": "yes"}, "standardise_targets must be true or false"),
+    ({"colour": "red"}, "unknown setting"),
+])
+def test_bad_recipe_settings_are_named(change, problem):
+    """A recipe read from a (hand-edited) model card is checked when it is made, not deep in training."""
+    with pytest.raises(RecipeError, match=problem):
+        Recipe.from_dict({**RECIPES["xanesviz-fe-k"].to_dict(), **change})
+
+
+def test_recipes_round_trip_through_a_card():
+    for recipe in RECIPES.values():
+        assert Recipe.from_dict(recipe.to_dict()) == recipe
+    with pytest.raises(RecipeError, match="unknown recipe 'nope'"):
+        get_recipe("nope")
 
 
 def test_members_differ(synthetic):

@@ -113,14 +113,23 @@ def print_summary(title: str, summary: dict) -> None:
 
 def cmd_evaluate(args) -> int:
     from .evaluation import delta_mu, summarise
+    from .bundle import CARD
+    from .errors import ModelBundleError, RecipeError
     from .model import Recipe, cross_validate, get_recipe
     from .predictor import Predictor
 
     predictor = Predictor.load(args.model)
+    if args.kfold:  # the recipe to retrain is checked before the data are read
+        if args.recipe:
+            recipe = get_recipe(args.recipe)
+        else:
+            try:
+                recipe = Recipe.from_dict(predictor.card.get("recipe"))
+            except RecipeError as exc:
+                raise ModelBundleError(f"{predictor.bundle.path / CARD}: {exc}") from None
+        recipe = recipe.with_overrides(epochs=args.epochs, ensemble=args.ensemble)
     dataset, X = _features(args.data_dir, predictor.descriptor)
     if args.kfold:
-        recipe = get_recipe(args.recipe) if args.recipe else Recipe.from_dict(predictor.card["recipe"])
-        recipe = recipe.with_overrides(epochs=args.epochs, ensemble=args.ensemble)
         print(f"{args.kfold}-fold x {args.repeats} cross-validation of recipe {recipe.name} "
               f"({recipe.ensemble} network(s), {recipe.epochs} epochs) on {len(dataset)} samples")
         cv = cross_validate(X, dataset.spectra, dataset.energy, recipe, k=args.kfold, repeats=args.repeats,

@@ -15,3 +15,7 @@ class SpectrumFileError(XanesvizError):
 
 class ModelBundleError(XanesvizError):
     """A model bundle that is missing, corrupt or incompatible with this package."""
+
+
+class RecipeError(XanesvizError):
+    """A training recipe with an unknown name, an unknown setting or a value out of range."""

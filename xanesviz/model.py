@@ -9,13 +9,15 @@ from __future__ import annotations
 import functools
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import KFold, RepeatedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+
+from .errors import RecipeError, XanesvizError
 
 
 # -- preprocessing ----------------------------------------------------------------------------
@@ -50,6 +52,15 @@ def preprocessing_state(pipeline: Pipeline) -> dict:
 
 
 # -- recipes ----------------------------------------------------------------------------------
+LOSSES = ("mse", "mae")  # per-point loss on the (standardised) targets
+LR_SCHEDULES = ("constant", "cosine")  # cosine: decays to 1 % of the learning rate over training
+TRAINING_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}  # training_precision -> Keras dtype policy
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
 @dataclass(frozen=True)
 class Recipe:
     """Everything that defines how a model is trained (the descriptor parameters included)."""
@@ -80,6 +91,42 @@ class Recipe:
     # has neither. Prediction is float32 either way.
     training_precision: str = "float32"
 
+    def __post_init__(self):
+        problems = self.problems()
+        if problems:
+            raise RecipeError(f"recipe {self.name!r}: {'; '.join(problems)}")
+
+    def problems(self) -> list[str]:
+        """What is wrong with this recipe's settings, one phrase each (empty when it can be trained)."""
+        problems = [] if isinstance(self.name, str) and self.name else [f"name must be a text, not {self.name!r}"]
+        for setting, value, known in (("loss", self.loss, LOSSES), ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
+                                      ("training_precision", self.training_precision, TRAINING_POLICIES)):
+            if not isinstance(value, str) or value not in known:
+                problems.append(f"unknown {setting} {value!r} (known: {', '.join(known)})")
+        for setting in ("epochs", "batch_size", "ensemble"):
+            value = getattr(self, setting)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(f"{setting} must be a whole number ≥ 1, not {value!r}")
+        if not (isinstance(self.hidden, tuple) and self.hidden
+                and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in self.hidden)):
+            problems.append(f"hidden must list layer widths ≥ 1, not {self.hidden!r}")
+        if not isinstance(self.standardise_targets, bool):
+            problems.append(f"standardise_targets must be true or false, not {self.standardise_targets!r}")
+        for setting, allowed, wording in (("dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
+                                          ("variance_drop", lambda v: 0 <= v < 1, "in [0, 1)"),
+                                          ("kernel_weight", lambda v: 0 <= v <= 1, "in [0, 1]"),
+                                          ("neighbour_model_weight", lambda v: v >= 0, "≥ 0"),
+                                          ("neighbour_width", lambda v: v >= 0, "≥ 0"),
+                                          ("learning_rate", lambda v: v > 0, "> 0"),
+                                          ("kernel_gamma", lambda v: v > 0, "> 0"),
+                                          ("kernel_alpha", lambda v: v > 0, "> 0")):
+            value = getattr(self, setting)
+            if not _is_real(value) or not allowed(value):
+                problems.append(f"{setting} must be {wording}, not {value!r}")
+        if not isinstance(self.descriptor, dict):
+            problems.append(f"descriptor must be a mapping of WACSF settings, not {self.descriptor!r}")
+        return problems
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
@@ -87,8 +134,17 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Recipe":
+        """The recipe a model card records; a RecipeError names any unknown or bad setting."""
+        if not isinstance(d, dict):
+            raise RecipeError(f"a recipe must be a mapping of settings, not {type(d).__name__}")
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise RecipeError(f"recipe {d.get('name')!r}: unknown setting(s) {', '.join(unknown)}")
+        if "name" not in d:
+            raise RecipeError("a recipe must have a name")
         d = dict(d)
-        d["hidden"] = tuple(d.get("hidden", (512, 512)))
+        hidden = d.get("hidden", (512, 512))
+        d["hidden"] = tuple(hidden) if isinstance(hidden, (list, tuple)) else hidden
         return cls(**d)
 
     def with_overrides(self, **changes) -> "Recipe":
@@ -119,11 +175,10 @@ def get_recipe(name: str) -> Recipe:
     try:
         return RECIPES[name]
     except KeyError:
-        raise ValueError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}") from None
+        raise RecipeError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}") from None
 
 
 # -- the network ------------------------------------------------------------------------------
-TRAINING_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}  # training_precision -> Keras dtype policy
 
 
 def build_mlp(n_in: int, n_out: int, recipe: Recipe, seed: int, name: str = "mlp", dtype: str = "float32"):
@@ -228,11 +283,9 @@ class TrainedEnsemble:
 def _learning_rate(recipe: Recipe, steps_per_epoch: int):
     import keras
 
-    if recipe.lr_schedule == "constant":
-        return recipe.learning_rate
     if recipe.lr_schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(recipe.learning_rate, recipe.epochs * steps_per_epoch, alpha=0.01)
-    raise ValueError(f"unknown lr_schedule {recipe.lr_schedule!r}")
+    return recipe.learning_rate  # "constant" (a Recipe checks its schedule when it is made)
 
 
 class FusedAdam:
@@ -281,8 +334,6 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
     import tensorflow as tf
 
     n_members = n_members or recipe.ensemble
-    if recipe.loss not in ("mse", "mae"):
-        raise ValueError(f"unknown loss {recipe.loss!r}")
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     pipeline = make_preprocessing(recipe.variance_drop).fit(X)
@@ -292,11 +343,7 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
     y_scale = y.std(axis=0) + 1e-8 if recipe.standardise_targets else np.ones(y.shape[1])
     Y = ((y - y_mean) / y_scale).astype(np.float32)
 
-    try:
-        policy = TRAINING_POLICIES[recipe.training_precision]
-    except KeyError:
-        raise ValueError(f"unknown training_precision {recipe.training_precision!r}; "
-                         f"known: {', '.join(TRAINING_POLICIES)}") from None
+    policy = TRAINING_POLICIES[recipe.training_precision]
     members = [build_mlp(Z.shape[1], Y.shape[1], recipe, seed=seed * 1000 + 101 * m, name=f"member_{m}", dtype=policy)
                for m in range(n_members)]
     variables = [v for m in members for v in m.trainable_variables]
@@ -383,6 +430,9 @@ def cross_validate(X: np.ndarray, y: np.ndarray, energy: np.ndarray, recipe: Rec
 
     if max_folds is not None and max_folds < 1:
         raise ValueError(f"max_folds must be at least 1, got {max_folds}")
+    if not 2 <= k <= len(X) or repeats < 1:
+        raise XanesvizError(f"{k}-fold CV with {repeats} repeat(s) needs 2 ≤ K ≤ the number of samples "
+                            f"({len(X)}) and at least one repeat")
     splitter = cv_splitter(k, repeats, seed)
     oof = np.zeros((repeats,) + y.shape)
     predicted = np.zeros((repeats, len(y)), bool)
