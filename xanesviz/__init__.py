@@ -3,10 +3,10 @@
 __version__ = "0.1.0"
 
 from .descriptor import WACSF
-from .errors import ModelBundleError, SpectrumFileError, StructureError, XanesvizError
+from .errors import ModelBundleError, RecipeError, SpectrumFileError, StructureError, XanesvizError
 from .predictor import Predictor
 from .spectrum import Broadening, Spectrum
 from .structure import read_structure
 
 __all__ = ["WACSF", "Predictor", "Spectrum", "Broadening", "read_structure", "XanesvizError",
-           "StructureError", "SpectrumFileError", "ModelBundleError", "__version__"]
+           "StructureError", "SpectrumFileError", "ModelBundleError", "RecipeError", "__version__"]
