@@ -115,7 +115,7 @@ class Recipe:
         for setting, allowed, wording in (("dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
                                           ("variance_drop", lambda v: 0 <= v < 1, "in [0, 1)"),
                                           ("kernel_weight", lambda v: 0 <= v <= 1, "in [0, 1]"),
-                                          ("neighbour_model_weight", lambda v: v >= 0, "≥ 0"),
+                                          ("neighbour_model_weight", lambda v: v > 0, "> 0"),
                                           ("neighbour_width", lambda v: v >= 0, "≥ 0"),
                                           ("learning_rate", lambda v: v > 0, "> 0"),
                                           ("kernel_gamma", lambda v: v > 0, "> 0"),
@@ -179,8 +179,6 @@ def get_recipe(name: str) -> Recipe:
 
 
 # -- the network ------------------------------------------------------------------------------
-
-
 def build_mlp(n_in: int, n_out: int, recipe: Recipe, seed: int, name: str = "mlp", dtype: str = "float32"):
     """N x 512 x 512 x 226: Dense -> BatchNorm -> ReLU -> Dropout on each hidden layer, He-uniform.
 
