@@ -42,6 +42,8 @@ parser.add_argument("--save-predictions", metavar="NPZ",
 parser.add_argument("--from-predictions", metavar="NPZ",
                     help="score predictions saved by --save-predictions instead of training (same recipe, k and seed)")
 args = parser.parse_args()
+if args.k < 2 or args.repeats < 1:
+    parser.error("--k must be at least 2 and --repeats at least 1")
 if args.max_folds is not None and args.max_folds < 1:
     parser.error("--max-folds must be at least 1")
 if args.max_folds and args.update_card:
