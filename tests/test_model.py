@@ -145,6 +145,7 @@ def test_unknown_training_precision_is_refused():
     ({"learning_rate": float("nan")}, "learning_rate must be > 0, not nan"),
     ({"kernel_weight": 1.5}, r"kernel_weight must be in \[0, 1\]"),
     ({"standardise_targets": "yes"}, "standardise_targets must be true or false"),
+    ({"neighbour_mode": "nearest"}, r"unknown neighbour_mode 'nearest' \(known: spectra, residuals\)"),
     ({"colour": "red"}, "unknown setting"),
 ])
 def test_bad_recipe_settings_are_named(change, problem):
@@ -243,6 +244,8 @@ NAN_IN = {"nan_kernel_inputs": ("kernel.npz", "kernel_train_inputs"),
     ("delete_neighbours", "neighbours.npz: missing"),
     ("nan_neighbour_spectra", "non-finite neighbours"),
     ("other_descriptor", "different descriptor"),
+    ("unknown_neighbour_mode", "unknown neighbour_mode 'nearest'"),
+    ("residual_mode_without_residuals", "neighbours.npz: lacks neighbour_residuals"),
 ])
 def test_damaged_bundle_gives_one_line_error(bundle_dir, tmp_path, damage, message):
     copy = tmp_path / "copy"
@@ -262,6 +265,10 @@ def test_damaged_bundle_gives_one_line_error(bundle_dir, tmp_path, damage, messa
     elif damage == "other_descriptor":
         card = json.loads((copy / "model_card.json").read_text())
         card["descriptor"]["fingerprint"][0] *= 1.5
+        (copy / "model_card.json").write_text(json.dumps(card))
+    elif damage in ("unknown_neighbour_mode", "residual_mode_without_residuals"):
+        card = json.loads((copy / "model_card.json").read_text())
+        card["recipe"]["neighbour_mode"] = "nearest" if damage == "unknown_neighbour_mode" else "residuals"
         (copy / "model_card.json").write_text(json.dumps(card))
     with pytest.raises(ModelBundleError) as info:
         Predictor.load(copy)
@@ -294,5 +301,5 @@ def test_cross_validation_can_stop_after_the_first_fold(synthetic):
     assert len(first["folds"]) == 1
     assert first["summary"]["n_spectra"] == first["folds"][0]["n_spectra"] == full["folds"][0]["n_spectra"]
     assert first["summary"]["delta_mu_median_pct"] == pytest.approx(full["folds"][0]["delta_mu_median_pct"], rel=1e-4)
-    with pytest.raises(ValueError, match="max_folds"):
+    with pytest.raises(XanesvizError, match="max_folds"):
         cross_validate(X, y, FE_K_GRID, TINY, k=3, max_folds=0)

@@ -8,8 +8,9 @@ A bundle directory holds
   and the standardised training features (for the trust signal);
 * ``kernel.npz``: the kernel ridge member's training inputs and dual coefficients, when the
   recipe blends one in (``kernel_weight`` > 0);
-* ``neighbours.npz``: the nearest-neighbour member's training inputs and spectra, when the
-  recipe has one (``neighbour_width`` > 0);
+* ``neighbours.npz``: the nearest-neighbour member's values per training complex, its spectrum
+  or the model's in-sample residual (``neighbour_mode``), and its training inputs unless they
+  are the kernel member's, when the recipe has one (``neighbour_width`` > 0);
 * ``importance.npz``: permutation importance per feature and energy point (optional);
 * ``model_card.json``: edge, energy grid, descriptor parameters and fingerprint, training data
   summary, recipe, CV metrics, package version.
@@ -30,6 +31,7 @@ import numpy as np
 from .descriptor import WACSF
 from .errors import ModelBundleError
 from .kernel import KernelMember, blend, ensemble_forward, shared_squared_distances
+from .neighbours import MODES as NEIGHBOUR_MODES
 from .neighbours import NeighbourMember
 from .network import StackedMLP
 
@@ -129,7 +131,10 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
     elif (path / KERNEL).exists():
         (path / KERNEL).unlink()
     if getattr(ensemble, "neighbours", None) is not None:
-        np.savez(path / NEIGHBOURS, **ensemble.neighbours.arrays())
+        arrays = ensemble.neighbours.arrays()
+        if ensemble.kernel is not None and ensemble.neighbours.train_inputs is ensemble.kernel.train_inputs:
+            del arrays["neighbour_inputs"]  # the kernel member's, stored once in kernel.npz
+        np.savez(path / NEIGHBOURS, **arrays)
     elif (path / NEIGHBOURS).exists():
         (path / NEIGHBOURS).unlink()
     if importance is not None:
@@ -241,17 +246,21 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
     recipe = card.get("recipe", {})
     neighbours = None
     if float(recipe.get("neighbour_width", 0.0)) > 0:
-        neighbours = NeighbourMember.from_arrays(_load_npz(path / NEIGHBOURS, ("neighbour_inputs", "neighbour_spectra")),
+        mode = recipe.get("neighbour_mode", "spectra")
+        if mode not in NEIGHBOUR_MODES:
+            raise ModelBundleError(f"{path / CARD}: unknown neighbour_mode {mode!r}")
+        own_inputs = () if kernel is not None else ("neighbour_inputs",)  # else the kernel's may be shared
+        neighbours = NeighbourMember.from_arrays(_load_npz(path / NEIGHBOURS, own_inputs + (NEIGHBOUR_MODES[mode],)),
                                                  float(recipe["neighbour_width"]), float(recipe["neighbour_model_weight"]),
-                                                 same_inputs_as=kernel)
-        if (neighbours.train_inputs.shape[1] != network.n_inputs or neighbours.train_spectra.shape[1] != len(energy)
-                or len(neighbours.train_inputs) != len(neighbours.train_spectra)):
+                                                 mode, same_inputs_as=kernel)
+        if (neighbours.train_inputs.shape[1] != network.n_inputs or neighbours.train_values.shape[1] != len(energy)
+                or len(neighbours.train_inputs) != len(neighbours.train_values)):
             raise ModelBundleError(f"{path / NEIGHBOURS}: shapes do not match the network and the energy grid")
     for name, arr in (("weights", np.concatenate([w.ravel() for w in network.weights])), ("x_scale", pre["x_scale"]),
                       ("kernel", np.zeros(1) if kernel is None else np.concatenate([kernel.dual.ravel(),
                                                                                       kernel.train_inputs.ravel()])),
                       ("neighbours", np.zeros(1) if neighbours is None else np.concatenate(
-                          [neighbours.train_inputs.ravel(), neighbours.train_spectra.ravel()]))):
+                          [neighbours.train_inputs.ravel(), neighbours.train_values.ravel()]))):
         if not np.all(np.isfinite(arr)):
             raise ModelBundleError(f"{path}: non-finite {name}")
     return Bundle(path, card, descriptor, network, support, pre["x_mean"], pre["x_scale"], pre["y_mean"],

@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .errors import RecipeError, XanesvizError
+from .neighbours import MODES as NEIGHBOUR_MODES
 
 
 # -- preprocessing ----------------------------------------------------------------------------
@@ -83,8 +84,11 @@ class Recipe:
     kernel_alpha: float = 0.01
     # Width of the nearest-neighbour member's Gaussian weight (xanesviz.neighbours), in
     # standardised descriptor units; 0 = none. Its model weight is the model's share of the blend.
+    # Its mode: "spectra" pulls toward the training spectra nearby, "residuals" adds the model's
+    # own errors on the training complexes nearby.
     neighbour_width: float = 0.0
     neighbour_model_weight: float = 0.05
+    neighbour_mode: str = "spectra"
     # Arithmetic of the training steps' matrix products: "float32", or "bfloat16" (Keras's
     # mixed_bfloat16 policy: bfloat16 products, float32 weights, batch norm statistics and loss).
     # bfloat16 is about 1.2x faster where the CPU has AVX512_BF16 or AMX, and much slower where it
@@ -100,6 +104,7 @@ class Recipe:
         """What is wrong with this recipe's settings, one phrase each (empty when it can be trained)."""
         problems = [] if isinstance(self.name, str) and self.name else [f"name must be a text, not {self.name!r}"]
         for setting, value, known in (("loss", self.loss, LOSSES), ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
+                                      ("neighbour_mode", self.neighbour_mode, tuple(NEIGHBOUR_MODES)),
                                       ("training_precision", self.training_precision, TRAINING_POLICIES)):
             if not isinstance(value, str) or value not in known:
                 problems.append(f"unknown {setting} {value!r} (known: {', '.join(known)})")
@@ -399,14 +404,17 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
         from .kernel import KernelMember
 
         kernel = KernelMember.fit(Z, Y, recipe.kernel_gamma, recipe.kernel_alpha)
-    neighbours = None
-    if recipe.neighbour_width > 0:  # the spectra as a bundle stores them (float32), so both predict alike
+    ensemble = TrainedEnsemble(recipe, pipeline, y_mean, y_scale, members, history, 0.0, kernel)
+    if recipe.neighbour_width > 0:
         from .neighbours import NeighbourMember
 
-        neighbours = NeighbourMember(Z if kernel is None else kernel.train_inputs,  # shared: distances computed once
-                                     y.astype(np.float32), recipe.neighbour_width, recipe.neighbour_model_weight)
-    return TrainedEnsemble(recipe, pipeline, y_mean, y_scale, members, history, time.perf_counter() - start, kernel,
-                           neighbours)
+        # The values as a bundle stores them (float32), so both predict alike.
+        values = y if recipe.neighbour_mode == "spectra" else y - ensemble.predict_mean(X, neighbours=False)
+        ensemble.neighbours = NeighbourMember(Z if kernel is None else kernel.train_inputs,  # shared: distances computed once
+                                              values.astype(np.float32), recipe.neighbour_width,
+                                              recipe.neighbour_model_weight, recipe.neighbour_mode)
+    ensemble.train_seconds = time.perf_counter() - start
+    return ensemble
 
 
 # -- cross-validation -------------------------------------------------------------------------
@@ -428,7 +436,7 @@ def cross_validate(X: np.ndarray, y: np.ndarray, energy: np.ndarray, recipe: Rec
     from .evaluation import summarise
 
     if max_folds is not None and max_folds < 1:
-        raise ValueError(f"max_folds must be at least 1, got {max_folds}")
+        raise XanesvizError(f"max_folds must be at least 1, got {max_folds}")
     if not 2 <= k <= len(X) or repeats < 1:
         raise XanesvizError(f"{k}-fold CV with {repeats} repeat(s) needs 2 ≤ K ≤ the number of samples "
                             f"({len(X)}) and at least one repeat")

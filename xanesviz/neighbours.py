@@ -2,14 +2,26 @@
 
 Cross-validation shows that a test complex whose standardised descriptor lies very close to
 a training complex's has nearly the same spectrum (the closest tenth: Δμ 0.6 %, 99.6 % of its
-peaks), closer than the networks predict it (1.7 %, 94 %); see ``benchmarks/peak_ceiling.py``.
-This member blends the model's prediction m(z) with the training spectra y_i by a Gaussian
-weight on the distance, smooth in z (no jump when the nearest complex changes):
+peaks), closer than the networks predict it (1.3 %, 97 %); see ``benchmarks/peak_ceiling.py``.
+With a Gaussian weight on the distance, K_i = exp(-|z - z_i|^2 / w^2), smooth in z (no jump
+when the nearest complex changes), and a model weight a, the member works in one of two modes:
 
-    f(z) = (sum_i K_i y_i + a m(z)) / (sum_i K_i + a),   K_i = exp(-|z - z_i|^2 / w^2)
+* ``"spectra"`` blends the model's prediction m(z) with the training spectra y_i,
 
-with width w and model weight a chosen by cross-validation (the ``xanesviz-fe-k-neighbours`` recipe).
-Far from every training complex, f(z) is m(z); on top of one, it is nearly y_i.
+      f(z) = (sum_i K_i y_i + a m(z)) / (sum_i K_i + a):
+
+  on top of a training complex it is nearly y_i, and its response to moving atoms there is
+  damped a / (1 + a)-fold (the ``xanesviz-fe-k-neighbours`` recipe);
+* ``"residuals"`` adds the model's own errors on the training complexes nearby,
+  r_i = y_i - m(z_i), computed when the model is trained,
+
+      f(z) = m(z) + sum_i K_i r_i / (sum_i K_i + a):
+
+  on top of a training complex it is nearly y_i too, but near one it moves as m(z) moves
+  (the shipped ``xanesviz-fe-k`` recipe).
+
+Far from every training complex, f(z) is m(z) in both modes. w and a are chosen by
+cross-validation.
 """
 
 from __future__ import annotations
@@ -20,17 +32,23 @@ from .kernel import squared_distances
 
 #: Training complexes whose weight is below this share of the model's are left out of the sums.
 NEGLIGIBLE = 1e-12
+#: The member's modes, and the name under which each stores its per-complex values in a bundle.
+MODES = {"spectra": "neighbour_spectra", "residuals": "neighbour_residuals"}
 
 
 class NeighbourMember:
-    """Training inputs (n_train, d) and their spectra (n_train, n_energy), in spectrum units."""
+    """Training inputs (n_train, d) and, per complex, its spectrum (mode ``"spectra"``) or the
+    model's error there (mode ``"residuals"``), (n_train, n_energy) in spectrum units."""
 
-    def __init__(self, train_inputs: np.ndarray, train_spectra: np.ndarray, width: float, model_weight: float):
+    def __init__(self, train_inputs: np.ndarray, train_values: np.ndarray, width: float, model_weight: float,
+                 mode: str = "spectra"):
         if width <= 0 or model_weight <= 0:
             raise ValueError(f"neighbour width and model weight must be positive, got {width}, {model_weight}")
+        if mode not in MODES:
+            raise ValueError(f"unknown neighbour mode {mode!r} (known: {', '.join(MODES)})")
         self.train_inputs = np.ascontiguousarray(train_inputs, np.float64)
-        self.train_spectra = np.ascontiguousarray(train_spectra, np.float64)
-        self.width, self.model_weight = float(width), float(model_weight)
+        self.train_values = np.ascontiguousarray(train_values, np.float64)
+        self.width, self.model_weight, self.mode = float(width), float(model_weight), mode
         self._train_sq = np.einsum("ij,ij->i", self.train_inputs, self.train_inputs)
 
     def weights(self, Z: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
@@ -49,8 +67,11 @@ class NeighbourMember:
             K[K < NEGLIGIBLE * self.model_weight] = 0.0
             near = np.flatnonzero(K.any(axis=0))  # usually a handful of training complexes, or none
             block = slice(start, start + len(K))
-            out[block] = ((K[:, near] @ self.train_spectra[near] + self.model_weight * out[block])
-                          / (K[:, near].sum(axis=1) + self.model_weight)[:, None])
+            total = (K[:, near].sum(axis=1) + self.model_weight)[:, None]
+            if self.mode == "spectra":
+                out[block] = (K[:, near] @ self.train_values[near] + self.model_weight * out[block]) / total
+            else:
+                out[block] += K[:, near] @ self.train_values[near] / total
         return out
 
     def blend_with_gradient(self, z: np.ndarray, model_mean: np.ndarray, model_jac: np.ndarray,
@@ -59,24 +80,32 @@ class NeighbourMember:
         z = np.asarray(z, np.float64).ravel()
         K = self.weights(z[None], d2)[0]
         near = K >= NEGLIGIBLE * self.model_weight
-        K, inputs, spectra = K[near], self.train_inputs[near], self.train_spectra[near]
+        K, inputs, values = K[near], self.train_inputs[near], self.train_values[near]
         total = K.sum() + self.model_weight
-        out = (K @ spectra + self.model_weight * model_mean) / total
-        # dK_i/dz = -2 K_i (z - z_i) / w^2; the quotient rule gives sum_i (y_i - f) dK_i + a dm.
-        weighted = K[:, None] * (spectra - out)  # (n_near, n_energy)
-        jac = (-2.0 / self.width ** 2 * (np.outer(weighted.sum(axis=0), z) - weighted.T @ inputs)
-               + self.model_weight * model_jac) / total
+        # dK_i/dz = -2 K_i (z - z_i) / w^2. With the blend's weights p_i = K_i / total, the
+        # quotient rule gives sum_i (v_i - c) dK_i / total, c = sum_i p_i v_i, in both modes:
+        # "spectra" is f = c + a m / total with v_i = y_i - m (so c = f - m), plus a dm / total;
+        # "residuals" is f = m + c with v_i = r_i, plus dm.
+        if self.mode == "spectra":
+            out = (K @ values + self.model_weight * model_mean) / total
+            weighted, model_share = K[:, None] * (values - out), self.model_weight / total
+        else:
+            correction = K @ values / total
+            out, weighted, model_share = model_mean + correction, K[:, None] * (values - correction), 1.0
+        jac = (-2.0 / self.width ** 2 * (np.outer(weighted.sum(axis=0), z) - weighted.T @ inputs) / total
+               + model_share * model_jac)
         return out, jac
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"neighbour_inputs": self.train_inputs.astype(np.float32),
-                "neighbour_spectra": self.train_spectra.astype(np.float32)}
+                MODES[self.mode]: self.train_values.astype(np.float32)}
 
     @classmethod
-    def from_arrays(cls, arrays, width: float, model_weight: float, same_inputs_as=None) -> "NeighbourMember":
-        """``same_inputs_as``: a member (the kernel's) whose training inputs, if equal, are shared,
-        so that the squared distances to them are computed once for both."""
-        inputs = arrays["neighbour_inputs"]
-        if same_inputs_as is not None and np.array_equal(same_inputs_as.train_inputs, inputs):
+    def from_arrays(cls, arrays, width: float, model_weight: float, mode: str = "spectra",
+                    same_inputs_as=None) -> "NeighbourMember":
+        """``same_inputs_as``: a member (the kernel's) whose training inputs, if equal or if the
+        arrays hold none, are shared, so that the squared distances to them are computed once for both."""
+        inputs = arrays.get("neighbour_inputs")
+        if same_inputs_as is not None and (inputs is None or np.array_equal(same_inputs_as.train_inputs, inputs)):
             inputs = same_inputs_as.train_inputs
-        return cls(inputs, arrays["neighbour_spectra"], width, model_weight)
+        return cls(inputs, arrays[MODES[mode]], width, model_weight, mode)
