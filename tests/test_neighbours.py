@@ -120,3 +120,15 @@ def test_bundle_shares_the_kernel_inputs_and_predicts_as_without_sharing(tmp_pat
     bundle.neighbours = Member(bundle.neighbours.train_inputs.copy(), bundle.neighbours.train_values,
                                bundle.neighbours.width, bundle.neighbours.model_weight, bundle.neighbours.mode)
     np.testing.assert_allclose(bundle.forward(Z)[0], shared, rtol=1e-12)
+
+
+def test_predictions_without_the_neighbour_member(tmp_path):
+    """What `xanesviz importance` permutes: the model without the member, as training stores it."""
+    from xanesviz import Predictor
+
+    _, X, y = synthetic_data()
+    predictor = Predictor.load(tiny_bundle(tmp_path / "tiny", members=2))
+    with_member, std = predictor.predict_arrays(X[:6])
+    without, std_without = predictor.predict_arrays(X[:6], neighbours=False)
+    np.testing.assert_array_equal(std, std_without)  # the networks' spread is the same
+    assert np.abs(with_member - y[:6]).mean() < 0.5 * np.abs(without - y[:6]).mean()

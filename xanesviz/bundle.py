@@ -80,12 +80,13 @@ class Bundle:
         """Raw descriptor rows -> the filtered, standardised inputs of the networks and kernel member."""
         return (np.asarray(X, float)[:, self.support] - self.x_mean) / self.x_scale
 
-    def forward(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def forward(self, Z: np.ndarray, neighbours: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(mean, members) in spectrum units for standardised inputs Z: the predicted mean
-        (n, n_energy), networks blended with the kernel member, and each network's output
+        (n, n_energy), networks blended with the kernel and nearest-neighbour members
+        (``neighbours=False`` leaves the latter out), and each network's output
         (n_members, n, n_energy), whose spread is the ensemble's uncertainty."""
         return ensemble_forward(self.network, self.kernel, self.kernel_weight, Z, self.y_mean, self.y_scale,
-                                self.neighbours)
+                                self.neighbours if neighbours else None)
 
     def forward_with_gradient(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted mean (n_energy,) for one standardised input and its derivative (n_energy, d)."""

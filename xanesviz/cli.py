@@ -159,7 +159,11 @@ def cmd_importance(args) -> int:
 
     predictor = Predictor.load(args.model)
     dataset, X = _features(args.data_dir, predictor.descriptor, progress=False)
-    result = permutation_importance(lambda rows: predictor.predict_arrays(rows)[0], X, dataset.spectra, dataset.energy,
+    # Without the nearest-neighbour member, as `train` stores it: on training samples it adds
+    # back what the model misses there, and permuting a feature would also measure how far that
+    # moves a sample from itself.
+    result = permutation_importance(lambda rows: predictor.predict_arrays(rows, neighbours=False)[0], X,
+                                    dataset.spectra, dataset.energy,
                                     names=predictor.descriptor.feature_names(), repeats=args.repeats,
                                     windows={"selected": tuple(args.window)} if args.window else None,
                                     seed=args.seed)

@@ -58,10 +58,11 @@ class Predictor:
         return self.descriptor.featurise_cluster(self.cluster(atoms, absorber, source))
 
     # -- prediction -------------------------------------------------------------------------
-    def predict_arrays(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict_arrays(self, X: np.ndarray, neighbours: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(mean, std) from raw descriptor rows, each (n_samples, n_energy): the model's
-        prediction and the standard deviation over the ensemble's networks."""
-        mean, members = self.bundle.forward(self.bundle.standardise(np.atleast_2d(X)))
+        prediction and the standard deviation over the ensemble's networks
+        (``neighbours=False``: without the nearest-neighbour member, if the model has one)."""
+        mean, members = self.bundle.forward(self.bundle.standardise(np.atleast_2d(X)), neighbours)
         std = members.std(axis=0)
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
             raise XanesvizError("prediction is not finite (descriptor far outside the model's range)")
