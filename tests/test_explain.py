@@ -40,6 +40,20 @@ def test_sensitivity_matches_finite_differences(predictor, label, window):
     np.testing.assert_allclose(exact, numeric, rtol=2e-2, atol=2e-3 * numeric.max())
 
 
+def test_sensitivity_matches_finite_differences_near_a_training_complex(predictor, data_dir):
+    """Where the nearest-neighbour member's correction is large and changes with the geometry."""
+    from xanesviz.data import load_dataset
+
+    atoms = load_dataset(data_dir, limit=3).structures[2]
+    atoms.rattle(0.01, seed=2)
+    z = predictor.bundle.standardise(predictor.features(atoms)[None])
+    d2 = predictor.bundle.kernel.squared_distances(z)[0]
+    assert 0.05 < d2.min() < 1.0  # near its own training complex, not on it: the correction's slope counts
+    exact = predictor.sensitivity(atoms)
+    numeric = finite_difference_sensitivity(predictor, atoms)
+    np.testing.assert_allclose(exact, numeric, rtol=2e-2, atol=2e-3 * numeric.max())
+
+
 def test_descriptor_gradient_matches_finite_differences():
     rng = np.random.default_rng(3)
     vectors = rng.uniform(-5, 5, (25, 3))
