@@ -24,6 +24,11 @@ def test_starts_with_octahedral_example(dashboard):
     assert "Loaded" in dashboard.message.value
 
 
+def test_model_line_names_the_shipped_members(dashboard):
+    info = dashboard.model_info.value
+    assert "5-network ensemble + kernel ridge member + nearest-neighbour member" in info
+
+
 def test_radial_importance_axis_ends_at_the_models_cutoff(dashboard):
     cutoff = dashboard.predictor.descriptor.r_max
     axis_range = dashboard.importance.figure.layout.xaxis2.range

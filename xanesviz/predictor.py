@@ -25,8 +25,8 @@ class Predictor:
     """Predict K-edge XANES from structures with an ensemble bundle (numpy forward pass, no TF).
 
     ``predict(atoms)`` returns a :class:`~xanesviz.spectrum.Spectrum` with the model's
-    prediction (the networks' mean, blended with the kernel member if the bundle has one) and
-    the networks' standard deviation; ``predict([atoms, ...])`` returns a list.
+    prediction (the networks' mean, blended with the kernel and nearest-neighbour members if the
+    bundle has them) and the networks' standard deviation; ``predict([atoms, ...])`` returns a list.
     """
 
     def __init__(self, bundle: Bundle):

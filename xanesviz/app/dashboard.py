@@ -99,7 +99,8 @@ class Dashboard(widgets.VBox):
         self.sensitivity_values = None
         self.model_info = widgets.HTML(
             f"<small>model <b>{self.predictor.name}</b>: {self.predictor.n_members}-network ensemble"
-            f"{' + kernel ridge member' if self.predictor.bundle.kernel is not None else ''}, "
+            f"{' + kernel ridge member' if self.predictor.bundle.kernel is not None else ''}"
+            f"{' + nearest-neighbour member' if self.predictor.bundle.neighbours is not None else ''}, "
             f"{self.predictor.element} K edge, band = ±1σ over the networks</small>")
 
         self.gallery.observe(lambda c: self.load_example(c["new"]), names="value")
