@@ -82,10 +82,10 @@ class NeighbourMember:
         near = K >= NEGLIGIBLE * self.model_weight
         K, inputs, values = K[near], self.train_inputs[near], self.train_values[near]
         total = K.sum() + self.model_weight
-        # dK_i/dz = -2 K_i (z - z_i) / w^2. With the blend's weights p_i = K_i / total, the
-        # quotient rule gives sum_i (v_i - c) dK_i / total, c = sum_i p_i v_i, in both modes:
-        # "spectra" is f = c + a m / total with v_i = y_i - m (so c = f - m), plus a dm / total;
-        # "residuals" is f = m + c with v_i = r_i, plus dm.
+        # dK_i/dz = -2 K_i (z - z_i) / w^2, and the quotient rule gives
+        # df/dz = sum_i dK_i (v_i - c) / total + s dm/dz, where
+        #   "spectra":   f = (sum_i K_i y_i + a m) / total: v_i = y_i, c = f, s = a / total;
+        #   "residuals": f = m + sum_i K_i r_i / total:     v_i = r_i, c = f - m, s = 1.
         if self.mode == "spectra":
             out = (K @ values + self.model_weight * model_mean) / total
             weighted, model_share = K[:, None] * (values - out), self.model_weight / total
