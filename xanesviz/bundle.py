@@ -31,8 +31,7 @@ import numpy as np
 from .descriptor import WACSF
 from .errors import ModelBundleError
 from .kernel import KernelMember, blend, ensemble_forward, shared_squared_distances
-from .neighbours import MODES as NEIGHBOUR_MODES
-from .neighbours import NeighbourMember
+from .neighbours import MODES as NEIGHBOUR_MODES, NeighbourMember
 from .network import StackedMLP
 
 CARD = "model_card.json"
