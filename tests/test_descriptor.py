@@ -79,6 +79,27 @@ def test_g4_weightings_add_blocks_computed_with_those_weights():
         WACSF(g4_weightings=("bogus",))
 
 
+def test_element_channels_count_only_their_elements():
+    rng = np.random.default_rng(5)
+    vectors, numbers = rng.uniform(-3, 3, (14, 3)), rng.choice([1, 5, 6, 7, 8, 9, 15, 16, 17, 35], 14)
+    numbers[:4] = [1, 6, 7, 8]
+    d = WACSF(g2_weightings=("unit", "H", "C", "N", "O", "row2", "beyond_row2"), g4_weightings=("unit", "N"))
+    features = d.featurise_vectors(numbers, vectors)
+    g2 = features[1:1 + 7 * 32].reshape(7, 32)
+    unit, h, c, n, o, row2, beyond = g2
+    # every neighbour here is H, in the second row or beyond it: the channels add up to the count
+    np.testing.assert_allclose(h + row2 + beyond, unit, rtol=1e-12)
+    assert np.all(row2 >= c + n + o - 1e-12) and not np.allclose(c, n)
+    # a channel is the unit-weighted G2 of its element's atoms alone
+    only_n = numbers == 7
+    np.testing.assert_allclose(n, WACSF(g2_weightings=("unit",)).featurise_vectors(numbers[only_n], vectors[only_n])[1:33],
+                               rtol=1e-12)
+    # the G4 channel keeps the pairs of two N atoms only
+    np.testing.assert_allclose(features[1 + 7 * 32 + 64:],
+                               WACSF(g4_weightings=("unit",)).featurise_vectors(numbers[only_n], vectors[only_n])[33:],
+                               rtol=1e-12)
+
+
 def test_params_round_trip(wacsf):
     again = WACSF.from_params(wacsf.get_params())
     np.testing.assert_array_equal(again(make_octahedron()), wacsf(make_octahedron()))

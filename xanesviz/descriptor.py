@@ -22,8 +22,19 @@ from ase import Atoms
 from .structure import Cluster, choose_absorber, cut_cluster
 
 
+def _element_range(lowest: int, highest: int):
+    """A weighting that is 1 for neighbours with lowest <= Z <= highest and 0 for the rest."""
+    return lambda z: ((z >= lowest) & (z <= highest)).astype(float)
+
+
 #: Per-neighbour weights available for G2 and G4 blocks (the published wACSF uses Z only).
-NEIGHBOUR_WEIGHTINGS = {"Z": lambda z: z, "unit": np.ones_like, "inverse_Z": lambda z: 1.0 / z}
+#: "Z", "unit" and "inverse_Z" weight every neighbour; the element channels count only some:
+#: "H", "C", "N", "O" one element each, "row2" B to F ... (Z 3-10) and "beyond_row2" Z > 10.
+NEIGHBOUR_WEIGHTINGS = {
+    "Z": lambda z: z, "unit": np.ones_like, "inverse_Z": lambda z: 1.0 / z,
+    "H": _element_range(1, 1), "C": _element_range(6, 6), "N": _element_range(7, 7), "O": _element_range(8, 8),
+    "row2": _element_range(3, 10), "beyond_row2": _element_range(11, 10**6),
+}
 
 
 def cosine_cutoff(r: np.ndarray, r_cut: float) -> np.ndarray:
@@ -71,7 +82,7 @@ class WACSF:
     lambdas: tuple = (1.0, -1.0)
     zetas: tuple = (1.0, 2.0, 4.0, 8.0)
     element: str = "Fe"
-    g2_weightings: tuple = ("Z",)  # "Z" (published), "unit" (plain counts), "inverse_Z"
+    g2_weightings: tuple = ("Z",)  # names in NEIGHBOUR_WEIGHTINGS; "Z" is the published one
     g4_weightings: tuple = ("Z",)  # each adds a block of n_g4 angular functions with these weights
     _g2: tuple = field(init=False, repr=False, compare=False)
     _g4: tuple = field(init=False, repr=False, compare=False)
@@ -162,9 +173,8 @@ class WACSF:
         out[0] = zfc.sum()
         eta2, mu2 = self._g2
         gauss = np.exp(-eta2 * (r[:, None] - mu2) ** 2).T
-        for k, weighting in enumerate(self.g2_weightings):
-            weights = NEIGHBOUR_WEIGHTINGS[weighting](z) * fc
-            out[1 + k * self.n_g2 : 1 + (k + 1) * self.n_g2] = gauss @ weights
+        weights = np.stack([NEIGHBOUR_WEIGHTINGS[w](z) * fc for w in self.g2_weightings], axis=1)  # (n_in, blocks)
+        out[1:self._g4_start] = (gauss @ weights).T.reshape(-1)  # block by block
         if self.n_g4:
             weightings = [NEIGHBOUR_WEIGHTINGS[w](z) for w in self.g4_weightings]
             out[self._g4_start:] = self._g4_values(weightings, fc, v, r)
