@@ -47,7 +47,7 @@ def test_sensitivity_matches_finite_differences_near_a_training_complex(predicto
     atoms = load_dataset(data_dir, limit=3).structures[2]
     atoms.rattle(0.01, seed=2)
     z = predictor.bundle.standardise(predictor.features(atoms)[None])
-    d2 = predictor.bundle.kernel.squared_distances(z)[0]
+    d2 = ((predictor.bundle.neighbours.train_inputs - z) ** 2).sum(axis=1)
     assert 0.05 < d2.min() < 1.0  # near its own training complex, not on it: the correction's slope counts
     exact = predictor.sensitivity(atoms)
     numeric = finite_difference_sensitivity(predictor, atoms)
@@ -58,7 +58,8 @@ def test_descriptor_gradient_matches_finite_differences():
     rng = np.random.default_rng(3)
     vectors = rng.uniform(-5, 5, (25, 3))
     numbers = rng.choice([1, 6, 8, 17], 25)
-    descriptor = WACSF(g2_weightings=("Z", "unit", "inverse_Z"), g4_weightings=("Z", "unit"))
+    descriptor = WACSF(g2_weightings=("Z", "unit", "inverse_Z", "H", "C", "O", "beyond_row2"),
+                       g4_weightings=("Z", "unit", "row2"))
     _, jac = descriptor.featurise_with_gradient(numbers, vectors)
     h = 1e-6
     for j in (0, 7, 19):
@@ -95,7 +96,11 @@ def test_g2_importance_peaks_in_first_shell_range(predictor):
     d = predictor.descriptor
     blocks = values[1:1 + d.n_g2 * len(d.g2_weightings)].reshape(len(d.g2_weightings), d.n_g2)
     z_weighted = blocks[list(d.g2_weightings).index("Z")]
-    assert 1.8 <= d.g2_centres[np.argmax(z_weighted)] <= 2.3  # the published Z-weighted wACSF block
+    # The nearest neighbour of Fe lies 1.4-2.5 Å away in the data (median 1.78 Å), and the
+    # Gaussians are 0.16 Å wide (one grid step). With the element channels, permutation
+    # importance is shared among correlated columns, so the published Z-weighted block alone
+    # may peak anywhere in that first-shell range.
+    assert 1.4 <= d.g2_centres[np.argmax(z_weighted)] <= 2.3
     assert 1.55 <= d.g2_centres[np.argmax(blocks.sum(axis=0))] <= 2.35  # all blocks (neighbouring Gaussians share)
     assert blocks.sum(axis=0)[d.g2_centres > 4.5].max() < 0.25 * blocks.sum(axis=0).max()
 

@@ -34,17 +34,18 @@ def test_fast_path_equals_keras_networks(predictor):
                                rtol=1e-4, atol=1e-5)
 
 
-def test_mean_blends_networks_with_kernel_member(predictor):
-    bundle = predictor.bundle
-    weight = predictor.card["recipe"]["kernel_weight"]
-    assert bundle.kernel is not None and bundle.kernel_weight == weight > 0
-    assert bundle.kernel.train_inputs.shape[0] == predictor.card["training_data"]["n_samples"]
+def test_mean_is_the_networks_mean_corrected_by_the_neighbour_member(predictor):
+    bundle, recipe = predictor.bundle, predictor.card["recipe"]
+    assert bundle.kernel is None and recipe.get("kernel_weight", 0.0) == 0.0  # no kernel ridge member
+    assert bundle.neighbours is not None and bundle.neighbours.mode == recipe["neighbour_mode"] == "residuals"
+    assert bundle.neighbours.width == recipe["neighbour_width"]
+    assert bundle.neighbours.train_inputs.shape[0] == predictor.card["training_data"]["n_samples"]
     X = np.stack([predictor.features(build()) for build in GALLERY.values()])
     Z = bundle.standardise(X)
     networks = bundle.network.forward(Z).mean(axis=0) * bundle.y_scale + bundle.y_mean
-    kernel = bundle.kernel.forward(Z) * bundle.y_scale + bundle.y_mean
     mean, std = predictor.predict_arrays(X)
-    np.testing.assert_allclose(mean, (1 - weight) * networks + weight * kernel, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mean, bundle.neighbours.blend(Z, networks), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(predictor.predict_arrays(X, neighbours=False)[0], networks, rtol=1e-6, atol=1e-7)
     assert np.all(std > 0)
 
 
