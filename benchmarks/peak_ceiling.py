@@ -5,7 +5,8 @@
 
 On the first fold of the 5-fold split that ``cross_validate`` uses, each test complex is
 predicted (1) by the spectrum of its nearest training complex in the recipe's standardised
-descriptor and (2) by the recipe's kernel ridge member alone. Then the nearest-neighbour
+descriptor and (2) by kernel ridge regression alone, with the recipe's kernel settings
+(``kernel_gamma``, ``kernel_alpha``; the shipped recipe no longer blends it in). Then the nearest-neighbour
 prediction is broken down by that distance, in tenths of the test set: if complexes that
 lie close in the descriptor share their peaks, the descriptor carries them and what is lost
 is lost where the training data is sparse. ``--oof`` adds the same breakdown for a model's
@@ -92,7 +93,7 @@ for r_max in args.r_max or [default_r_max]:
     distance, nearest = (a[:, 0] for a in NearestNeighbors(n_neighbors=1).fit(Z_train).kneighbors(Z_test))
     kernel = KernelMember.fit(Z_train, (y[train_idx] - y_mean) / y_scale, recipe.kernel_gamma, recipe.kernel_alpha)
     predictions = {"nearest training complex": y[train_idx][nearest],
-                   "kernel ridge member alone": kernel.forward(Z_test) * y_scale + y_mean}
+                   "kernel ridge regression alone": kernel.forward(Z_test) * y_scale + y_mean}
     print(f"cutoff {r_max} Å, fold 1 of 5 ({len(test_idx)} test spectra), {time.perf_counter() - start:.0f} s:")
     for name, predicted in predictions.items():
         print(f"  {name}: " + format_summary(summarise(energy, predicted, y[test_idx])))
