@@ -6,8 +6,8 @@
 On the first fold of the 5-fold split that ``cross_validate`` uses, each test complex is
 predicted (1) by the spectrum of its nearest training complex in the recipe's standardised
 descriptor and (2) by kernel ridge regression alone, with the recipe's kernel settings
-(``kernel_gamma``, ``kernel_alpha``; the shipped recipe no longer blends it in). Then the nearest-neighbour
-prediction is broken down by that distance, in tenths of the test set: if complexes that
+(``kernel_gamma``, ``kernel_alpha``; the shipped recipe no longer blends it in). Then the
+nearest-neighbour prediction is broken down by that distance, in tenths of the test set: if complexes that
 lie close in the descriptor share their peaks, the descriptor carries them and what is lost
 is lost where the training data is sparse. ``--oof`` adds the same breakdown for a model's
 out-of-fold predictions (``cv_accuracy.py --save-predictions``), and asks of all its

@@ -22,18 +22,18 @@ from ase import Atoms
 from .structure import Cluster, choose_absorber, cut_cluster
 
 
-def _element_range(lowest: int, highest: int):
+def _element_range(lowest: float, highest: float):
     """A weighting that is 1 for neighbours with lowest <= Z <= highest and 0 for the rest."""
     return lambda z: ((z >= lowest) & (z <= highest)).astype(float)
 
 
 #: Per-neighbour weights available for G2 and G4 blocks (the published wACSF uses Z only).
 #: "Z", "unit" and "inverse_Z" weight every neighbour; the element channels count only some:
-#: "H", "C", "N", "O" one element each, "row2" B to F ... (Z 3-10) and "beyond_row2" Z > 10.
+#: "H", "C", "N", "O" one element each, "row2" the second row (Z 3-10, Li to Ne) and "beyond_row2" Z > 10.
 NEIGHBOUR_WEIGHTINGS = {
     "Z": lambda z: z, "unit": np.ones_like, "inverse_Z": lambda z: 1.0 / z,
     "H": _element_range(1, 1), "C": _element_range(6, 6), "N": _element_range(7, 7), "O": _element_range(8, 8),
-    "row2": _element_range(3, 10), "beyond_row2": _element_range(11, 10**6),
+    "row2": _element_range(3, 10), "beyond_row2": _element_range(11, np.inf),
 }
 
 
