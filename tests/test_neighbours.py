@@ -122,6 +122,28 @@ def test_bundle_shares_the_kernel_inputs_and_predicts_as_without_sharing(tmp_pat
     np.testing.assert_allclose(bundle.forward(Z)[0], shared, rtol=1e-12)
 
 
+def test_bundle_without_a_kernel_stores_the_inputs_once_and_predicts_alike(tmp_path):
+    """The member's training inputs are the trust signal's training features: stored once."""
+    from xanesviz.bundle import ModelBundleError, load_bundle, save_bundle
+
+    _, X, y = synthetic_data()
+    model = train(X, y, TINY.with_overrides(kernel_weight=0.0, neighbour_mode="residuals"), seed=1, n_members=2)
+    save_bundle(tmp_path / "b", model, WACSF(), {"name": "no-kernel"}, FE_K_GRID, training_features=X)
+    assert "neighbour_inputs" not in np.load(tmp_path / "b" / "neighbours.npz").files
+    bundle = load_bundle(tmp_path / "b")
+    np.testing.assert_array_equal(bundle.neighbours.train_inputs, bundle.training_features)
+    np.testing.assert_allclose(bundle.forward(bundle.standardise(X[:6]))[0], model.predict_mean(X[:6]), rtol=1e-5)
+    # without the training features, the member's inputs are stored, and a bundle lacking both says so
+    save_bundle(tmp_path / "c", model, WACSF(), {"name": "no-kernel"}, FE_K_GRID)
+    assert "neighbour_inputs" in np.load(tmp_path / "c" / "neighbours.npz").files
+    np.testing.assert_allclose(load_bundle(tmp_path / "c").forward(bundle.standardise(X[:6]))[0],
+                               model.predict_mean(X[:6]), rtol=1e-5)
+    residuals = np.load(tmp_path / "c" / "neighbours.npz")["neighbour_residuals"]
+    np.savez(tmp_path / "c" / "neighbours.npz", neighbour_residuals=residuals)
+    with pytest.raises(ModelBundleError, match="neighbours.npz: lacks neighbour_inputs"):
+        load_bundle(tmp_path / "c")
+
+
 def test_predictions_without_the_neighbour_member(tmp_path):
     """What `xanesviz importance` permutes: the model without the member, as training stores it."""
     from xanesviz import Predictor

@@ -9,8 +9,9 @@ A bundle directory holds
 * ``kernel.npz``: the kernel ridge member's training inputs and dual coefficients, when the
   recipe blends one in (``kernel_weight`` > 0);
 * ``neighbours.npz``: the nearest-neighbour member's values per training complex, its spectrum
-  or the model's in-sample residual (``neighbour_mode``), and its training inputs unless they
-  are the kernel member's, when the recipe has one (``neighbour_width`` > 0);
+  or the model's in-sample residual (``neighbour_mode``), and its training inputs unless the
+  bundle holds them already (the kernel member's, or the training features), when the recipe
+  has one (``neighbour_width`` > 0);
 * ``importance.npz``: permutation importance per feature and energy point (optional);
 * ``model_card.json``: edge, energy grid, descriptor parameters and fingerprint, training data
   summary, recipe, CV metrics, package version.
@@ -126,6 +127,7 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
     if training_features is not None:
         arrays["training_features"] = ((training_features[:, state["support"]] - state["mean"]) / state["scale"]).astype(np.float32)
     np.savez(path / PREPROCESSING, **arrays)
+    held_inputs = [arrays["training_features"]] if training_features is not None else []
     if ensemble.kernel is not None:
         np.savez(path / KERNEL, **ensemble.kernel.arrays())
     elif (path / KERNEL).exists():
@@ -134,6 +136,8 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
         arrays = ensemble.neighbours.arrays()
         if ensemble.kernel is not None and ensemble.neighbours.train_inputs is ensemble.kernel.train_inputs:
             del arrays["neighbour_inputs"]  # the kernel member's, stored once in kernel.npz
+        elif any(np.array_equal(arrays["neighbour_inputs"], held) for held in held_inputs):
+            del arrays["neighbour_inputs"]  # the trust signal's training features, stored once
         np.savez(path / NEIGHBOURS, **arrays)
     elif (path / NEIGHBOURS).exists():
         (path / NEIGHBOURS).unlink()
@@ -249,10 +253,13 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
         mode = recipe.get("neighbour_mode", "spectra")
         if mode not in NEIGHBOUR_MODES:
             raise ModelBundleError(f"{path / CARD}: unknown neighbour_mode {mode!r}")
-        own_inputs = () if kernel is not None else ("neighbour_inputs",)  # else the kernel's may be shared
-        neighbours = NeighbourMember.from_arrays(_load_npz(path / NEIGHBOURS, own_inputs + (NEIGHBOUR_MODES[mode],)),
-                                                 float(recipe["neighbour_width"]), float(recipe["neighbour_model_weight"]),
-                                                 mode, same_inputs_as=kernel)
+        held = [a for a in (None if kernel is None else kernel.train_inputs, pre.get("training_features"))
+                if a is not None]
+        arrays = _load_npz(path / NEIGHBOURS, (NEIGHBOUR_MODES[mode],))
+        if "neighbour_inputs" not in arrays and not held:
+            raise ModelBundleError(f"{path / NEIGHBOURS}: lacks neighbour_inputs")
+        neighbours = NeighbourMember.from_arrays(arrays, float(recipe["neighbour_width"]),
+                                                 float(recipe["neighbour_model_weight"]), mode, known_inputs=held)
         if (neighbours.train_inputs.shape[1] != network.n_inputs or neighbours.train_values.shape[1] != len(energy)
                 or len(neighbours.train_inputs) != len(neighbours.train_values)):
             raise ModelBundleError(f"{path / NEIGHBOURS}: shapes do not match the network and the energy grid")

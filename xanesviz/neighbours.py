@@ -102,10 +102,16 @@ class NeighbourMember:
 
     @classmethod
     def from_arrays(cls, arrays, width: float, model_weight: float, mode: str = "spectra",
-                    same_inputs_as=None) -> "NeighbourMember":
-        """``same_inputs_as``: a member (the kernel's) whose training inputs, if equal or if the
-        arrays hold none, are shared, so that the squared distances to them are computed once for both."""
+                    known_inputs=()) -> "NeighbourMember":
+        """``known_inputs``: training-input arrays the bundle already holds (the kernel member's,
+        the trust signal's), in order of preference. The first that equals the stored inputs, or
+        the first at all if none are stored, is used itself: the kernel member's, shared so,
+        have their distances computed once for both members."""
         inputs = arrays.get("neighbour_inputs")
-        if same_inputs_as is not None and (inputs is None or np.array_equal(same_inputs_as.train_inputs, inputs)):
-            inputs = same_inputs_as.train_inputs
+        for candidate in known_inputs:
+            if inputs is None or np.array_equal(candidate, inputs):
+                inputs = candidate
+                break
+        if inputs is None:
+            raise ValueError("no training inputs: neither stored nor held elsewhere in the bundle")
         return cls(inputs, arrays[MODES[mode]], width, model_weight, mode)
