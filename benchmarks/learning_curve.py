@@ -21,7 +21,7 @@ from _common import data_dir_or_exit
 
 from xanesviz.data import load_dataset
 from xanesviz.descriptor import WACSF
-from xanesviz.evaluation import summarise
+from xanesviz.evaluation import PEAK_TOLERANCE_EV, summarise
 from xanesviz.kernel import KernelMember
 from xanesviz.model import RECIPES, cv_splitter, get_recipe, make_preprocessing, train
 
@@ -52,6 +52,8 @@ parser.add_argument("--seed", type=int, default=0, help="seed of the subsampling
 args = parser.parse_args()
 if not all(0 < f <= 1 for f in args.fractions):
     parser.error("--fractions must lie in (0, 1]")
+if args.max_folds is not None and not 1 <= args.max_folds <= 5:
+    parser.error("--max-folds must be 1 to 5")
 
 recipe = get_recipe(args.recipe)
 dataset = load_dataset(data_dir_or_exit(args.data))
@@ -59,10 +61,14 @@ y, energy = dataset.spectra, dataset.energy
 X = WACSF(**recipe.descriptor).transform(dataset.structures)
 folds = list(cv_splitter(k=5).split(X))[: args.max_folds]
 tested = np.concatenate([test for _, test in folds])
-models = ["kernel ridge regression alone"] + ([f"the recipe's {recipe.ensemble} networks"] if args.networks else [])
+models = {"kernel ridge regression alone": lambda train_idx, test_idx, fold: kernel_ridge_predict(
+    recipe, X[train_idx], y[train_idx], X[test_idx])}
+if args.networks:
+    models[f"the recipe's {recipe.ensemble} networks"] = lambda train_idx, test_idx, fold: networks_predict(
+        recipe, X[train_idx], y[train_idx], X[test_idx], seed=fold)
 print(f"{args.recipe}: {len(folds)} of 5 folds, {len(tested)} test spectra; a target peak is found when a "
-      f"predicted peak lies within 3 eV")
-for name in models:
+      f"predicted peak lies within {PEAK_TOLERANCE_EV:g} eV")
+for name, predict in models.items():
     print(f"{name}:")
     print("  training set  Δμ median (quartiles)   peaks found  real    mean |ΔE|   time")
     for fraction in sorted(args.fractions):
@@ -71,10 +77,7 @@ for name in models:
         predicted = np.empty_like(y)
         for fold, (train_idx, test_idx) in enumerate(folds):
             subset = rng.permutation(train_idx)[: max(int(round(fraction * len(train_idx))), 2)]
-            if name.startswith("kernel"):
-                predicted[test_idx] = kernel_ridge_predict(recipe, X[subset], y[subset], X[test_idx])
-            else:
-                predicted[test_idx] = networks_predict(recipe, X[subset], y[subset], X[test_idx], seed=fold)
+            predicted[test_idx] = predict(subset, test_idx, fold)
         s = summarise(energy, predicted[tested], y[tested])
         print(f"  {len(subset):12d}  {s['delta_mu_median_pct']:5.2f} % ({s['delta_mu_q1_pct']:.2f}-"
               f"{s['delta_mu_q3_pct']:.2f} %)  {100 * s['peak_hit_rate']:9.1f} %  {100 * s['peak_precision']:5.1f} %"
