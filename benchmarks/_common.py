@@ -1,6 +1,7 @@
 """Shared bits of the benchmark scripts: where the reference data lives."""
 
 import sys
+import zipfile
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fe-k-xanes"
@@ -18,9 +19,13 @@ def load_saved_predictions(path, names, k: int, seed: int, recipe: str | None = 
     this data set (``names``), split (``k``, ``seed``) and, if given, recipe; exits otherwise."""
     import numpy as np
 
-    saved = np.load(path)
-    if (list(saved["names"]) != list(names) or int(saved["k"]) != k or int(saved["seed"]) != seed
-            or (recipe is not None and str(saved["recipe"]) != recipe)):
+    try:
+        saved = np.load(path)
+        names_saved, k_saved, seed_saved, recipe_saved = (saved[key] for key in ("names", "k", "seed", "recipe"))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        sys.exit(f"{path}: not a file of saved out-of-fold predictions ({exc})")
+    if (list(names_saved) != list(names) or int(k_saved) != k or int(seed_saved) != seed
+            or (recipe is not None and str(recipe_saved) != recipe)):
         sys.exit(f"{path} holds predictions of another recipe, split or data set "
                  f"(need {recipe or 'any recipe'}, {k}-fold, seed {seed})")
     return saved

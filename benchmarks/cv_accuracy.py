@@ -5,10 +5,14 @@
     python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --max-folds 1 [--r-max 5]   # a quick screen
     python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --save-predictions runs/cv/fe-k.npz
     python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --from-predictions runs/cv/fe-k.npz  # re-score
+    python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --from-predictions runs/cv/fe-k.npz --test-size 250
 
 Prints Δμ median and quartiles (100 * mean|pred - true| / mean(true) per spectrum, pooled
 out-of-fold predictions) and the peak statistics; ``--update-card`` stores them in a bundle's
-model card (the bundle must have been trained with the same recipe).
+model card (the bundle must have been trained with the same recipe). ``--test-size N`` adds what
+a test set of N such complexes could show by chance: the 2.5-97.5 % range of each figure over
+random sets of N out-of-fold predictions, and how often each of the Fe K-edge model's goals
+(Δμ median ≤ 4.5 %, peaks found ≥ 90 %, mean |ΔE| ≤ 0.6 eV) is met in them.
 """
 
 import argparse
@@ -21,8 +25,14 @@ from _common import data_dir_or_exit, load_saved_predictions
 
 from xanesviz.data import load_dataset
 from xanesviz.descriptor import WACSF
-from xanesviz.evaluation import format_summary
+from xanesviz.evaluation import format_summary, resampled_figures
 from xanesviz.model import cross_validate, get_recipe, pooled_summary
+
+#: The figures --test-size reports: key, label, scale, unit, and the Fe K-edge model's goal, if any.
+FIGURES = (("delta_mu_median_pct", "Δμ median", 1, " %", "≤", 4.5),
+           ("peak_hit_rate", "peaks found", 100, " %", "≥", 90.0),
+           ("peak_precision", "predicted peaks that are real", 100, " %", None, None),
+           ("mean_abs_peak_shift_eV", "mean |ΔE|", 1, " eV", "≤", 0.6))
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data", help="data directory (default ../shared/data/fe-k-xanes)")
@@ -41,11 +51,16 @@ parser.add_argument("--save-predictions", metavar="NPZ",
                     help="write the pooled out-of-fold predictions (oof, predicted mask, names, energy) here")
 parser.add_argument("--from-predictions", metavar="NPZ",
                     help="score predictions saved by --save-predictions instead of training (same recipe, k and seed)")
+parser.add_argument("--test-size", type=int, metavar="N",
+                    help="also print the figures' spread over random sets of N out-of-fold predictions")
+parser.add_argument("--draws", type=int, default=20000, help="number of random sets for --test-size")
 args = parser.parse_args()
 if args.k < 2 or args.repeats < 1:
     parser.error("--k must be at least 2 and --repeats at least 1")
 if args.max_folds is not None and args.max_folds < 1:
     parser.error("--max-folds must be at least 1")
+if args.test_size is not None and (args.test_size < 1 or args.draws < 1):
+    parser.error("--test-size and --draws must be at least 1")
 if args.max_folds and args.update_card:
     parser.error("--update-card needs every fold; drop --max-folds")
 
@@ -74,6 +89,21 @@ print(f"recipe {recipe.name}: cutoff {descriptor.r_max} Å, {recipe.ensemble} ne
       f"{recipe.training_precision} training, "
       f"{folds}{args.k}-fold x {args.repeats}, {len(dataset)} samples, {time.perf_counter() - start:.0f} s")
 print("CV " + format_summary(result["summary"]))
+if args.test_size:
+    predicted = result["oof_predicted"][0]
+    if args.test_size > predicted.sum():
+        raise SystemExit(f"--test-size {args.test_size} is more than the {predicted.sum()} spectra predicted")
+    spread = resampled_figures(dataset.energy, result["oof_predictions"][0][predicted], dataset.spectra[predicted],
+                               args.test_size, args.draws, args.seed)
+    print(f"over {args.draws} random sets of {args.test_size} of these spectra (first repeat), 2.5-97.5 % range:")
+    for key, label, scale, unit, relation, goal in FIGURES:
+        values = spread[key] * scale
+        low, high = np.nanpercentile(values, [2.5, 97.5])
+        line = f"  {label}: {low:.2f}-{high:.2f}{unit}"
+        if relation:
+            met = values <= goal if relation == "≤" else values >= goal
+            line += f"; the goal ({relation} {goal:g}{unit}) is met in {100 * met.mean():.1f} % of the sets"
+        print(line)
 if args.save_predictions:
     oof = result["oof_predictions"]
     np.savez_compressed(args.save_predictions, oof=oof, predicted=result["oof_predicted"], names=np.array(dataset.names),

@@ -5,7 +5,7 @@ import pytest
 
 from xanesviz.data import list_stems, load_dataset, read_fdmnes, read_spectrum_file
 from xanesviz.errors import SpectrumFileError, XanesvizError
-from xanesviz.evaluation import delta_mu, peak_statistics, summarise
+from xanesviz.evaluation import delta_mu, peak_counts, peak_statistics, resampled_figures, summarise
 from xanesviz.spectrum import FE_K_GRID
 
 from conftest import write_numbered_xyz
@@ -225,6 +225,43 @@ def test_peak_statistics_featureless_prediction():
     truth = two_peak_spectra(n=2)
     stats = peak_statistics(FE_K_GRID, np.full_like(truth, 0.5), truth)
     assert stats["peaks"] == 4 and stats["peak_hit_rate"] == 0.0
+
+
+def mixed_predictions():
+    """Three spectra: one predicted 1 eV off, one 5 eV off (both peaks missed), one with a spurious peak."""
+    truth = two_peak_spectra()
+    predicted = np.vstack([two_peak_spectra(shift=1.0, n=1), two_peak_spectra(shift=5.0, n=1),
+                           truth[2] + 0.3 * np.exp(-0.5 * ((FE_K_GRID - 7160.0) / 0.8) ** 2)])
+    return predicted, truth
+
+
+def test_peak_counts_per_spectrum_pool_to_the_statistics():
+    predicted, truth = mixed_predictions()
+    counts = peak_counts(FE_K_GRID, predicted, truth)
+    assert counts["targets"].tolist() == [2, 2, 2] and counts["found"].tolist() == [2, 0, 2]
+    assert counts["predicted"].tolist() == [2, 2, 3] and counts["real"].tolist() == [2, 0, 2]
+    pooled = peak_statistics(FE_K_GRID, predicted, truth)
+    assert pooled["peak_hit_rate"] == pytest.approx(4 / 6) and pooled["peak_precision"] == pytest.approx(4 / 7)
+    assert pooled["mean_abs_peak_shift_eV"] == pytest.approx(counts["shift_sum"].sum() / 4)
+    assert counts["shift_sum"][2] == 0.0 and 1.5 < counts["shift_sum"][0] < 2.5
+
+
+def test_resampled_figures_of_every_spectrum_are_the_pooled_figures():
+    predicted, truth = mixed_predictions()
+    spread = resampled_figures(FE_K_GRID, predicted, truth, size=3, draws=5)
+    pooled = summarise(FE_K_GRID, predicted, truth)
+    for key in ("delta_mu_median_pct", "peak_hit_rate", "peak_precision", "mean_abs_peak_shift_eV"):
+        np.testing.assert_allclose(spread[key], pooled[key], rtol=1e-12)
+
+
+def test_resampled_figures_of_single_spectra():
+    predicted, truth = mixed_predictions()
+    spread = resampled_figures(FE_K_GRID, predicted, truth, size=1, draws=200, seed=3)
+    assert set(np.round(spread["peak_hit_rate"], 12)) == {0.0, 1.0}  # a set of one spectrum finds all or none
+    assert np.isnan(spread["mean_abs_peak_shift_eV"]).any()  # the spectrum whose peaks are all missed has no |ΔE|
+    assert np.all(np.isfinite(spread["delta_mu_median_pct"]))
+    with pytest.raises(ValueError, match="cannot draw"):
+        resampled_figures(FE_K_GRID, predicted, truth, size=4)
 
 
 def test_summarise():
