@@ -8,7 +8,8 @@
     python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --from-predictions runs/cv/fe-k.npz --test-size 250
 
 Prints Δμ median and quartiles (100 * mean|pred - true| / mean(true) per spectrum, pooled
-out-of-fold predictions) and the peak statistics; ``--update-card`` stores them in a bundle's
+out-of-fold predictions) and the peak statistics, with their 95 % bootstrap intervals (1000
+resamples of the spectra); ``--update-card`` stores them in a bundle's
 model card (the bundle must have been trained with the same recipe). ``--test-size N`` adds what
 a test set of N such complexes could show by chance: the 2.5-97.5 % range of each figure over
 random sets of N out-of-fold predictions, and how often each of the Fe K-edge model's goals
@@ -25,9 +26,10 @@ from _common import data_dir_or_exit, load_saved_predictions
 
 from xanesviz.data import load_dataset
 from xanesviz.descriptor import WACSF
-from xanesviz.evaluation import format_summary, resampled_figures
+from xanesviz.evaluation import bootstrap_intervals, format_intervals, format_summary, resampled_figures
 from xanesviz.model import cross_validate, get_recipe, pooled_summary
 
+BOOTSTRAP_DRAWS = 1000  # resamples of the spectra for the figures' intervals
 #: The figures --test-size reports: key, label, scale, unit, and the Fe K-edge model's goal, if any.
 FIGURES = (("delta_mu_median_pct", "Δμ median", 1, " %", "≤", 4.5),
            ("peak_hit_rate", "peaks found", 100, " %", "≥", 90.0),
@@ -89,8 +91,12 @@ print(f"recipe {recipe.name}: cutoff {descriptor.r_max} Å, {recipe.ensemble} ne
       f"{recipe.training_precision} training, "
       f"{folds}{args.k}-fold x {args.repeats}, {len(dataset)} samples, {time.perf_counter() - start:.0f} s")
 print("CV " + format_summary(result["summary"]))
+predicted = result["oof_predicted"][0]
+print("CV " + format_intervals(bootstrap_intervals(dataset.energy, result["oof_predictions"][0][predicted],
+                                                   dataset.spectra[predicted], BOOTSTRAP_DRAWS, seed=args.seed),
+                               draws=BOOTSTRAP_DRAWS)
+      + ("" if args.repeats == 1 else " (first repeat)"))
 if args.test_size:
-    predicted = result["oof_predicted"][0]
     if args.test_size > predicted.sum():
         raise SystemExit(f"--test-size {args.test_size} is more than the {predicted.sum()} spectra predicted")
     spread = resampled_figures(dataset.energy, result["oof_predictions"][0][predicted], dataset.spectra[predicted],

@@ -116,7 +116,10 @@ def test_train_evaluate_importance_end_to_end(tiny_data_dir, tmp_path, capsys):
     assert main(["evaluate", str(tiny_data_dir), "--model", str(model), "-o", str(tmp_path / "errors.csv")]) == 0
     out = capsys.readouterr().out
     assert "Δμ median" in out and "own training data" in out
+    assert "95 % bootstrap intervals, 1000 resamples of the spectra: Δμ median" in out
     assert len((tmp_path / "errors.csv").read_text().splitlines()) == 2 + 24
+    assert main(["evaluate", str(tiny_data_dir), "--model", str(model), "--bootstrap", "0"]) == 0
+    assert "bootstrap" not in capsys.readouterr().out
     assert main(["evaluate", str(tiny_data_dir), "--model", str(model), "--kfold", "2", "--epochs", "1"]) == 0
     assert "cross-validation" in capsys.readouterr().out
     assert main(["importance", str(tiny_data_dir), "--model", str(model), "--window", "7110", "7120",
@@ -140,6 +143,7 @@ def test_hand_edited_recipe_and_bad_options_are_one_line_errors(model, tiny_data
             (["evaluate", str(tiny_data_dir), "--model", str(edited), "--kfold", "2"],
              "model_card.json: recipe 'tiny-test': unknown training_precision 'float16'"),
             (["evaluate", str(tiny_data_dir), "--model", str(model), "--kfold", "1"], "1-fold CV"),
+            (["evaluate", str(tiny_data_dir), "--model", str(model), "--bootstrap", "-5"], "--bootstrap must be"),
             (["train", str(tiny_data_dir), "-o", str(tmp_path / "m"), "--epochs", "0"], "epochs must be"),
             (["train", str(tiny_data_dir), "-o", str(tmp_path / "m"), "--ensemble", "-2"], "ensemble must be"),
             (["train", str(tiny_data_dir), "-o", str(tmp_path / "m"), "--recipe", "nope"], "unknown recipe 'nope'")):

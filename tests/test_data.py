@@ -5,7 +5,8 @@ import pytest
 
 from xanesviz.data import list_stems, load_dataset, read_fdmnes, read_spectrum_file
 from xanesviz.errors import SpectrumFileError, XanesvizError
-from xanesviz.evaluation import delta_mu, peak_counts, peak_statistics, resampled_figures, summarise
+from xanesviz.evaluation import (bootstrap_intervals, delta_mu, format_intervals, peak_counts, peak_statistics,
+                                 resampled_figures, summarise)
 from xanesviz.spectrum import FE_K_GRID
 
 from conftest import write_numbered_xyz
@@ -262,6 +263,26 @@ def test_resampled_figures_of_single_spectra():
     assert np.all(np.isfinite(spread["delta_mu_median_pct"]))
     with pytest.raises(ValueError, match="cannot draw"):
         resampled_figures(FE_K_GRID, predicted, truth, size=4)
+
+
+def test_bootstrap_intervals_bracket_the_pooled_figures():
+    predicted, truth = mixed_predictions()
+    intervals = bootstrap_intervals(FE_K_GRID, predicted, truth, draws=300)
+    pooled = summarise(FE_K_GRID, predicted, truth)
+    for key, (low, high) in intervals.items():
+        assert low <= pooled[key] <= high, key
+    assert intervals["peak_hit_rate"][0] < intervals["peak_hit_rate"][1]  # the spectra differ: the interval is wide
+    exact = bootstrap_intervals(FE_K_GRID, truth, truth, draws=50)
+    assert exact["peak_hit_rate"] == (1.0, 1.0) and exact["delta_mu_median_pct"] == (0.0, 0.0)
+    line = format_intervals(intervals, draws=300)
+    assert line.startswith("95 % bootstrap intervals, 300 resamples") and "nan" not in line
+
+
+def test_bootstrap_intervals_without_peaks_say_so():
+    flat = np.full((4, len(FE_K_GRID)), 0.5)
+    intervals = bootstrap_intervals(FE_K_GRID, flat, flat, draws=20)
+    assert np.isnan(intervals["peak_hit_rate"]).all()
+    assert "peaks found n/a" in format_intervals(intervals) and "nan" not in format_intervals(intervals)
 
 
 def test_summarise():

@@ -112,12 +112,14 @@ def print_summary(title: str, summary: dict) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation import delta_mu, summarise
+    from .evaluation import bootstrap_intervals, delta_mu, format_intervals, summarise
     from .bundle import CARD
     from .errors import ModelBundleError, RecipeError
     from .model import Recipe, cross_validate, get_recipe
     from .predictor import Predictor
 
+    if args.bootstrap < 0:
+        raise XanesvizError(f"--bootstrap must be 0 (no intervals) or a number of resamples, not {args.bootstrap}")
     predictor = Predictor.load(args.model)
     if args.kfold:  # the recipe to retrain is checked before the data are read
         if args.recipe:
@@ -143,6 +145,9 @@ def cmd_evaluate(args) -> int:
         if predictor.card.get("training_data", {}).get("directory") == Path(args.data_dir).name:
             title += " (its own training data: use --kfold for an honest figure)"
     print_summary(title, summary)
+    if args.bootstrap:
+        print(format_intervals(bootstrap_intervals(dataset.energy, predicted, dataset.spectra, args.bootstrap,
+                                                   seed=args.seed), draws=args.bootstrap))
     if args.output:
         errors = delta_mu(predicted, dataset.spectra)
         with open(args.output, "w", encoding="utf-8") as handle:
@@ -210,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int)
     p.add_argument("--ensemble", type=int)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="resamples for the figures' 95 %% bootstrap intervals (default 1000; 0: none)")
     p.add_argument("-o", "--output", help="write per-spectrum errors to this CSV")
     p.set_defaults(func=cmd_evaluate)
 

@@ -61,17 +61,20 @@ def peak_statistics(energy: np.ndarray, predicted: np.ndarray, true: np.ndarray,
 
 
 def resampled_figures(energy: np.ndarray, predicted: np.ndarray, true: np.ndarray, size: int,
-                      draws: int = 20000, seed: int = 0) -> dict[str, np.ndarray]:
-    """The figures of ``draws`` random sets of ``size`` of these spectra (each drawn without
-    replacement): how far a test set of that size may fall from the pooled figures by chance.
-    One array of ``draws`` values per figure: Δμ median, peak hit rate, precision, mean |ΔE|."""
+                      draws: int = 20000, seed: int = 0, replace: bool = False) -> dict[str, np.ndarray]:
+    """The figures of ``draws`` random sets of ``size`` of these spectra: how far a test set of
+    that size may fall from the pooled figures by chance (``replace=False``), or, drawn with
+    replacement and ``size`` = all of them, bootstrap resamples. One array of ``draws`` values
+    per figure: Δμ median, peak hit rate, precision and mean |ΔE| (NaN where a set has no peaks
+    to count)."""
     n = len(np.atleast_2d(true))
-    if not 1 <= size <= n or draws < 1:
+    if size < 1 or draws < 1 or (not replace and size > n):
         raise ValueError(f"cannot draw {draws} set(s) of {size} from {n} spectra")
     counts = peak_counts(energy, predicted, true)
     errors = delta_mu(predicted, true)
     rng = np.random.default_rng(seed)
-    rows = np.stack([rng.choice(n, size, replace=False) for _ in range(draws)])
+    rows = (rng.integers(0, n, (draws, size)) if replace
+            else np.stack([rng.choice(n, size, replace=False) for _ in range(draws)]))
     c = {key: value[rows].sum(axis=1) for key, value in counts.items()}
     return {
         "delta_mu_median_pct": np.median(errors[rows], axis=1),
@@ -79,6 +82,31 @@ def resampled_figures(energy: np.ndarray, predicted: np.ndarray, true: np.ndarra
         "peak_precision": _ratio(c["real"], c["predicted"]),
         "mean_abs_peak_shift_eV": _ratio(c["shift_sum"], c["found"]),
     }
+
+
+def bootstrap_intervals(energy: np.ndarray, predicted: np.ndarray, true: np.ndarray, draws: int = 1000,
+                        level: float = 0.95, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of the figures, resampling the spectra: (low, high) per
+    figure of :func:`resampled_figures` (NaN, NaN where no resample had peaks to count)."""
+    figures = resampled_figures(energy, predicted, true, len(np.atleast_2d(true)), draws, seed, replace=True)
+    tail = 100 * (1 - level) / 2
+    intervals = {}
+    for key, values in figures.items():
+        values = values[np.isfinite(values)]
+        intervals[key] = tuple(float(v) for v in np.percentile(values, [tail, 100 - tail])) if len(values) \
+            else (float("nan"), float("nan"))
+    return intervals
+
+
+def format_intervals(intervals: dict, level: float = 0.95, draws: int | None = None) -> str:
+    """One line: the bootstrap intervals of :func:`bootstrap_intervals`."""
+    def span(key, scale, digits, unit):
+        low, high = intervals[key]
+        return "n/a" if not np.isfinite(low) else f"{scale * low:.{digits}f}-{scale * high:.{digits}f}{unit}"
+    resamples = f", {draws} resamples of the spectra" if draws else ""
+    return (f"{100 * level:g} % bootstrap intervals{resamples}: Δμ median {span('delta_mu_median_pct', 1, 2, ' %')}, "
+            f"peaks found {span('peak_hit_rate', 100, 1, ' %')}, predicted peaks real {span('peak_precision', 100, 1, ' %')}, "
+            f"mean |ΔE| {span('mean_abs_peak_shift_eV', 1, 3, ' eV')}")
 
 
 def summarise(energy: np.ndarray, predicted: np.ndarray, true: np.ndarray) -> dict:
