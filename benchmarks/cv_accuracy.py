@@ -91,15 +91,15 @@ print(f"recipe {recipe.name}: cutoff {descriptor.r_max} Å, {recipe.ensemble} ne
       f"{recipe.training_precision} training, "
       f"{folds}{args.k}-fold x {args.repeats}, {len(dataset)} samples, {time.perf_counter() - start:.0f} s")
 print("CV " + format_summary(result["summary"]))
-predicted = result["oof_predicted"][0]
-print("CV " + format_intervals(bootstrap_intervals(dataset.energy, result["oof_predictions"][0][predicted],
-                                                   dataset.spectra[predicted], BOOTSTRAP_DRAWS, seed=args.seed),
+tested = result["oof_predicted"][0]  # the spectra the (first repeat's) folds predicted
+print("CV " + format_intervals(bootstrap_intervals(dataset.energy, result["oof_predictions"][0][tested],
+                                                   dataset.spectra[tested], BOOTSTRAP_DRAWS, seed=args.seed),
                                draws=BOOTSTRAP_DRAWS)
       + ("" if args.repeats == 1 else " (first repeat)"))
 if args.test_size:
-    if args.test_size > predicted.sum():
-        raise SystemExit(f"--test-size {args.test_size} is more than the {predicted.sum()} spectra predicted")
-    spread = resampled_figures(dataset.energy, result["oof_predictions"][0][predicted], dataset.spectra[predicted],
+    if args.test_size > tested.sum():
+        raise SystemExit(f"--test-size {args.test_size} is more than the {tested.sum()} spectra predicted")
+    spread = resampled_figures(dataset.energy, result["oof_predictions"][0][tested], dataset.spectra[tested],
                                args.test_size, args.draws, args.seed)
     print(f"over {args.draws} random sets of {args.test_size} of these spectra (first repeat), 2.5-97.5 % range:")
     for key, label, scale, unit, relation, goal in FIGURES:

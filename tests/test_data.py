@@ -247,11 +247,17 @@ def test_peak_counts_per_spectrum_pool_to_the_statistics():
     assert counts["shift_sum"][2] == 0.0 and 1.5 < counts["shift_sum"][0] < 2.5
 
 
-def test_resampled_figures_of_every_spectrum_are_the_pooled_figures():
+@pytest.mark.parametrize("block", [None, 4])  # 4: one set at a time, as for very many spectra
+def test_resampled_figures_of_every_spectrum_are_the_pooled_figures(block, monkeypatch):
+    import xanesviz.evaluation
+
+    if block:
+        monkeypatch.setattr(xanesviz.evaluation, "RESAMPLE_BLOCK", block)
     predicted, truth = mixed_predictions()
     spread = resampled_figures(FE_K_GRID, predicted, truth, size=3, draws=5)
     pooled = summarise(FE_K_GRID, predicted, truth)
     for key in ("delta_mu_median_pct", "peak_hit_rate", "peak_precision", "mean_abs_peak_shift_eV"):
+        assert spread[key].shape == (5,)
         np.testing.assert_allclose(spread[key], pooled[key], rtol=1e-12)
 
 

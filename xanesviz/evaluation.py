@@ -8,6 +8,8 @@ from .spectrum import find_peaks
 
 #: A target peak counts as found when a predicted peak lies within this distance (eV).
 PEAK_TOLERANCE_EV = 3.0
+#: Spectra indices held at once when resampling (sets x set size): about 32 MB per array.
+RESAMPLE_BLOCK = 4_000_000
 
 
 def delta_mu(predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
@@ -73,15 +75,20 @@ def resampled_figures(energy: np.ndarray, predicted: np.ndarray, true: np.ndarra
     counts = peak_counts(energy, predicted, true)
     errors = delta_mu(predicted, true)
     rng = np.random.default_rng(seed)
-    rows = (rng.integers(0, n, (draws, size)) if replace
-            else np.stack([rng.choice(n, size, replace=False) for _ in range(draws)]))
-    c = {key: value[rows].sum(axis=1) for key, value in counts.items()}
-    return {
-        "delta_mu_median_pct": np.median(errors[rows], axis=1),
-        "peak_hit_rate": _ratio(c["found"], c["targets"]),
-        "peak_precision": _ratio(c["real"], c["predicted"]),
-        "mean_abs_peak_shift_eV": _ratio(c["shift_sum"], c["found"]),
-    }
+    chunk = max(1, RESAMPLE_BLOCK // size)  # sets drawn at a time, so memory stays bounded for large data
+    parts = []
+    for start in range(0, draws, chunk):
+        m = min(chunk, draws - start)
+        rows = (rng.integers(0, n, (m, size)) if replace
+                else np.stack([rng.choice(n, size, replace=False) for _ in range(m)]))
+        c = {key: value[rows].sum(axis=1) for key, value in counts.items()}
+        parts.append({
+            "delta_mu_median_pct": np.median(errors[rows], axis=1),
+            "peak_hit_rate": _ratio(c["found"], c["targets"]),
+            "peak_precision": _ratio(c["real"], c["predicted"]),
+            "mean_abs_peak_shift_eV": _ratio(c["shift_sum"], c["found"]),
+        })
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
 def bootstrap_intervals(energy: np.ndarray, predicted: np.ndarray, true: np.ndarray, draws: int = 1000,
