@@ -123,6 +123,25 @@ def test_trust_signal(predictor):
     assert np.isfinite(predictor.predict(breathe(example(), 4.0)).mu).all()  # still predicted
 
 
+def test_a_clusters_features_are_computed_once_and_again_after_an_edit(predictor, monkeypatch):
+    """The drag loop asks for one cluster's features for the prediction and the trust signal."""
+    cluster = predictor.cluster(example())
+    calls = []
+    featurise = predictor.descriptor.featurise_cluster
+    monkeypatch.setattr(predictor.descriptor, "featurise_cluster", lambda c: calls.append(1) or featurise(c))
+    spectrum = predictor.predict(cluster)
+    score = predictor.domain_score(cluster, prediction=spectrum)
+    assert len(calls) == 1 and score["label"] == "within training data"
+    first = predictor.features(cluster)
+    assert not first.flags.writeable  # the kept row cannot be changed by a caller
+    cluster.vectors[0] *= 1.05  # edited in place: featurised afresh
+    moved = predictor.features(cluster)
+    assert len(calls) == 2 and not np.array_equal(moved, first)
+    np.testing.assert_array_equal(moved, featurise(cluster))
+    predictor.features(predictor.cluster(example()))  # another cluster object: featurised too
+    assert len(calls) == 3
+
+
 def test_domain_model_calibration():
     rng = np.random.default_rng(0)
     train = rng.normal(size=(500, 5)).astype(np.float32)

@@ -55,7 +55,19 @@ class Predictor:
         return self.descriptor.cluster(atoms, absorber, source)
 
     def features(self, atoms: Atoms | Cluster, absorber=None, source: str = "structure") -> np.ndarray:
-        return self.descriptor.featurise_cluster(self.cluster(atoms, absorber, source))
+        """The raw descriptor row (read-only). For a ``Cluster`` the last one's row is kept: the
+        dashboard asks for the same cluster's features for the prediction and then for the trust
+        signal on every move, and featurising is most of the trust signal's time."""
+        if not isinstance(atoms, Cluster):
+            return self.descriptor.featurise_cluster(self.cluster(atoms, absorber, source))
+        last = getattr(self, "_last_cluster_features", None)
+        if (last is not None and last[0] is atoms and np.array_equal(last[1], atoms.vectors)
+                and np.array_equal(last[2], atoms.numbers)):  # the same cluster, not edited in place since
+            return last[3]
+        X = self.descriptor.featurise_cluster(atoms)
+        X.flags.writeable = False
+        self._last_cluster_features = (atoms, atoms.vectors.copy(), atoms.numbers.copy(), X)
+        return X
 
     # -- prediction -------------------------------------------------------------------------
     def predict_arrays(self, X: np.ndarray, neighbours: bool = True) -> tuple[np.ndarray, np.ndarray]:
