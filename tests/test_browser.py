@@ -204,13 +204,27 @@ def test_dragging_empty_space_rotates_not_moves(page):
     np.testing.assert_allclose(plotted(page), before)
 
 
+def type_into_readout(page, selector: str, text: str, shown: str, tries: int = 3) -> str:
+    """Type a value into a slider's editable readout as a user would, and return what the readout
+    then shows. On a busy machine the page may still be settling when the first keys arrive (the
+    readout loses focus and the keys go nowhere); then the value is typed again, as a user would."""
+    readout = page.locator(selector)
+    for _ in range(tries):
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(text)
+        page.keyboard.press("Enter")
+        deadline = time.time() + 5.0
+        while time.time() < deadline and readout.inner_text().strip() != shown:
+            time.sleep(0.1)
+        if readout.inner_text().strip() == shown:
+            break
+    return readout.inner_text().strip()
+
+
 def test_slider_changes_spectrum(page):
     before = plotted(page)
-    readout = page.locator(".xanesviz-gaussian .widget-readout")
-    readout.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type("3")
-    page.keyboard.press("Enter")
+    assert type_into_readout(page, ".xanesviz-gaussian .widget-readout", "3", "3.00") == "3.00"
     after = wait_for_change(page, before)
     assert not np.allclose(after, before)
     assert after.max() < before.max()  # a Gaussian lowers the peaks
