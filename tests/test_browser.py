@@ -98,17 +98,24 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, voila_url):
-    context = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+def open_dashboard(browser, url, width=1500, height=1100):
+    """A new browser context and page on the dashboard, once it is interactive (atoms can be
+    dragged, the spectrum is drawn), and the list that collects the page's uncaught errors."""
+    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
     page = context.new_page()
     page_errors = []
     page.on("pageerror", lambda error: page_errors.append(str(error)))
-    page.goto(voila_url, timeout=90_000)
+    page.goto(url, timeout=90_000)
     page.wait_for_selector("canvas[data-xanesviz-drag=ready]", timeout=90_000)
     page.wait_for_function(f"document.querySelector('{PLOT}') && document.querySelector('{PLOT}').data "
                            f"&& document.querySelector('{PLOT}').data[1].y && document.querySelector('{PLOT}').data[1].y.length > 100",
                            timeout=60_000)
+    return context, page, page_errors
+
+
+@pytest.fixture
+def page(browser, voila_url):
+    context, page, page_errors = open_dashboard(browser, voila_url)
     yield page
     context.close()
     assert not page_errors, f"uncaught errors in the page: {page_errors}"
@@ -306,3 +313,32 @@ def test_window_changes_importance_overlay(page):
     assert not np.allclose(radial_importance(page), before)
     shapes = page.evaluate(f"document.querySelector('{PLOT}').layout.shapes.length")
     assert shapes == 1  # the window is shaded on the spectrum
+
+
+
+SCREENSHOT = REPO / "docs" / "dashboard.png"
+SCREENSHOT_WIDTH, SCREENSHOT_HEIGHT = 1280, 1400  # tall enough for the whole dashboard
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_dashboard_screenshot(browser, voila_url, tmp_path):
+    """A screenshot of the interactive page, atoms coloured by sensitivity;
+    XANESVIZ_UPDATE_SCREENSHOT=1 saves it as the README's docs/dashboard.png."""
+    context, page, page_errors = open_dashboard(browser, voila_url, SCREENSHOT_WIDTH, SCREENSHOT_HEIGHT)
+    try:
+        page.wait_for_selector("canvas[data-xanesviz-colouring=sensitivity]", timeout=20_000)
+        time.sleep(1.0)  # let NGL and plotly finish drawing
+        data = page.screenshot(full_page=True, animations="disabled")
+    finally:
+        context.close()
+    width, height = png_size(data)
+    assert width == SCREENSHOT_WIDTH and height >= SCREENSHOT_HEIGHT
+    assert 30_000 < len(data) <= 300_000, f"a {len(data)} byte screenshot: nearly blank, or too large for the README"
+    target = SCREENSHOT if os.environ.get("XANESVIZ_UPDATE_SCREENSHOT") == "1" else tmp_path / "dashboard.png"
+    target.write_bytes(data)
+    assert not page_errors, f"uncaught errors in the page: {page_errors}"
