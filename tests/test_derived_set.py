@@ -46,7 +46,7 @@ def test_a_metal_set_lists_parents_then_variants_with_their_moves():
     roles = [e.record["role"] for e in result.entries]
     assert roles == ["parent"] * 8 + ["variant"] * 16
     assert result.counts() == {"parents": 8, "variants": 16, "parent_clashes": 0, "parent_other_refusals": 0,
-                               "variant_clashes": 0}
+                               "variant_clashes": 0, "variant_other_refusals": 0}
     assert [e.record["parent"] for e in result.entries[:8]] == [g[0] for g in groups]
     families = [e.record["move"]["family"] for e in result.entries[8:]]
     assert {f: families.count(f) for f in FAMILIES} == {f: 4 for f in FAMILIES}  # balanced
@@ -145,3 +145,10 @@ def test_real_parents_have_first_shells_and_moderate_size(data_dir):
     for entry in result.entries:
         distances = np.linalg.norm(entry.atoms.positions[1:], axis=1)
         assert distances.min() > 0.7 * (covalent_radii[29] + covalent_radii[1])
+
+
+def test_derive_has_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.build_parser().parse_args(["derive", "--help"])
+    assert info.value.code == 0
+    assert "usage: xanesviz derive" in capsys.readouterr().out

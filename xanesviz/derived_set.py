@@ -83,13 +83,14 @@ class MetalSet:
     parent_clashes: int = 0  # candidate parents refused for a clash
     parent_other: int = 0  # candidate parents refused for another reason
     variant_clashes: int = 0  # variants given up after VARIANT_TRIES clashing draws
+    variant_other: int = 0  # variants whose family does not apply (pull: every ligand surrounds the metal)
     clashed: list = field(default_factory=list)  # the refused candidates' stems
 
     def counts(self) -> dict:
         roles = [e.record["role"] for e in self.entries]
         return {"parents": roles.count("parent"), "variants": roles.count("variant"),
                 "parent_clashes": self.parent_clashes, "parent_other_refusals": self.parent_other,
-                "variant_clashes": self.variant_clashes}
+                "variant_clashes": self.variant_clashes, "variant_other_refusals": self.variant_other}
 
 
 def atoms_within(atoms: Atoms, radius: float = 6.0, absorber: int = 0) -> int:
@@ -198,14 +199,15 @@ def build_metal_set(metal: str, parents: dict, groups: list, variants_per_parent
                     moved, move = displace(derived, family, amount, rng, source=stem)
                 except ClashError:
                     continue
-                except StructureError:
-                    break  # e.g. no ligand that can be pulled: another family would not be this one
+                except StructureError:  # e.g. no ligand that can be pulled
+                    result.variant_other += 1
+                    break
                 tag = f"{family}{k}"
                 record = {"stem": structure_stem(metal, stem, tag), "metal": metal, "parent": stem,
                           "role": "variant", "derivation": how.as_dict(), "move": move.as_dict()}
                 result.entries.append(Entry(record["stem"], moved, record))
                 break
-            else:
+            else:  # every draw clashed
                 result.variant_clashes += 1
         if progress:
             progress(metal, f"variants {k + 1}/{variants_per_parent}", len(chosen), len(chosen))
