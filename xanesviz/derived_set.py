@@ -158,7 +158,7 @@ def _info(record: dict) -> dict:
     move = record.get("move")
     if move:
         info.update({"family": move["family"], "amount": move["amount"],
-                     "moved": ",".join(str(i) for i in move["moved"])})
+                     "moved": np.array(move["moved"], dtype=int)})
         if "donor" in move:
             info["donor"] = move["donor"]
         if "axis" in move:
