@@ -1,6 +1,6 @@
 """Derive every Fe complex of the data as each metal: clashes, misses and time per metal.
 
-    PYTHONPATH=. python benchmarks/derive_census.py ../shared/data/fe-k-xanes [--every N]
+    PYTHONPATH=. python benchmarks/derive_census.py ../shared/data/fe-k-xanes [--every N] [--metals Cu Ni ...]
 
 Prints, per metal, how many of the parents give a derived complex, how many are refused for
 a clash, how many have a ligand that could not follow the bond shift exactly (max miss above
@@ -34,6 +34,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir")
     parser.add_argument("--every", type=int, default=1, help="use every N-th parent (default: all)")
+    parser.add_argument("--metals", nargs="+", default=list(METALS), help="default: all nine")
     args = parser.parse_args()
     parents = read_parents(args.data_dir)
     stems = sorted(parents)[:: args.every]
@@ -42,7 +43,7 @@ def main():
     print(f"{'metal':5} {'derived':>7} {'clash':>5} {'other':>5} {'miss>0.02':>9} {'miss>0.05':>9} "
           + " ".join(f"{'M-' + x:>6}" for x in donors) + "   ms each")
     shells = {s: first_shell(parents[s]) for s in stems}
-    for metal in METALS:
+    for metal in args.metals:
         counts, misses, bonds = collections.Counter(), [], collections.defaultdict(list)
         start = time.perf_counter()
         for stem in stems:
