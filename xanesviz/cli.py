@@ -1,9 +1,10 @@
-"""Command line: ``xanesviz predict | train | evaluate | importance``."""
+"""Command line: ``xanesviz predict | train | evaluate | importance | derive``."""
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
 from pathlib import Path
 
@@ -176,6 +177,43 @@ def cmd_importance(args) -> int:
     return 0
 
 
+def cmd_derive(args) -> int:
+    from . import derived_set as ds
+
+    metals = ds.metals_in_order(args.metals)
+    out = Path(args.output)
+    packs = [Path(s) for s in args.sources if Path(s).is_file()]
+    if packs:  # packed sets: write their folders back out
+        if len(packs) != len(args.sources):
+            raise XanesvizError("give either one Fe data directory or packed .extxyz.gz files, not both")
+        for path in packs:
+            folder = ds.unpack(path, out)
+            print(f"{path}: {sum(1 for _ in open(folder / 'order.txt'))} structures -> {folder}", file=sys.stderr)
+        return 0
+    if len(args.sources) != 1:
+        raise XanesvizError("give one Fe data directory (with xyz/) to derive from")
+    if args.parents < 1 or args.variants_per_parent < 0:
+        raise XanesvizError("--parents must be at least 1 and --variants-per-parent at least 0")
+    print(f"reading {args.sources[0]}", file=sys.stderr)
+    parents = ds.read_parents(args.sources[0])
+    groups = ds.spread_parents(parents, args.parents, seed=args.seed, atoms_within_6=tuple(args.atoms_within_6))
+    command = (f"xanesviz derive {args.sources[0]} -o {args.output} --metals {' '.join(metals)} --parents {args.parents} "
+               f"--variants-per-parent {args.variants_per_parent} --atoms-within-6 {' '.join(map(str, args.atoms_within_6))} "
+               f"--seed {args.seed}" + (f" --pack {args.pack}" if args.pack else ""))
+    summary = {"command": command, "seed": args.seed, "parents": args.parents, "variants_per_parent": args.variants_per_parent,
+               "atoms_within_6": list(args.atoms_within_6), "metals": {}}
+    for metal in metals:
+        result = ds.build_metal_set(metal, parents, groups, args.variants_per_parent, seed=args.seed)
+        ds.write_folder(result, out / metal)
+        if args.pack:
+            ds.write_pack(result, Path(args.pack) / f"{metal.lower()}.extxyz.gz")
+        summary["metals"][metal] = result.counts()
+        print(f"{metal}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.counts().items())
+              + f" -> {out / metal}", file=sys.stderr)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xanesviz", description="Predict K-edge XANES from local geometry (wACSF + MLP).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -229,6 +267,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=15, help="features to list")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_importance)
+
+    from .derive import METALS
+
+    p = sub.add_parser("derive", help="derive complexes of other metals (and displaced variants) from Fe complexes",
+                       description="Replace the metal of Fe complexes, move each ligand rigidly to the new metal's "
+                                   "bond lengths, add displaced variants, and write one folder of xyz files per "
+                                   "metal (order.txt: generation order). Packed .extxyz.gz files are unpacked instead.")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="Fe data directory (with xyz/), or packed .extxyz.gz files")
+    p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="writes OUT_DIR/{metal}/")
+    p.add_argument("--metals", nargs="+", default=list(METALS), help=f"default: {' '.join(METALS)} (the generation order)")
+    p.add_argument("--parents", type=int, default=400, help="parent complexes per metal (default 400)")
+    p.add_argument("--variants-per-parent", type=int, default=1, help="displaced variants per parent (default 1)")
+    p.add_argument("--atoms-within-6", nargs=2, type=int, default=[40, 60], metavar=("MIN", "MAX"),
+                   help="atoms within 6 Å a parent may have (default 40 60)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pack", metavar="DIR", help="also write DIR/{metal}.extxyz.gz (all structures, generation order)")
+    p.set_defaults(func=cmd_derive)
     return parser
 
 
