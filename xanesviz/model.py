@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .errors import RecipeError, XanesvizError
 from .neighbours import MODES as NEIGHBOUR_MODES
-from .splits import cv_splitter  # noqa: F401  (also the benchmarks' import)
+from .splits import cv_splitter  # also imported from here by the benchmarks
 
 
 # -- preprocessing ----------------------------------------------------------------------------
