@@ -1,9 +1,9 @@
 """Cross-validation splits: plain shuffled K-fold, or K-fold grouped by chemical formula.
 
 The reference data's file stems are ``REFCODE_FORMULA`` (the CSD refcode, then the formula
-with the complex's charge, e.g. ``ACOMUA_C36H39FeP6(1+)``). Complexes that share a formula are
-often near-copies of each other (polymorphs, re-determinations), so a plain split can test a
-model on the twin of a training complex; a grouped split keeps every formula on one side. scikit-learn is imported only where a split
+with the complex's charge, e.g. ``ACOMUA_C36H39FeP6(1+)``). Complexes that share a formula can
+be near-copies of each other, so a plain split can test a model on the twin of a training
+complex; a grouped split keeps every formula on one side. scikit-learn is imported only where a split
 is made, so the command line can read :data:`GROUPINGS` cheaply.
 """
 
