@@ -222,6 +222,7 @@ def test_far_out_structure_is_predicted_finite_and_flagged(bundle_dir):
     assert predictor.domain_score(bismuth_octahedron())["label"] == "far outside"
 
 
+@pytest.mark.filterwarnings("ignore:(overflow|invalid value) encountered:RuntimeWarning")  # on purpose here
 @pytest.mark.parametrize("damage", ["overflow", "nan"])
 def test_non_finite_prediction_is_refused_with_its_own_message(bundle_dir, damage):
     """Features that make the networks overflow (x 1e38 in float32) or are NaN give no spectrum."""
