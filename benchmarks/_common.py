@@ -14,9 +14,10 @@ def data_dir_or_exit(path=None) -> Path:
     return path
 
 
-def load_saved_predictions(path, names, k: int, seed: int, recipe: str | None = None):
+def load_saved_predictions(path, names, k: int, seed: int, recipe: str | None = None, group: str = "none"):
     """Out-of-fold predictions written by ``cv_accuracy.py --save-predictions``, checked to be of
-    this data set (``names``), split (``k``, ``seed``) and, if given, recipe; exits otherwise."""
+    this data set (``names``), split (``k``, ``seed``, ``group``: files from before grouping
+    was an option are plain) and, if given, recipe; exits otherwise."""
     import numpy as np
 
     try:
@@ -24,8 +25,9 @@ def load_saved_predictions(path, names, k: int, seed: int, recipe: str | None = 
         names_saved, k_saved, seed_saved, recipe_saved = (saved[key] for key in ("names", "k", "seed", "recipe"))
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         sys.exit(f"{path}: not a file of saved out-of-fold predictions ({exc})")
-    if (list(names_saved) != list(names) or int(k_saved) != k or int(seed_saved) != seed
+    group_saved = str(saved["group"]) if "group" in saved.files else "none"
+    if (list(names_saved) != list(names) or int(k_saved) != k or int(seed_saved) != seed or group_saved != group
             or (recipe is not None and str(recipe_saved) != recipe)):
         sys.exit(f"{path} holds predictions of another recipe, split or data set "
-                 f"(need {recipe or 'any recipe'}, {k}-fold, seed {seed})")
+                 f"(need {recipe or 'any recipe'}, {k}-fold, seed {seed}, grouping {group})")
     return saved

@@ -1,6 +1,7 @@
 """Cross-validated accuracy of a training recipe on the reference data.
 
     python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 [--update-card pretrained/fe-k]
+    python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --group formula [--update-card pretrained/fe-k]
     python benchmarks/cv_accuracy.py --recipe xanesnet-2022 --k 5 --ensemble 1
     python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --max-folds 1 [--r-max 5]   # a quick screen
     python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --save-predictions runs/cv/fe-k.npz
@@ -10,7 +11,12 @@
 Prints Δμ median and quartiles (100 * mean|pred - true| / mean(true) per spectrum, pooled
 out-of-fold predictions) and the peak statistics, with their 95 % bootstrap intervals (1000
 resamples of the spectra); ``--update-card`` stores them in a bundle's
-model card (the bundle must have been trained with the same recipe). ``--test-size N`` adds what
+model card (the bundle must have been trained with the same recipe) as ``cv_metrics``, or with
+``--group formula`` as ``cv_grouped``, and the out-of-fold predictions beside it
+(``cv_predictions.npz`` / ``cv_predictions_grouped.npz``: float32, with each sample's stem and
+fold; ``xanesviz.cv_record``), which ``tests/test_accuracy_guard.py`` rescores against the card. ``--group formula`` keeps
+every chemical formula (the stem after the refcode, with its charge) in one fold, so no complex
+is tested on a training twin of the same formula. ``--test-size N`` adds what
 a test set of N such complexes could show by chance: the 2.5-97.5 % range of each figure over
 random sets of N out-of-fold predictions, and how often each of the Fe K-edge model's goals
 (Δμ median ≤ 4.5 %, peaks found ≥ 90 %, mean |ΔE| ≤ 0.6 eV) is met in them.
@@ -26,8 +32,10 @@ from _common import data_dir_or_exit, load_saved_predictions
 
 from xanesviz.data import load_dataset
 from xanesviz.descriptor import WACSF
+from xanesviz import cv_record
 from xanesviz.evaluation import bootstrap_intervals, format_intervals, format_summary, resampled_figures
 from xanesviz.model import cross_validate, get_recipe, pooled_summary
+from xanesviz.splits import GROUPINGS, fold_numbers, groups_for
 
 BOOTSTRAP_DRAWS = 1000  # resamples of the spectra for the figures' intervals
 #: The figures --test-size reports: key, label, scale, unit, and the Fe K-edge model's goal, if any.
@@ -44,6 +52,8 @@ parser.add_argument("--repeats", type=int, default=1)
 parser.add_argument("--ensemble", type=int)
 parser.add_argument("--epochs", type=int)
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--group", choices=GROUPINGS, default="none",
+                    help="formula: every chemical formula in one fold (default none: plain shuffled K-fold)")
 parser.add_argument("--training-precision", choices=["float32", "bfloat16"],
                     help="arithmetic of the training steps' matrix products (default: the recipe's)")
 parser.add_argument("--r-max", type=float, help="descriptor cutoff in Å instead of the recipe's")
@@ -65,6 +75,8 @@ if args.test_size is not None and (args.test_size < 1 or args.draws < 1):
     parser.error("--test-size and --draws must be at least 1")
 if args.max_folds and args.update_card:
     parser.error("--update-card needs every fold; drop --max-folds")
+if args.repeats != 1 and args.update_card:
+    parser.error("--update-card stores one repeat's out-of-fold predictions; drop --repeats")
 
 recipe = get_recipe(args.recipe).with_overrides(ensemble=args.ensemble, epochs=args.epochs,
                                                 training_precision=args.training_precision)
@@ -73,11 +85,17 @@ if args.r_max:
 if (args.r_max or args.ensemble or args.epochs or args.training_precision) and args.update_card:
     parser.error("--update-card stores the figures of the recipe as trained; "
                  "drop --r-max, --ensemble, --epochs and --training-precision")
+if args.update_card:  # before hours of training: the bundle must be of this recipe
+    card = json.loads((Path(args.update_card) / cv_record.CARD).read_text())
+    if card.get("recipe") != recipe.to_dict():
+        raise SystemExit(f"{Path(args.update_card) / cv_record.CARD}: the bundle was trained with another recipe "
+                         f"than {recipe.name} as defined now")
 dataset = load_dataset(data_dir_or_exit(args.data))
+groups = groups_for(args.group, dataset.names)
 descriptor = WACSF(**recipe.descriptor)
 start = time.perf_counter()
 if args.from_predictions:
-    saved = load_saved_predictions(args.from_predictions, dataset.names, args.k, args.seed, recipe.name)
+    saved = load_saved_predictions(args.from_predictions, dataset.names, args.k, args.seed, recipe.name, args.group)
     if len(saved["oof"]) != args.repeats:
         parser.error(f"{args.from_predictions} holds {len(saved['oof'])} repeat(s), not {args.repeats}")
     summary, _ = pooled_summary(saved["oof"], saved["predicted"], dataset.spectra, dataset.energy)
@@ -85,8 +103,9 @@ if args.from_predictions:
 else:
     X = descriptor.transform(dataset.structures)
     result = cross_validate(X, dataset.spectra, dataset.energy, recipe, k=args.k, repeats=args.repeats,
-                            seed=args.seed, progress=True, max_folds=args.max_folds)
+                            seed=args.seed, progress=True, max_folds=args.max_folds, groups=groups)
 folds = f"first {args.max_folds} fold(s) of " if args.max_folds else ""
+folds += "formula-grouped " if groups is not None else ""
 print(f"recipe {recipe.name}: cutoff {descriptor.r_max} Å, {recipe.ensemble} network(s), {recipe.epochs} epochs, "
       f"{recipe.training_precision} training, "
       f"{folds}{args.k}-fold x {args.repeats}, {len(dataset)} samples, {time.perf_counter() - start:.0f} s")
@@ -111,17 +130,16 @@ if args.test_size:
             line += f"; the goal ({relation} {goal:g}{unit}) is met in {100 * met.mean():.1f} % of the sets"
         print(line)
 if args.save_predictions:
+    fold = fold_numbers(args.k, len(dataset), args.seed, groups)  # which fold tested each sample (first repeat)
     oof = result["oof_predictions"]
     np.savez_compressed(args.save_predictions, oof=oof, predicted=result["oof_predicted"], names=np.array(dataset.names),
-                        energy=dataset.energy, recipe=recipe.name, k=args.k, seed=args.seed)
+                        energy=dataset.energy, recipe=recipe.name, k=args.k, seed=args.seed, group=args.group, fold=fold)
     print(f"out-of-fold predictions in {args.save_predictions}")
 if args.update_card:
-    card_path = Path(args.update_card) / "model_card.json"
-    card = json.loads(card_path.read_text())
-    if card["recipe"]["name"] != recipe.name:
-        raise SystemExit(f"{card_path} was trained with recipe {card['recipe']['name']}, not {recipe.name}")
-    card["cv_metrics"] = {"k": args.k, "repeats": args.repeats, "seed": args.seed,
-                          "command": f"python benchmarks/cv_accuracy.py --recipe {recipe.name} --k {args.k}",
-                          **result["summary"]}
-    card_path.write_text(json.dumps(card, indent=2))
-    print(f"stored in {card_path}")
+    command = f"python benchmarks/cv_accuracy.py --recipe {recipe.name} --k {args.k}" + \
+        (f" --group {args.group}" if args.group != "none" else "")
+    summary = cv_record.store(args.update_card, result["oof_predictions"][0], dataset.names, dataset.spectra,
+                              dataset.energy, recipe.to_dict(), args.k, args.seed, args.group, command)
+    key, filename = cv_record.ENTRIES[args.group]
+    print(f"stored in {Path(args.update_card) / cv_record.CARD} ({key}) and {Path(args.update_card) / filename}: "
+          f"CV {format_summary(summary)}")

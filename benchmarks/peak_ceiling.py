@@ -2,6 +2,7 @@
 
     python benchmarks/peak_ceiling.py [--recipe xanesviz-fe-k] [--r-max 5.5 6.0]
     python benchmarks/peak_ceiling.py --oof runs/cv/xanesviz-fe-k.npz   # the model's as well
+    python benchmarks/peak_ceiling.py --group formula   # the first fold of the formula-grouped split
 
 On the first fold of the 5-fold split that ``cross_validate`` uses, each test complex is
 predicted (1) by the spectrum of its nearest training complex in the recipe's standardised
@@ -32,6 +33,7 @@ from xanesviz.evaluation import PEAK_TOLERANCE_EV, delta_mu, format_summary, pea
 from xanesviz.kernel import KernelMember
 from xanesviz.model import cv_splitter, get_recipe, make_preprocessing
 from xanesviz.spectrum import find_peaks
+from xanesviz.splits import GROUPINGS, groups_for
 
 PROMINENCE_BINS = np.array([0.0, 0.01, 0.02, 0.03, 0.04, 0.05])  # shares of the predicted maximum
 
@@ -62,16 +64,19 @@ parser.add_argument("--data")
 parser.add_argument("--recipe", default="xanesviz-fe-k")
 parser.add_argument("--r-max", type=float, nargs="*", help="cutoffs to compare (default: the recipe's)")
 parser.add_argument("--oof", metavar="NPZ", help="out-of-fold predictions saved by cv_accuracy.py --save-predictions")
+parser.add_argument("--group", choices=GROUPINGS, default="none",
+                    help="formula: the first fold of the split that keeps each chemical formula in one fold")
 args = parser.parse_args()
 
 recipe = get_recipe(args.recipe)
 dataset = load_dataset(data_dir_or_exit(args.data))
 y, energy = dataset.spectra, dataset.energy
-train_idx, test_idx = next(cv_splitter(k=5).split(y))
+groups = groups_for(args.group, dataset.names)
+train_idx, test_idx = next(cv_splitter(k=5, grouped=groups is not None).split(y, groups=groups))
 y_mean, y_scale = y[train_idx].mean(axis=0), y[train_idx].std(axis=0) + 1e-8
 model_predictions = None
 if args.oof:
-    saved = load_saved_predictions(args.oof, dataset.names, k=5, seed=0)
+    saved = load_saved_predictions(args.oof, dataset.names, k=5, seed=0, group=args.group)
     model_predictions = saved["oof"][0][test_idx]
     print(f"model: out-of-fold predictions of recipe {saved['recipe']} from {args.oof}")
     n_peaks = peak_statistics(energy, saved["oof"][0], y)["peaks"]
@@ -94,7 +99,8 @@ for r_max in args.r_max or [default_r_max]:
     kernel = KernelMember.fit(Z_train, (y[train_idx] - y_mean) / y_scale, recipe.kernel_gamma, recipe.kernel_alpha)
     predictions = {"nearest training complex": y[train_idx][nearest],
                    "kernel ridge regression alone": kernel.forward(Z_test) * y_scale + y_mean}
-    print(f"cutoff {r_max} Å, fold 1 of 5 ({len(test_idx)} test spectra), {time.perf_counter() - start:.0f} s:")
+    print(f"cutoff {r_max} Å, fold 1 of 5{' (grouped by formula)' if groups is not None else ''} "
+          f"({len(test_idx)} test spectra), {time.perf_counter() - start:.0f} s:")
     for name, predicted in predictions.items():
         print(f"  {name}: " + format_summary(summarise(energy, predicted, y[test_idx])))
     if r_max != default_r_max:

@@ -110,6 +110,7 @@ def test_train_evaluate_importance_end_to_end(tiny_data_dir, tmp_path, capsys):
 
     card = json.loads((model / "model_card.json").read_text())
     assert card["training_data"]["n_samples"] == 24 and "cv_metrics" in card
+    assert card["cv_metrics"]["group"] == "none"  # stems S00..S23 name no formula: plain folds
     assert card["recipe"]["epochs"] == 2 and card["ensemble_members"] == 2
     assert card["recipe"]["training_precision"] == "bfloat16"
     capsys.readouterr()
@@ -128,6 +129,32 @@ def test_train_evaluate_importance_end_to_end(tiny_data_dir, tmp_path, capsys):
     assert "window 7110-7120 eV" in out and len(out.strip().splitlines()) == 6
 
 
+def test_cross_validation_grouped_by_formula(model, tiny_data_dir, tmp_path, capsys):
+    """Stems REFCODE_FORMULA: ``evaluate --group formula`` and ``train --cv`` (by default) keep each
+    formula in one fold; ``train --cv --group none`` is plain."""
+    import json
+    import shutil
+
+    data = tmp_path / "formulas"
+    for folder in ("xyz", "spectra"):
+        (data / folder).mkdir(parents=True)
+        for k in range(24):  # 8 formulas, 3 complexes each
+            shutil.copy(tiny_data_dir / folder / f"S{k:02d}.{'xyz' if folder == 'xyz' else 'txt'}",
+                        data / folder / f"REF{k:02d}_C{k % 8 + 1}H4Fe(1+).{'xyz' if folder == 'xyz' else 'txt'}")
+    capsys.readouterr()
+    assert main(["evaluate", str(data), "--model", str(model), "--group", "formula", "--kfold", "2",
+                 "--epochs", "1", "--ensemble", "1", "--bootstrap", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "2-fold x 1 cross-validation" in out and "each chemical formula in one fold" in out
+    assert "cross-validation (out-of-fold): Δμ median" in out
+    for group, expected in ((None, "formula"), ("none", "none")):
+        bundle = tmp_path / f"trained-{expected}"
+        assert main(["train", str(data), "-o", str(bundle), "--recipe", "xanesnet-2022", "--epochs", "1",
+                     "--ensemble", "1", "--cv", "2", "--skip-importance"] + (["--group", group] if group else [])) == 0
+        card = json.loads((bundle / "model_card.json").read_text())
+        assert card["cv_metrics"]["group"] == expected and card["cv_metrics"]["n_spectra"] == 24
+
+
 def test_hand_edited_recipe_and_bad_options_are_one_line_errors(model, tiny_data_dir, tmp_path, capsys):
     """A card whose recipe cannot be trained, and out-of-range training options, stop before any work."""
     import json
@@ -144,6 +171,10 @@ def test_hand_edited_recipe_and_bad_options_are_one_line_errors(model, tiny_data
              "model_card.json: recipe 'tiny-test': unknown training_precision 'float16'"),
             (["evaluate", str(tiny_data_dir), "--model", str(model), "--kfold", "1"], "1-fold CV"),
             (["evaluate", str(tiny_data_dir), "--model", str(model), "--bootstrap", "-5"], "--bootstrap must be"),
+            (["evaluate", str(tiny_data_dir), "--model", str(model), "--group", "formula"],
+             "cannot group by formula: sample 'S00' is not named REFCODE_FORMULA"),
+            (["train", str(tiny_data_dir), "-o", str(tmp_path / "m"), "--cv", "2", "--group", "formula"],
+             "cannot group by formula: sample 'S00'"),
             (["train", str(tiny_data_dir), "-o", str(tmp_path / "m"), "--epochs", "0"], "epochs must be"),
             (["train", str(tiny_data_dir), "-o", str(tmp_path / "m"), "--ensemble", "-2"], "ensemble must be"),
             (["train", str(tiny_data_dir), "-o", str(tmp_path / "m"), "--recipe", "nope"], "unknown recipe 'nope'")):

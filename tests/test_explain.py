@@ -143,8 +143,19 @@ def test_a_clusters_features_are_computed_once_and_again_after_an_edit(predictor
 
 
 def test_domain_model_calibration():
+    """The scale is the training set's leave-one-out nearest distances (a training point's distance
+    to itself, 0, must not count), so fresh points from the same distribution are mostly within."""
+    from scipy.spatial.distance import cdist
+
     rng = np.random.default_rng(0)
     train = rng.normal(size=(500, 5)).astype(np.float32)
     model = DomainModel(train)
-    assert model.score(train[0])["level"] == 0
+    own = cdist(train, train)
+    np.fill_diagonal(own, np.inf)
+    assert model.p99 == pytest.approx(np.percentile(own.min(axis=1), 99), rel=1e-4)
+    fresh = rng.normal(size=(400, 5)).astype(np.float32)
+    scores = [model.score(z) for z in fresh]
+    np.testing.assert_allclose([s["distance"] for s in scores], cdist(fresh, train).min(axis=1), rtol=1e-4)
+    within = np.mean([s["label"] == "within training data" for s in scores])
+    assert 0.95 <= within < 1.0  # about 99 % by construction; 400 draws: 0.95 is 4 standard errors below
     assert model.score(np.full(5, 30.0))["label"] == "far outside"

@@ -205,19 +205,35 @@ def test_batch_goes_on_after_bad_structure(bundle_dir, synthetic):
     structures, _, _ = synthetic
     bad = Atoms("O2", positions=[[0, 0, 0], [0, 0, 1.2]])
     out = Predictor.load(bundle_dir).predict([structures[0], bad, structures[1]], on_error="return")
-    assert isinstance(out[1], StructureError) and "no Fe" in str(out[1]) or "Fe" in str(out[1])
+    assert isinstance(out[1], StructureError) and str(out[1]) == "structure 1: no Fe atom to use as absorber"
     assert np.all(np.isfinite(out[0].mu)) and np.all(np.isfinite(out[2].mu))
 
 
-def test_far_out_structure_gives_finite_prediction(bundle_dir):
-    huge_z = Atoms(numbers=[26] + [83] * 12, positions=np.vstack([[0, 0, 0], np.random.default_rng(2).normal(size=(12, 3))
-                                                                   * 0.3 + np.eye(3).repeat(4, 0) * 1.6]))
-    try:
-        spectrum = Predictor.load(bundle_dir).predict(huge_z)
-    except XanesvizError as exc:  # refused with a clear message is acceptable, NaN is not
-        assert "\n" not in str(exc)
+def bismuth_octahedron() -> Atoms:
+    """Six Bi at 2.6 Å around Fe: no overlaps, but Z-weighted features far beyond any training complex."""
+    axes = np.vstack([np.eye(3), -np.eye(3)])
+    return Atoms(numbers=[26] + [83] * 6, positions=np.vstack([[0, 0, 0], 2.6 * axes]))
+
+
+def test_far_out_structure_is_predicted_finite_and_flagged(bundle_dir):
+    predictor = Predictor.load(bundle_dir)
+    spectrum = predictor.predict(bismuth_octahedron())
+    assert np.all(np.isfinite(spectrum.mu)) and np.all(np.isfinite(spectrum.std))
+    assert predictor.domain_score(bismuth_octahedron())["label"] == "far outside"
+
+
+@pytest.mark.filterwarnings("ignore:(overflow|invalid value) encountered:RuntimeWarning")  # on purpose here
+@pytest.mark.parametrize("damage", ["overflow", "nan"])
+def test_non_finite_prediction_is_refused_with_its_own_message(bundle_dir, damage):
+    """Features that make the networks overflow (x 1e38 in float32) or are NaN give no spectrum."""
+    predictor = Predictor.load(bundle_dir)
+    X = np.array(predictor.features(bismuth_octahedron())).reshape(1, -1)
+    if damage == "overflow":
+        X *= 1e38
     else:
-        assert np.all(np.isfinite(spectrum.mu))
+        X[0, :] = np.nan  # every feature: one the variance filter drops would not reach the networks
+    with pytest.raises(XanesvizError, match=r"^prediction is not finite \(descriptor far outside the model's range\)$"):
+        predictor.predict_arrays(X)
 
 
 def test_bundle_records_card(bundle_dir):
@@ -292,6 +308,39 @@ def test_cross_validation_pools_out_of_fold_predictions(synthetic):
     assert result["oof_predictions"].shape == (1,) + y.shape
     assert np.all(result["oof_predictions"] != 0)
     assert 0 < result["summary"]["delta_mu_median_pct"] < 100
+
+
+def test_cross_validation_with_groups_trains_on_folds_of_whole_groups(synthetic, monkeypatch):
+    """``groups=`` reaches the splitter: no fold trains on a group it tests (training stubbed out)."""
+    import xanesviz.model as model_module
+
+    _, X, y = synthetic
+    groups = np.repeat(np.arange(len(X) // 4), 4)[:len(X)]  # 24 groups of 4 samples
+    trained_on = []
+
+    class Remembered:
+        train_seconds = 0.0
+
+        def __init__(self, rows):
+            self.mean = y[rows].mean(axis=0)
+
+        def predict_mean(self, Xt):
+            return np.tile(self.mean, (len(Xt), 1))
+
+    def fake_train(Xt, yt, recipe, seed=0, progress=False, n_members=None):
+        rows = [int(np.flatnonzero((X == row).all(axis=1))[0]) for row in Xt]
+        trained_on.append(rows)
+        return Remembered(rows)
+
+    monkeypatch.setattr(model_module, "train", fake_train)
+    result = cross_validate(X, y, FE_K_GRID, TINY, k=4, seed=0, groups=groups)
+    assert result["grouped"] and len(trained_on) == 4 and result["oof_predicted"].all()
+    for rows in trained_on:
+        tested = np.setdiff1d(np.arange(len(X)), rows)
+        assert not set(groups[rows]) & set(groups[tested])
+    plain = cross_validate(X, y, FE_K_GRID, TINY, k=4, seed=0)
+    assert not plain["grouped"]
+    assert any(set(groups[rows]) & set(groups[np.setdiff1d(np.arange(len(X)), rows)]) for rows in trained_on[4:])
 
 
 def test_cross_validation_can_stop_after_the_first_fold(synthetic):

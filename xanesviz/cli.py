@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import XanesvizError
+from .splits import GROUPINGS
 
 
 def _absorber(value: str | None):
@@ -72,6 +73,7 @@ def cmd_train(args) -> int:
     from .descriptor import WACSF
     from .model import cross_validate, get_recipe, train
     from .spectrum import TARGET_LORENTZIAN_FWHM_EV
+    from .splits import formula_groups, groups_for
 
     recipe = get_recipe(args.recipe).with_overrides(epochs=args.epochs, ensemble=args.ensemble,
                                                     training_precision=args.training_precision)
@@ -83,9 +85,14 @@ def cmd_train(args) -> int:
              "target_broadening": f"Lorentzian FWHM {TARGET_LORENTZIAN_FWHM_EV:g} eV (already in the targets)",
              "seed": args.seed}
     if args.cv:
-        print(f"{args.cv}-fold cross-validation of recipe {recipe.name} ({recipe.ensemble} network(s) per fold)")
-        cv = cross_validate(X, dataset.spectra, dataset.energy, recipe, k=args.cv, seed=args.seed, progress=True)
-        extra["cv_metrics"] = {"k": args.cv, "repeats": 1, **cv["summary"]}
+        grouping = args.group or ("formula" if formula_groups(dataset.names) is not None else "none")
+        groups = groups_for(grouping, dataset.names)
+        print(f"{args.cv}-fold cross-validation of recipe {recipe.name} ({recipe.ensemble} network(s) per fold), "
+              + ("each chemical formula in one fold" if groups is not None else
+                 "plain shuffled folds" + ("" if args.group else " (the stems are not REFCODE_FORMULA)")))
+        cv = cross_validate(X, dataset.spectra, dataset.energy, recipe, k=args.cv, seed=args.seed, progress=True,
+                            groups=groups)
+        extra["cv_metrics"] = {"k": args.cv, "repeats": 1, "group": grouping, **cv["summary"]}
         print_summary("cross-validation", cv["summary"])
     print(f"training {recipe.ensemble} network(s) of recipe {recipe.name} on {len(dataset)} samples")
     ensemble = train(X, dataset.spectra, recipe, seed=args.seed, progress=True)
@@ -118,9 +125,12 @@ def cmd_evaluate(args) -> int:
     from .errors import ModelBundleError, RecipeError
     from .model import Recipe, cross_validate, get_recipe
     from .predictor import Predictor
+    from .splits import groups_for
 
     if args.bootstrap < 0:
         raise XanesvizError(f"--bootstrap must be 0 (no intervals) or a number of resamples, not {args.bootstrap}")
+    if args.group != "none" and not args.kfold:
+        args.kfold = 5  # grouping is a way of cross-validating
     predictor = Predictor.load(args.model)
     if args.kfold:  # the recipe to retrain is checked before the data are read
         if args.recipe:
@@ -133,10 +143,12 @@ def cmd_evaluate(args) -> int:
         recipe = recipe.with_overrides(epochs=args.epochs, ensemble=args.ensemble)
     dataset, X = _features(args.data_dir, predictor.descriptor)
     if args.kfold:
+        groups = groups_for(args.group, dataset.names)
         print(f"{args.kfold}-fold x {args.repeats} cross-validation of recipe {recipe.name} "
-              f"({recipe.ensemble} network(s), {recipe.epochs} epochs) on {len(dataset)} samples")
+              f"({recipe.ensemble} network(s), {recipe.epochs} epochs) on {len(dataset)} samples"
+              + (", each chemical formula in one fold" if groups is not None else ""))
         cv = cross_validate(X, dataset.spectra, dataset.energy, recipe, k=args.kfold, repeats=args.repeats,
-                            seed=args.seed, progress=True)
+                            seed=args.seed, progress=True, groups=groups)
         predicted, summary = cv["oof_predictions"][0], cv["summary"]
         title = "cross-validation (out-of-fold)"
     else:
@@ -238,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="arithmetic of the training steps' matrix products (default: the recipe's); bfloat16 is "
                         "faster only on CPUs with AVX512_BF16 or AMX, and the model predicts in float32 either way")
     p.add_argument("--cv", type=int, metavar="K", help="also run K-fold CV first and store its metrics in the model card")
+    p.add_argument("--group", choices=GROUPINGS,
+                   help="--cv folds: formula keeps each chemical formula (stem REFCODE_FORMULA) in one fold, none is "
+                        "plain shuffled K-fold (default: formula when every stem is REFCODE_FORMULA)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", help="model name for the card (default: the directory name)")
     p.add_argument("--skip-importance", action="store_true", help="do not compute permutation importance")
@@ -249,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model bundle directory (default: the shipped one)")
     p.add_argument("--kfold", type=int, metavar="K", help="cross-validate the model's recipe with K folds instead")
     p.add_argument("--repeats", type=int, default=1, help="repeats of the K-fold split")
+    p.add_argument("--group", choices=GROUPINGS, default="none",
+                   help="formula: each chemical formula (stem REFCODE_FORMULA) in one fold, so no complex is tested "
+                        "on a training twin of the same formula (implies --kfold 5 if no K is given); "
+                        "default none: plain shuffled K-fold")
     p.add_argument("--recipe", help="recipe to cross-validate (default: the model's)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--ensemble", type=int)

@@ -13,12 +13,12 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.model_selection import KFold, RepeatedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .errors import RecipeError, XanesvizError
 from .neighbours import MODES as NEIGHBOUR_MODES
+from .splits import cv_splitter  # also imported from here by the benchmarks
 
 
 # -- preprocessing ----------------------------------------------------------------------------
@@ -420,16 +420,13 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
 
 
 # -- cross-validation -------------------------------------------------------------------------
-def cv_splitter(k: int = 5, repeats: int = 1, seed: int = 0):
-    """The shuffled (repeated) K-fold split that :func:`cross_validate` uses."""
-    return RepeatedKFold(n_splits=k, n_repeats=repeats, random_state=seed) if repeats > 1 else \
-        KFold(n_splits=k, shuffle=True, random_state=seed)
-
-
 def cross_validate(X: np.ndarray, y: np.ndarray, energy: np.ndarray, recipe: Recipe, k: int = 5,
                    repeats: int = 1, seed: int = 0, progress: bool = False, n_members: int | None = None,
-                   max_folds: int | None = None) -> dict:
+                   max_folds: int | None = None, groups=None) -> dict:
     """Repeated K-fold CV: out-of-fold predictions scored with :func:`xanesviz.evaluation.summarise`.
+
+    With ``groups`` (one label per sample, e.g. :func:`xanesviz.splits.formula_groups` of the
+    data's stems) every group falls in one fold; without, the split is plain shuffled K-fold.
 
     Returns the summary of each repeat (all folds pooled), their mean, and the per-fold summaries.
     ``max_folds`` stops after that many folds (a quick screen on the same splits): the summary
@@ -442,11 +439,11 @@ def cross_validate(X: np.ndarray, y: np.ndarray, energy: np.ndarray, recipe: Rec
     if not 2 <= k <= len(X) or repeats < 1:
         raise XanesvizError(f"{k}-fold CV with {repeats} repeat(s) needs 2 ≤ K ≤ the number of samples "
                             f"({len(X)}) and at least one repeat")
-    splitter = cv_splitter(k, repeats, seed)
+    splitter = cv_splitter(k, repeats, seed, grouped=groups is not None)
     oof = np.zeros((repeats,) + y.shape)
     predicted = np.zeros((repeats, len(y)), bool)
     folds = []
-    for fold, (train_idx, test_idx) in enumerate(splitter.split(X)):
+    for fold, (train_idx, test_idx) in enumerate(splitter.split(X, groups=groups)):
         if max_folds is not None and fold >= max_folds:
             break
         model = train(X[train_idx], y[train_idx], recipe, seed=seed + fold, progress=progress, n_members=n_members)
@@ -460,7 +457,7 @@ def cross_validate(X: np.ndarray, y: np.ndarray, energy: np.ndarray, recipe: Rec
             print(f"fold {fold + 1}/{k * repeats}: Δμ median {fold_summary['delta_mu_median_pct']:.2f} %, "
                   f"{model.train_seconds:.0f} s", flush=True)
     mean, per_repeat = pooled_summary(oof, predicted, y, energy)
-    return {"k": k, "repeats": repeats, "recipe": recipe.to_dict(), "members": n_members or recipe.ensemble,
+    return {"k": k, "repeats": repeats, "grouped": groups is not None, "recipe": recipe.to_dict(), "members": n_members or recipe.ensemble,
             "summary": mean, "per_repeat": per_repeat, "folds": folds, "oof_predictions": oof,
             "oof_predicted": predicted}
 
