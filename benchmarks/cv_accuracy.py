@@ -74,7 +74,7 @@ if (args.r_max or args.ensemble or args.epochs or args.training_precision) and a
     parser.error("--update-card stores the figures of the recipe as trained; "
                  "drop --r-max, --ensemble, --epochs and --training-precision")
 dataset = load_dataset(data_dir_or_exit(args.data))
-descriptor = WACSF(**recipe.descriptor)
+descriptor = WACSF(element="Fe", **recipe.descriptor)
 start = time.perf_counter()
 if args.from_predictions:
     saved = load_saved_predictions(args.from_predictions, dataset.names, args.k, args.seed, recipe.name)
