@@ -33,7 +33,8 @@ def test_gradient_path_gives_the_value_path_and_exact_derivatives(bundle, neighb
     ensemble = bundle.ensemble
     z = ensemble.standardise(X[3:4])[0] + 0.05  # near, not on, a training complex: every member acts
     value = ensemble.forward(z[None], neighbours=neighbours)
-    out = ensemble.forward(z, gradient=True, neighbours=neighbours)
+    out = ensemble.forward(z, gradient=True, neighbours=neighbours, network_gradients=True)
+    assert ensemble.forward(z, gradient=True).d_networks is None  # only when asked for
     np.testing.assert_allclose(out.mean, value.mean[0], rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(out.networks, value.networks[:, 0], rtol=1e-6, atol=1e-7)
     assert out.d_mean.shape == (ensemble.n_energy, ensemble.n_inputs)

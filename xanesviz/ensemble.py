@@ -37,8 +37,8 @@ class EnsembleOutput(NamedTuple):
 
     For rows Z (n, d): ``mean`` (n, n_energy), ``networks`` (n_networks, n, n_energy). For one
     input with ``gradient=True``: ``mean`` (n_energy,), ``networks`` (n_networks, n_energy), and
-    their derivatives with respect to z, ``d_mean`` (n_energy, d) and ``d_networks``
-    (n_networks, n_energy, d).
+    their derivatives with respect to z, ``d_mean`` (n_energy, d) and, if asked for,
+    ``d_networks`` (n_networks, n_energy, d).
     """
 
     mean: np.ndarray
@@ -84,18 +84,21 @@ class Ensemble:
         """Raw descriptor rows (n, n_features) -> the members' standardised inputs (n, n_inputs)."""
         return (np.asarray(X, float)[:, self.support] - self.x_mean) / self.x_scale
 
-    def forward(self, Z: np.ndarray, gradient: bool = False, neighbours: bool = True) -> EnsembleOutput:
+    def forward(self, Z: np.ndarray, gradient: bool = False, neighbours: bool = True,
+                network_gradients: bool = False) -> EnsembleOutput:
         """The model on standardised inputs: rows Z (n, d), or one input z with ``gradient=True``.
 
-        ``neighbours=False`` leaves the nearest-neighbour member out.
+        ``neighbours=False`` leaves the nearest-neighbour member out; ``network_gradients=True``
+        (with ``gradient``) also returns each network's derivative, ``d_networks``.
         """
         neighbour_member = self.neighbours if neighbours else None
         if gradient:
             z = np.asarray(Z, np.float64).reshape(-1)
             out, jac = self.network.forward(z, gradient=True)  # (m, E), (m, E, d)
-            networks, d_networks = out * self.y_scale + self.y_mean, jac * self.y_scale[:, None]
-            mean, d_mean = self._other_members(z[None], networks.mean(axis=0), d_networks.mean(axis=0),
-                                               neighbour_member)
+            networks = out * self.y_scale + self.y_mean
+            d_mean = jac.mean(axis=0).astype(np.float64) * self.y_scale[:, None]  # the mean first: 5x less work
+            d_networks = jac * self.y_scale[:, None] if network_gradients else None
+            mean, d_mean = self._other_members(z[None], networks.mean(axis=0), d_mean, neighbour_member)
             return EnsembleOutput(mean, networks, d_mean, d_networks)
         Z = np.atleast_2d(Z)
         networks = self.network.forward(Z) * self.y_scale + self.y_mean

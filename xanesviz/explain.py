@@ -103,7 +103,7 @@ def spectrum_gradient(ensemble, descriptor, cluster, networks: bool = False) -> 
     """
     features, d_features = descriptor.derivatives(cluster)  # (n_f,), (n_f, n, 3)
     z = ensemble.standardise(features[None, :])[0]
-    out = ensemble.forward(z, gradient=True)
+    out = ensemble.forward(z, gradient=True, network_gradients=networks)
     d_features = d_features[ensemble.support]  # (n_in, n, 3)
     d_mean = np.tensordot(out.d_mean / ensemble.x_scale[None, :], d_features, axes=(1, 0))  # (n_E, n, 3)
     result = {"mean": out.mean, "d_mean": cluster.atom_gradient(d_mean)}
