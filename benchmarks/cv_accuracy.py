@@ -92,7 +92,7 @@ if args.update_card:  # before hours of training: the bundle must be of this rec
                          f"than {recipe.name} as defined now")
 dataset = load_dataset(data_dir_or_exit(args.data))
 groups = groups_for(args.group, dataset.names)
-descriptor = WACSF(**recipe.descriptor)
+descriptor = WACSF(element="Fe", **recipe.descriptor)
 start = time.perf_counter()
 if args.from_predictions:
     saved = load_saved_predictions(args.from_predictions, dataset.names, args.k, args.seed, recipe.name, args.group)

@@ -1,7 +1,7 @@
 """Find how the study's targets (spectra/) were made from raw FDMNES output (fdmnes/).
 
 Fits one (Fermi level, Lorentzian FWHM, scale) to many samples at once and reports how well
-the resulting recipe, ``xanesviz.spectrum.fdmnes_to_target``, reproduces every target.
+the resulting recipe, ``xanesviz.data.fdmnes_to_target``, reproduces every target.
 
     python benchmarks/fit_target_broadening.py [DATA_DIR] [--n 400]
 """
@@ -13,7 +13,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from xanesviz.data import list_stems, read_fdmnes, read_spectrum_file
-from xanesviz.spectrum import FE_K_GRID, fdmnes_to_target
+from xanesviz.data import FE_K_GRID, FE_K_XANES, fdmnes_to_target
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("data_dir", nargs="?", default=Path(__file__).resolve().parents[2] / "shared/data/fe-k-xanes")
@@ -35,7 +35,7 @@ pairs = [load(s) for s in fit_stems]
 
 
 def residuals(p, e_f):
-    return np.concatenate([(fdmnes_to_target(e, raw, FE_K_GRID, e_f, p[0], p[1]) - t) / t.max() for e, raw, t in pairs])
+    return np.concatenate([(fdmnes_to_target(e, raw, FE_K_XANES, e_f, p[0], p[1]) - t) / t.max() for e, raw, t in pairs])
 
 
 # The Fermi cut acts on the raw 0.2 eV grid, so it is scanned; width and scale are fitted for each.
@@ -50,7 +50,7 @@ print(f"fitted on {len(pairs)} samples: E_F = {e_f:.1f} eV (cut between raw grid
 errors = []
 for stem in stems:
     e, raw, t = load(stem)
-    errors.append(np.max(np.abs(fdmnes_to_target(e, raw, FE_K_GRID, e_f, fwhm, scale) - t)) / t.max())
+    errors.append(np.max(np.abs(fdmnes_to_target(e, raw, FE_K_XANES, e_f, fwhm, scale) - t)) / t.max())
 errors = 100 * np.asarray(errors)
 print(f"all {len(stems)} targets: max |recipe - target| / max(target): median {np.median(errors):.2f} %, "
       f"95th pct {np.percentile(errors, 95):.2f} %, worst {errors.max():.2f} %")

@@ -58,7 +58,7 @@ if args.max_folds is not None and not 1 <= args.max_folds <= 5:
 recipe = get_recipe(args.recipe)
 dataset = load_dataset(data_dir_or_exit(args.data))
 y, energy = dataset.spectra, dataset.energy
-X = WACSF(**recipe.descriptor).transform(dataset.structures)
+X = WACSF(element="Fe", **recipe.descriptor).transform(dataset.structures)
 folds = list(cv_splitter(k=5).split(X))[: args.max_folds]
 tested = np.concatenate([test for _, test in folds])
 models = {"kernel ridge regression alone": lambda train_idx, test_idx, fold: kernel_ridge_predict(

@@ -89,10 +89,10 @@ if args.oof:
         print(f"    prominence {100 * low:.0f}-{100 * high:.0f} % of the maximum: {n_missed:5d} missed peaks; "
               f"{below[b]:5.0f} predicted bumps, {below_real[b]:5.0f} of them real")
 
-default_r_max = WACSF(**recipe.descriptor).r_max
+default_r_max = WACSF(element="Fe", **recipe.descriptor).r_max
 for r_max in args.r_max or [default_r_max]:
     start = time.perf_counter()
-    X = WACSF(**{**recipe.descriptor, "r_max": r_max}).transform(dataset.structures)
+    X = WACSF(element="Fe", **{**recipe.descriptor, "r_max": r_max}).transform(dataset.structures)
     preprocessing = make_preprocessing(recipe.variance_drop).fit(X[train_idx])
     Z_train, Z_test = preprocessing.transform(X[train_idx]), preprocessing.transform(X[test_idx])
     distance, nearest = (a[:, 0] for a in NearestNeighbors(n_neighbors=1).fit(Z_train).kneighbors(Z_test))

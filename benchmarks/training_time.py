@@ -20,7 +20,7 @@ parser.add_argument("--training-precision", choices=["float32", "bfloat16"],
 args = parser.parse_args()
 recipe = get_recipe(args.recipe).with_overrides(epochs=args.epochs, training_precision=args.training_precision)
 dataset = load_dataset(data_dir_or_exit(args.data))
-X = WACSF(**recipe.descriptor).transform(dataset.structures)
+X = WACSF(element="Fe", **recipe.descriptor).transform(dataset.structures)
 model = train(X, dataset.spectra, recipe, seed=0, progress=True)
 print(f"recipe {recipe.name}: {recipe.ensemble} network(s) x {recipe.epochs} epochs on {len(dataset)} samples, "
       f"{recipe.training_precision} training: "

@@ -6,7 +6,7 @@ from ase import Atoms
 from xanesviz import WACSF
 from xanesviz.bundle import save_bundle
 from xanesviz.model import Recipe, train
-from xanesviz.spectrum import FE_K_GRID
+from xanesviz.data import FE_K_GRID, FE_K_XANES
 
 TINY = Recipe(name="tiny-test", hidden=(32, 32), epochs=4, learning_rate=1e-3, standardise_targets=True,
               kernel_weight=0.3, kernel_gamma=0.01, neighbour_width=2.0, neighbour_model_weight=0.2)
@@ -33,7 +33,7 @@ def synthetic_data(n=96, seed=1):
     """Structures and smooth fake spectra whose edge position follows the mean bond length."""
     rng = np.random.default_rng(seed)
     structures = [random_complex(rng) for _ in range(n)]
-    X = WACSF().transform(structures)
+    X = WACSF(element="Fe").transform(structures)
     bond = np.array([np.sort(a.get_distances(0, range(1, len(a))))[:6].mean() for a in structures])
     e0 = 7112 + 8 * (bond - 2.1)
     y = 0.6 / (1 + np.exp(-(FE_K_GRID[None, :] - e0[:, None]) / 1.5)) + 0.2
@@ -43,5 +43,6 @@ def synthetic_data(n=96, seed=1):
 def tiny_bundle(path, members=3, seed=3):
     structures, X, y = synthetic_data()
     ensemble = train(X, y, TINY, seed=seed, n_members=members)
-    save_bundle(path, ensemble, WACSF(), {"name": "tiny"}, FE_K_GRID, training_features=X)
+    save_bundle(path, ensemble, WACSF(element="Fe"), {"name": "tiny", **FE_K_XANES.card()}, FE_K_GRID,
+                training_features=X)
     return path

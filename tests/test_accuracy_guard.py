@@ -18,7 +18,7 @@ import pytest
 from xanesviz import cv_record
 from xanesviz.errors import ModelBundleError
 from xanesviz.evaluation import delta_mu
-from xanesviz.spectrum import FE_K_GRID
+from xanesviz.data import FE_K_GRID
 from xanesviz.splits import fold_numbers, formula_groups, groups_for
 
 SHIPPED = Path(__file__).resolve().parents[1] / "pretrained" / "fe-k"
@@ -131,7 +131,7 @@ def test_a_short_training_of_the_shipped_recipe_still_learns(data_dir):
     card = json.loads((SHIPPED / cv_record.CARD).read_text())
     recipe = Recipe.from_dict(card["recipe"]).with_overrides(ensemble=1, epochs=60)
     stems = list_stems(data_dir)[::4]
-    X = WACSF(**recipe.descriptor).transform([read_structure(data_dir / "xyz" / f"{s}.xyz") for s in stems])
+    X = WACSF(element="Fe", **recipe.descriptor).transform([read_structure(data_dir / "xyz" / f"{s}.xyz") for s in stems])
     y = read_true_spectra(data_dir, stems)
     fold = fold_numbers(5, len(stems), 0, formula_groups(stems))
     train_rows, test_rows = fold != 0, fold == 0

@@ -86,7 +86,7 @@ def test_every_command_has_help(command, capsys):
 def tiny_data_dir(tmp_path_factory):
     """A data directory in the XANESNET layout with 24 synthetic samples."""
     from helpers import synthetic_data
-    from xanesviz.spectrum import FE_K_GRID
+    from xanesviz.data import FE_K_GRID
 
     root = tmp_path_factory.mktemp("data")
     (root / "xyz").mkdir()

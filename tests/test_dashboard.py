@@ -162,7 +162,7 @@ def test_values_set_from_python_land_on_the_sliders_grid():
     import ipywidgets as widgets
 
     from xanesviz.app.controls import BroadeningControls, on_slider_grid
-    from xanesviz.spectrum import FE_K_GRID
+    from xanesviz.data import FE_K_GRID
 
     distance = widgets.FloatSlider(min=0.5, max=8.0, step=0.01)
     assert [on_slider_grid(distance, v) for v in (2.2345, 9.0, 0.1)] == [2.23, 8.0, 0.5]

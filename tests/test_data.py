@@ -7,7 +7,7 @@ from xanesviz.data import list_stems, load_dataset, read_fdmnes, read_spectrum_f
 from xanesviz.errors import SpectrumFileError, XanesvizError
 from xanesviz.evaluation import (bootstrap_intervals, delta_mu, format_intervals, peak_counts, peak_statistics,
                                  resampled_figures, summarise)
-from xanesviz.spectrum import FE_K_GRID
+from xanesviz.data import FE_K_GRID
 
 from conftest import write_numbered_xyz
 

@@ -5,7 +5,6 @@ import pytest
 
 from xanesviz import Predictor
 from xanesviz.bundle import load_importance
-from xanesviz.descriptor import WACSF
 from xanesviz.examples import GALLERY, example
 from xanesviz.explain import DomainModel, window_importance
 
@@ -52,23 +51,6 @@ def test_sensitivity_matches_finite_differences_near_a_training_complex(predicto
     exact = predictor.sensitivity(atoms)
     numeric = finite_difference_sensitivity(predictor, atoms)
     np.testing.assert_allclose(exact, numeric, rtol=2e-2, atol=2e-3 * numeric.max())
-
-
-def test_descriptor_gradient_matches_finite_differences():
-    rng = np.random.default_rng(3)
-    vectors = rng.uniform(-5, 5, (25, 3))
-    numbers = rng.choice([1, 6, 8, 17], 25)
-    descriptor = WACSF(g2_weightings=("Z", "unit", "inverse_Z", "H", "C", "O", "beyond_row2"),
-                       g4_weightings=("Z", "unit", "row2"))
-    _, jac = descriptor.featurise_with_gradient(numbers, vectors)
-    h = 1e-6
-    for j in (0, 7, 19):
-        for c in range(3):
-            plus, minus = vectors.copy(), vectors.copy()
-            plus[j, c] += h
-            minus[j, c] -= h
-            numeric = (descriptor.featurise_vectors(numbers, plus) - descriptor.featurise_vectors(numbers, minus)) / (2 * h)
-            np.testing.assert_allclose(jac[:, j, c], numeric, rtol=1e-5, atol=1e-7 * np.abs(numeric).max())
 
 
 def test_atoms_beyond_cutoff_have_zero_sensitivity(predictor):
@@ -127,8 +109,8 @@ def test_a_clusters_features_are_computed_once_and_again_after_an_edit(predictor
     """The drag loop asks for one cluster's features for the prediction and the trust signal."""
     cluster = predictor.cluster(example())
     calls = []
-    featurise = predictor.descriptor.featurise_cluster
-    monkeypatch.setattr(predictor.descriptor, "featurise_cluster", lambda c: calls.append(1) or featurise(c))
+    featurise = predictor.descriptor.create
+    monkeypatch.setattr(predictor.descriptor, "create", lambda c, *a: calls.append(1) or featurise(c, *a))
     spectrum = predictor.predict(cluster)
     score = predictor.domain_score(cluster, prediction=spectrum)
     assert len(calls) == 1 and score["label"] == "within training data"

@@ -48,8 +48,8 @@ def test_trained_model_blends_networks_and_kernel():
     _, X, y = synthetic_data()
     model = train(X, y, TINY.with_overrides(neighbour_width=0.0), seed=1, n_members=2)  # the kernel blend alone
     assert model.kernel is not None and model.neighbours is None
-    networks = model.predict_members(X[:7]).mean(axis=0)
-    kernel = model.kernel.forward(model.preprocessing.transform(X[:7])) * model.y_scale + model.y_mean
+    networks = model.predict_networks(X[:7]).mean(axis=0)
+    kernel = model.kernel.forward(model.standardise(X[:7])) * model.y_scale + model.y_mean
     np.testing.assert_allclose(model.predict_mean(X[:7]), blend(networks, kernel, TINY.kernel_weight), rtol=1e-5)
     assert not np.allclose(networks, kernel)
     # interpolating the training data, the kernel member fits it more closely than the 4-epoch networks

@@ -12,7 +12,7 @@ from xanesviz.bundle import load_bundle
 from xanesviz.errors import ModelBundleError, RecipeError, StructureError, XanesvizError
 from xanesviz.model import (RECIPES, FusedAdam, Recipe, VarianceFilter, build_mlp, cross_validate, get_recipe,
                             make_preprocessing, train)
-from xanesviz.spectrum import FE_K_GRID
+from xanesviz.data import FE_K_GRID
 
 from helpers import TINY, synthetic_data, tiny_bundle
 
@@ -46,7 +46,7 @@ def test_training_reduces_loss_and_is_reproducible(synthetic):
     a = train(X, y, TINY, seed=5, n_members=2)
     b = train(X, y, TINY, seed=5, n_members=2)
     assert a.history[-1] < a.history[0]
-    np.testing.assert_allclose(a.predict_members(X[:4]), b.predict_members(X[:4]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a.predict_networks(X[:4]), b.predict_networks(X[:4]), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])
@@ -105,10 +105,10 @@ def test_training_loop_equals_a_plain_step_by_step_loop(synthetic, n_steps):
     # more or less moves them by about a whole one. The biases before batch norm get gradients of
     # rounding noise only (batch norm cancels them), so they are compared through the networks'
     # outputs, which that noise moves by up to 1e-4 in graph and eager runs alike.
-    for plain, fast_layer in zip(net.layers, fast.members[0].layers):
+    for plain, fast_layer in zip(net.layers, fast.keras_networks[0].layers):
         if isinstance(plain, keras.layers.Dense):
             np.testing.assert_allclose(fast_layer.kernel.numpy(), plain.kernel.numpy(), rtol=0, atol=2e-5)
-    np.testing.assert_allclose(fast.members[0](Z, training=False), net(Z, training=False), atol=3e-4)
+    np.testing.assert_allclose(fast.keras_networks[0](Z, training=False), net(Z, training=False), atol=3e-4)
 
 
 def test_bfloat16_training_runs_in_bfloat16_and_returns_float32_networks(synthetic):
@@ -117,14 +117,14 @@ def test_bfloat16_training_runs_in_bfloat16_and_returns_float32_networks(synthet
     single = train(X, y, recipe, seed=3)
     half = train(X, y, recipe.with_overrides(training_precision="bfloat16"), seed=3)
     # The same training, rounded differently: the kernels part, the losses follow each other.
-    single_kernel, half_kernel = (m.members[0].get_layer("dense_1").kernel.numpy() for m in (single, half))
+    single_kernel, half_kernel = (m.keras_networks[0].get_layer("dense_1").kernel.numpy() for m in (single, half))
     assert np.abs(single_kernel - half_kernel).max() > 1e-4
     np.testing.assert_allclose(half.history, single.history, rtol=0.1)
     assert half.history[-1] < half.history[0]
     # What comes back (and is saved and folded) is a float32 network with the trained weights.
-    member = half.members[0]
+    member = half.keras_networks[0]
     assert {layer.dtype_policy.name for layer in member.layers} == {"float32"}
-    Z = half.preprocessing.transform(X[:5]).astype(np.float32)
+    Z = half.standardise(X[:5]).astype(np.float32)
     np.testing.assert_allclose(half.network.forward(Z)[0], member(Z, training=False).numpy(), rtol=1e-4, atol=1e-5)
 
 
@@ -163,7 +163,7 @@ def test_recipes_round_trip_through_a_card():
 
 def test_members_differ(synthetic):
     _, X, y = synthetic
-    pred = train(X, y, TINY, seed=0, n_members=2).predict_members(X[:5])
+    pred = train(X, y, TINY, seed=0, n_members=2).predict_networks(X[:5])
     assert not np.allclose(pred[0], pred[1])
 
 
@@ -241,7 +241,9 @@ def test_bundle_records_card(bundle_dir):
     assert card["descriptor"]["n_features"] == 97
     assert card["energy_grid"] == {"start_eV": 7097.0, "stop_eV": 7172.0, "n_points": 226, "units": "eV (absolute)"}
     assert card["recipe"]["name"] == "tiny-test" and card["ensemble_members"] == 3
-    assert "package_version" in card and card["edge"] == {"element": "Fe", "edge": "K"}
+    assert "package_version" in card and card["edge"] == {"element": "Fe", "edge": "K", "edge_energy_eV": 7112.0,
+                                                          "fermi_level_eV": 7110.9}
+    assert card["target_lorentzian_fwhm_eV"] == 1.275
 
 
 DELETED = {"delete_card": "model_card.json", "delete_preprocessing": "preprocessing.npz",

@@ -7,7 +7,7 @@ import pytest
 from tests.helpers import TINY, synthetic_data, tiny_bundle
 from xanesviz import WACSF
 from xanesviz.model import train
-from xanesviz.spectrum import FE_K_GRID
+from xanesviz.data import FE_K_GRID
 from xanesviz.neighbours import NeighbourMember
 
 
@@ -117,7 +117,7 @@ def test_bundle_shares_the_kernel_inputs_and_predicts_as_without_sharing(tmp_pat
     assert bundle.neighbours.train_inputs is bundle.kernel.train_inputs  # one distance computation for both
     Z = bundle.standardise(X[:6])
     shared = bundle.forward(Z)[0]
-    bundle.neighbours = Member(bundle.neighbours.train_inputs.copy(), bundle.neighbours.train_values,
+    bundle.ensemble.neighbours = Member(bundle.neighbours.train_inputs.copy(), bundle.neighbours.train_values,
                                bundle.neighbours.width, bundle.neighbours.model_weight, bundle.neighbours.mode)
     np.testing.assert_allclose(bundle.forward(Z)[0], shared, rtol=1e-12)
 

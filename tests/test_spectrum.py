@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from xanesviz import Broadening, Spectrum
-from xanesviz.data import list_stems, read_fdmnes, read_spectrum_file
-from xanesviz.spectrum import (FE_K_GRID, arctan_gamma, core_hole_width, csv_text, fdmnes_to_target, find_peaks,
-                               gaussian_broaden, lorentzian_broaden, lorentzian_kernel)
+from xanesviz.data import FE_K_GRID, fdmnes_to_target, list_stems, read_fdmnes, read_spectrum_file
+from xanesviz.spectrum import (arctan_gamma, core_hole_width, csv_text, find_peaks, gaussian_broaden,
+                               lorentzian_broaden, lorentzian_kernel)
 
 
 def measured_fwhm(x, y):
@@ -118,11 +118,39 @@ def test_broadening_default_is_identity(smooth_spectrum):
     assert b.is_identity
     np.testing.assert_array_equal(b.matrix(FE_K_GRID), np.eye(226))
     np.testing.assert_array_equal(b.apply(FE_K_GRID, smooth_spectrum.mu), smooth_spectrum.mu)
-    assert smooth_spectrum.broaden(b) is smooth_spectrum
+    same = smooth_spectrum.broaden(b)
+    np.testing.assert_array_equal(same.mu, smooth_spectrum.mu)
+    edited = same.with_meta(structure="edited.xyz")
+    assert edited.meta["structure"] == "edited.xyz" and "structure" not in smooth_spectrum.meta
+
+
+def test_spectrum_is_immutable(smooth_spectrum):
+    with pytest.raises(TypeError):
+        smooth_spectrum.meta["structure"] = "x"  # a read-only mapping: use with_meta
+    with pytest.raises(ValueError):
+        smooth_spectrum.mu[0] = 1.0
+    with pytest.raises(ValueError):
+        smooth_spectrum.std[0] = 1.0
+    mu = np.ones(226)
+    spectrum = Spectrum(FE_K_GRID, mu)
+    mu[0] = 5.0  # the caller's array stays the caller's
+    assert spectrum.mu[0] == 1.0
+    assert spectrum.with_meta(model=None).meta == {}
+
+
+def test_broadening_takes_the_spectrum_fermi_level(smooth_spectrum):
+    b = Broadening(gamma_hole=1.0, gamma_max=6.0)
+    with pytest.raises(ValueError, match="e_fermi"):
+        b.gamma(FE_K_GRID)
+    at = smooth_spectrum.with_meta(fermi_level_eV="7110.9").broaden(b)
+    np.testing.assert_allclose(at.mu, smooth_spectrum.broaden(Broadening(gamma_hole=1.0, gamma_max=6.0,
+                                                                         e_fermi=7110.9)).mu)
+    assert not np.allclose(at.mu, smooth_spectrum.broaden(Broadening(gamma_hole=1.0, gamma_max=6.0,
+                                                                     e_fermi=7130.0)).mu)
 
 
 def test_spectrum_broaden(smooth_spectrum):
-    b = Broadening(gamma_hole=1.0, gamma_max=6.0, gaussian_fwhm=1.5)
+    b = Broadening(gamma_hole=1.0, gamma_max=6.0, gaussian_fwhm=1.5, e_fermi=7110.9)
     assert not b.is_identity
     out = smooth_spectrum.broaden(b)
     assert out.mu.shape == smooth_spectrum.mu.shape == out.std.shape

@@ -78,7 +78,7 @@ def test_standard_formats_round_trip(tmp_path, name, fmt, periodic):
         assert back.pbc.all()
     np.testing.assert_allclose(diff, 0.0, atol=atol)
     # the absorber's cluster is the octahedron whatever the format
-    cluster = cut_cluster(back, choose_absorber(back), 2.5)
+    cluster = cut_cluster(back, choose_absorber(back, element="Fe"), 2.5)
     np.testing.assert_allclose(np.sort(cluster.distances), [2.0] * 6, atol=atol)
 
 
@@ -112,11 +112,16 @@ def two_iron():
     (None, 1), ("Fe", 1), ("O", 2), ("H", 0), (3, 3), (0, 0), (-1, 3), (-4, 0), ("3", 3), ("-1", 3), ("2", 2),
 ])
 def test_choose_absorber(two_iron, absorber, expected):
-    assert choose_absorber(two_iron, absorber) == expected
+    assert choose_absorber(two_iron, absorber, element="Fe") == expected
 
 
 def test_choose_absorber_default_follows_element(two_iron):
     assert choose_absorber(two_iron, None, element="O") == 2
+
+
+def test_choose_absorber_needs_an_absorber_or_element(two_iron):
+    with pytest.raises(StructureError, match="mol.xyz: no absorber chosen"):
+        choose_absorber(two_iron, None, source="mol.xyz")
 
 
 def test_choose_absorber_numpy_integer(two_iron):
@@ -141,7 +146,7 @@ def test_no_fe_atom(tmp_path):
     path = write_numbered_xyz(tmp_path / "no_iron.xyz", [8, 1, 1], [[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
     atoms = read_structure(path)
     with pytest.raises(StructureError) as info:
-        choose_absorber(atoms, source=str(path))
+        choose_absorber(atoms, element="Fe", source=str(path))
     assert_one_line_naming(info, path)
     assert "Fe" in str(info.value)
 

@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from .descriptor import WACSF
+from .ensemble import Ensemble
 from .errors import ModelBundleError
-from .kernel import KernelMember, blend, ensemble_forward, shared_squared_distances
+from .kernel import KernelMember
 from .neighbours import MODES as NEIGHBOUR_MODES, NeighbourMember
 from .network import StackedMLP
 
@@ -54,52 +55,47 @@ def reference_cluster():
 
 
 def descriptor_fingerprint(descriptor: WACSF) -> list[float]:
-    return [float(v) for v in descriptor.featurise_cluster(reference_cluster())]
+    return [float(v) for v in descriptor.create(reference_cluster())]
+
+
+def _from_ensemble(name: str, doc: str):
+    return property(lambda self: getattr(self.ensemble, name), doc=doc)
 
 
 @dataclass
 class Bundle:
-    """A loaded bundle: everything the predictor needs, as numpy arrays and a card."""
+    """A loaded bundle: the fitted :class:`~xanesviz.ensemble.Ensemble`, with the descriptor it
+    reads, the model card that says what it is (edge, energy grid, recipe) and where it lies.
+
+    The ensemble's parts are readable here too (``bundle.network`` is ``bundle.ensemble.network``).
+    """
 
     path: Path
     card: dict
     descriptor: WACSF
-    network: StackedMLP
-    support: np.ndarray
-    x_mean: np.ndarray
-    x_scale: np.ndarray
-    y_mean: np.ndarray
-    y_scale: np.ndarray
-    energy: np.ndarray
-    training_features: np.ndarray | None
-    kernel: KernelMember | None = None
-    kernel_weight: float = 0.0
-    neighbours: NeighbourMember | None = None
+    ensemble: Ensemble
+
+    @property
+    def energy(self) -> np.ndarray:
+        return energy_grid(self.card)
+
+    network = _from_ensemble("network", "The networks (numpy, batch norm folded).")
+    kernel = _from_ensemble("kernel", "The kernel ridge member, or None.")
+    kernel_weight = _from_ensemble("kernel_weight", "The kernel member's share of the mean.")
+    neighbours = _from_ensemble("neighbours", "The nearest-neighbour member, or None.")
+    support = _from_ensemble("support", "The variance filter's kept columns.")
+    x_mean = _from_ensemble("x_mean", "Standardisation mean of the kept columns.")
+    x_scale = _from_ensemble("x_scale", "Standardisation scale of the kept columns.")
+    y_mean = _from_ensemble("y_mean", "Target scaling: mean.")
+    y_scale = _from_ensemble("y_scale", "Target scaling: scale.")
+    training_features = _from_ensemble("training_inputs", "Standardised training features, or None.")
 
     def standardise(self, X: np.ndarray) -> np.ndarray:
-        """Raw descriptor rows -> the filtered, standardised inputs of the networks and kernel member."""
-        return (np.asarray(X, float)[:, self.support] - self.x_mean) / self.x_scale
+        return self.ensemble.standardise(X)
 
-    def forward(self, Z: np.ndarray, neighbours: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, members) in spectrum units for standardised inputs Z: the predicted mean
-        (n, n_energy), networks blended with the kernel and nearest-neighbour members
-        (``neighbours=False`` leaves the latter out), and each network's output
-        (n_members, n, n_energy), whose spread is the ensemble's uncertainty."""
-        return ensemble_forward(self.network, self.kernel, self.kernel_weight, Z, self.y_mean, self.y_scale,
-                                self.neighbours if neighbours else None)
-
-    def forward_with_gradient(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted mean (n_energy,) for one standardised input and its derivative (n_energy, d)."""
-        out, jac = self.network.forward_with_gradient(z)  # (m, n_E), (m, n_E, d)
-        mean, d_mean = out.mean(axis=0), jac.mean(axis=0).astype(float)
-        d2 = shared_squared_distances(self.kernel, self.neighbours, z)
-        if self.kernel is not None:
-            k_out, k_jac = self.kernel.forward_with_gradient(z, d2)
-            mean, d_mean = blend(mean, k_out, self.kernel_weight), blend(d_mean, k_jac, self.kernel_weight)
-        mean, d_mean = mean * self.y_scale + self.y_mean, d_mean * self.y_scale[:, None]
-        if self.neighbours is not None:
-            mean, d_mean = self.neighbours.blend_with_gradient(z, mean, d_mean, d2)
-        return mean, d_mean
+    def forward(self, Z: np.ndarray, gradient: bool = False, neighbours: bool = True):
+        """``self.ensemble.forward``: see :meth:`xanesviz.ensemble.Ensemble.forward`."""
+        return self.ensemble.forward(Z, gradient=gradient, neighbours=neighbours)
 
 
 def energy_grid(card: dict) -> np.ndarray:
@@ -110,24 +106,25 @@ def energy_grid(card: dict) -> np.ndarray:
 def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra: dict,
                 energy: np.ndarray, training_features: np.ndarray | None = None,
                 importance: dict | None = None) -> Path:
-    """Write a trained ensemble (``xanesviz.model.TrainedEnsemble``) as a bundle directory."""
+    """Write a trained :class:`~xanesviz.ensemble.Ensemble` as a bundle directory.
+
+    ``training_features``: the raw descriptor rows it was trained on, stored standardised for
+    the trust signal (none stored without them)."""
     from . import __version__
-    from .model import preprocessing_state
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     for old in path.glob("member_*.keras"):
         old.unlink()
-    for m, member in enumerate(ensemble.members):
-        member.save(path / f"member_{m}.keras")
+    for m, network in enumerate(ensemble.keras_networks or ()):
+        network.save(path / f"member_{m}.keras")
     np.savez(path / FAST_WEIGHTS, **ensemble.network.arrays())
-    state = preprocessing_state(ensemble.preprocessing)
-    arrays = {"support": state["support"], "x_mean": state["mean"], "x_scale": state["scale"],
+    arrays = {"support": ensemble.support, "x_mean": ensemble.x_mean, "x_scale": ensemble.x_scale,
               "y_mean": ensemble.y_mean, "y_scale": ensemble.y_scale}
     if training_features is not None:
-        arrays["training_features"] = ((training_features[:, state["support"]] - state["mean"]) / state["scale"]).astype(np.float32)
+        arrays["training_features"] = ensemble.standardise(training_features).astype(np.float32)
     np.savez(path / PREPROCESSING, **arrays)
-    held_inputs = [arrays["training_features"]] if training_features is not None else []
+    held_inputs = [arrays["training_features"]] if "training_features" in arrays else []
     if ensemble.kernel is not None:
         np.savez(path / KERNEL, **ensemble.kernel.arrays())
     elif (path / KERNEL).exists():
@@ -150,10 +147,10 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
         "edge": {"element": descriptor.element, "edge": "K"},
         "energy_grid": {"start_eV": float(energy[0]), "stop_eV": float(energy[-1]), "n_points": int(len(energy)),
                         "units": "eV (absolute)"},
-        "descriptor": {"type": "wACSF", "params": descriptor.get_params(), "n_features": descriptor.n_features,
+        "descriptor": {"type": "wACSF", "params": descriptor.to_params(), "n_features": descriptor.n_features,
                        "fingerprint": descriptor_fingerprint(descriptor)},
-        "recipe": ensemble.recipe.to_dict(),
-        "ensemble_members": len(ensemble.members),
+        "recipe": dict(ensemble.recipe),
+        "ensemble_members": ensemble.n_networks,
         "train_seconds": round(ensemble.train_seconds, 1),
         **card_extra,
     }
@@ -232,7 +229,7 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
         member_files = sorted(path.glob("member_*.keras"))
         if not member_files:
             raise ModelBundleError(f"{path}: no member_*.keras files")
-        network = StackedMLP.from_members([_fold_keras_file(p) for p in member_files])
+        network = StackedMLP.from_keras([_load_keras_file(p) for p in member_files])
     else:
         raise ValueError(f"unknown backend {backend!r}")
     support = pre["support"].astype(bool)
@@ -253,7 +250,7 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
         mode = recipe.get("neighbour_mode", "spectra")
         if mode not in NEIGHBOUR_MODES:
             raise ModelBundleError(f"{path / CARD}: unknown neighbour_mode {mode!r}")
-        held = [a for a in (None if kernel is None else kernel.train_inputs, pre.get("training_features"))
+        held = [a for a in (None if kernel is None else kernel.inputs, pre.get("training_features"))
                 if a is not None]
         arrays = _load_npz(path / NEIGHBOURS, (NEIGHBOUR_MODES[mode],))
         if "neighbour_inputs" not in arrays and not held:
@@ -270,21 +267,21 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
                           [neighbours.train_inputs.ravel(), neighbours.train_values.ravel()]))):
         if not np.all(np.isfinite(arr)):
             raise ModelBundleError(f"{path}: non-finite {name}")
-    return Bundle(path, card, descriptor, network, support, pre["x_mean"], pre["x_scale"], pre["y_mean"],
-                  pre["y_scale"], energy, pre.get("training_features"), kernel, kernel_weight, neighbours)
+    ensemble = Ensemble(support, pre["x_mean"], pre["x_scale"], pre["y_mean"], pre["y_scale"], network, kernel,
+                        kernel_weight, neighbours, pre.get("training_features"), dict(recipe),
+                        train_seconds=float(card.get("train_seconds", 0.0)))
+    return Bundle(path, card, descriptor, ensemble)
 
 
-def _fold_keras_file(path: Path):
+def _load_keras_file(path: Path):
     import keras
-
-    from .model import fold_batchnorm
 
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # Keras raises many types for a damaged archive
         raise ModelBundleError(f"{path}: cannot be loaded as a Keras model ({type(exc).__name__}: "
                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-    return fold_batchnorm(model)
+    return model
 
 
 def load_importance(bundle: Bundle) -> dict | None:

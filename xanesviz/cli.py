@@ -40,11 +40,11 @@ def cmd_predict(args) -> int:
         if args.std:
             columns[f"{name}_std"] = spectrum.std
     header = [f"xanesviz {predictor.card.get('package_version', '')} predicted {predictor.element} K-edge XANES",
-              f"model: {predictor.name} ({predictor.n_members} networks"
-              f"{' + kernel ridge member' if predictor.bundle.kernel is not None else ''}, "
+              f"model: {predictor.name} ({' + '.join(predictor.members)}, "
               f"recipe {predictor.card['recipe']['name']})",
-              f"edge: {predictor.element} K", "units: energy_eV absolute eV; intensity on the training targets' scale",
-              f"broadening: the targets' Lorentzian only ({predictor.card.get('target_broadening', 'fixed')})"]
+              f"edge: {predictor.element} {predictor.edge}",
+              "units: energy_eV absolute eV; intensity on the training targets' scale",
+              f"broadening: the targets' own only ({predictor.target_broadening})"]
     if args.std:
         header.append("<stem>_std: standard deviation over the ensemble's networks")
     if len(columns) > 1:
@@ -58,10 +58,10 @@ def cmd_predict(args) -> int:
     return 1 if failed else 0
 
 
-def _features(data_dir, descriptor, progress=True):
+def _features(data_dir, descriptor, grid, progress=True):
     from .data import load_dataset
 
-    dataset = load_dataset(data_dir, progress=progress)
+    dataset = load_dataset(data_dir, grid, progress=progress)
     for reason in dataset.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
     X = descriptor.transform(dataset.structures)
@@ -70,20 +70,21 @@ def _features(data_dir, descriptor, progress=True):
 
 def cmd_train(args) -> int:
     from .bundle import save_bundle
+    from .data import FE_K_XANES
     from .descriptor import WACSF
+    from .explain import default_windows
     from .model import cross_validate, get_recipe, train
-    from .spectrum import TARGET_LORENTZIAN_FWHM_EV
     from .splits import formula_groups, groups_for
 
     recipe = get_recipe(args.recipe).with_overrides(epochs=args.epochs, ensemble=args.ensemble,
                                                     training_precision=args.training_precision)
-    descriptor = WACSF(**recipe.descriptor)
-    dataset, X = _features(args.data_dir, descriptor)
+    spectra = FE_K_XANES  # the data layout `train` reads: the FDMNES Fe K-edge set's grid and targets
+    descriptor = WACSF(**{"element": spectra.element, **recipe.descriptor})
+    dataset, X = _features(args.data_dir, descriptor, spectra.grid)
     extra = {"name": args.name or Path(args.output).name,
              "training_data": {"directory": Path(args.data_dir).name, "n_samples": len(dataset),
                                "skipped": len(dataset.skipped), "targets": "spectra/ (FDMNES, Lorentzian-broadened)"},
-             "target_broadening": f"Lorentzian FWHM {TARGET_LORENTZIAN_FWHM_EV:g} eV (already in the targets)",
-             "seed": args.seed}
+             **spectra.card(), "seed": args.seed}
     if args.cv:
         grouping = args.group or ("formula" if formula_groups(dataset.names) is not None else "none")
         groups = groups_for(grouping, dataset.names)
@@ -106,7 +107,8 @@ def cmd_train(args) -> int:
         # spectra, and permuting any feature would only measure how far that moves them away.
         result = permutation_importance(functools.partial(ensemble.predict_mean, neighbours=False), X[sample],
                                         dataset.spectra[sample], dataset.energy,
-                                        names=descriptor.feature_names(), repeats=2, seed=args.seed)
+                                        names=descriptor.feature_names(), repeats=2, seed=args.seed,
+                                        windows=default_windows(dataset.energy, spectra.edge_energy_eV))
         extra["feature_importance"] = importance_to_card(result)
     save_bundle(args.output, ensemble, descriptor, extra, dataset.energy, training_features=X, importance=result)
     print(f"saved {args.output} ({ensemble.train_seconds:.0f} s of training)")
@@ -141,7 +143,7 @@ def cmd_evaluate(args) -> int:
             except RecipeError as exc:
                 raise ModelBundleError(f"{predictor.bundle.path / CARD}: {exc}") from None
         recipe = recipe.with_overrides(epochs=args.epochs, ensemble=args.ensemble)
-    dataset, X = _features(args.data_dir, predictor.descriptor)
+    dataset, X = _features(args.data_dir, predictor.descriptor, predictor.energy)
     if args.kfold:
         groups = groups_for(args.group, dataset.names)
         print(f"{args.kfold}-fold x {args.repeats} cross-validation of recipe {recipe.name} "
@@ -176,14 +178,14 @@ def cmd_importance(args) -> int:
     from .predictor import Predictor
 
     predictor = Predictor.load(args.model)
-    dataset, X = _features(args.data_dir, predictor.descriptor, progress=False)
+    dataset, X = _features(args.data_dir, predictor.descriptor, predictor.energy, progress=False)
     # Without the nearest-neighbour member, as `train` stores it: on training samples it adds
     # back what the model misses there, and permuting a feature would also measure how far that
     # moves a sample from itself.
     result = permutation_importance(lambda rows: predictor.predict_arrays(rows, neighbours=False)[0], X,
                                     dataset.spectra, dataset.energy,
                                     names=predictor.descriptor.feature_names(), repeats=args.repeats,
-                                    windows={"selected": tuple(args.window)} if args.window else None,
+                                    windows={"selected": tuple(args.window)} if args.window else predictor.default_windows,
                                     seed=args.seed)
     print(format_importance(result, top=args.top, window="selected" if args.window else "all"))
     return 0

@@ -9,7 +9,48 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SpectrumFileError, StructureError, XanesvizError
-from .spectrum import FE_K_GRID
+from .spectrum import lorentzian_broaden
+
+
+@dataclass(frozen=True)
+class SpectraSet:
+    """What a data set's target spectra are: the absorber and edge, their energy grid, and how
+    they were made from FDMNES output (fitted by ``benchmarks/fit_target_broadening.py``: the
+    cross-section set to zero below the Fermi level, convolved with a Lorentzian of fixed FWHM,
+    scaled and resampled on the grid)."""
+
+    element: str
+    edge: str
+    grid: np.ndarray
+    edge_energy_eV: float
+    fermi_level_eV: float
+    lorentzian_fwhm_eV: float
+    scale: float
+
+    def card(self) -> dict:
+        """The model card entries a model trained on this set records (``edge``, target broadening)."""
+        return {"edge": {"element": self.element, "edge": self.edge, "edge_energy_eV": self.edge_energy_eV,
+                         "fermi_level_eV": self.fermi_level_eV},
+                "target_lorentzian_fwhm_eV": self.lorentzian_fwhm_eV,
+                "target_broadening": f"Lorentzian FWHM {self.lorentzian_fwhm_eV:g} eV (already in the targets)"}
+
+
+#: The Fe K-edge FDMNES set (``../shared/data/fe-k-xanes``): 226 points, 7097 to 7172 eV
+#: (1/3 eV steps; -15 to +60 eV about the 7112 eV edge).
+FE_K_XANES = SpectraSet("Fe", "K", np.linspace(7097.0, 7172.0, 226), edge_energy_eV=7112.0, fermi_level_eV=7110.9,
+                        lorentzian_fwhm_eV=1.275, scale=15.59)
+FE_K_GRID = FE_K_XANES.grid
+
+
+def fdmnes_to_target(energy: np.ndarray, cross_section: np.ndarray, spectra: SpectraSet = FE_K_XANES,
+                     e_fermi: float | None = None, fwhm: float | None = None, scale: float | None = None) -> np.ndarray:
+    """Turn a raw FDMNES cross-section into a data set's target spectrum on its grid (the set's
+    Fermi level, Lorentzian and scale unless given)."""
+    e_fermi = spectra.fermi_level_eV if e_fermi is None else e_fermi
+    fwhm = spectra.lorentzian_fwhm_eV if fwhm is None else fwhm
+    scale = spectra.scale if scale is None else scale
+    occupied_removed = np.where(np.asarray(energy) < e_fermi, 0.0, np.asarray(cross_section, float))
+    return scale * lorentzian_broaden(energy, occupied_removed, fwhm, energy_out=spectra.grid)
 
 
 def _numeric_rows(path: Path, skip: int) -> np.ndarray:
@@ -94,7 +135,7 @@ def list_stems(data_dir: str | os.PathLike) -> list[str]:
     return sorted(xyz & spectra)
 
 
-def load_dataset(data_dir: str | os.PathLike, grid: np.ndarray = FE_K_GRID, limit: int | None = None,
+def load_dataset(data_dir: str | os.PathLike, grid: np.ndarray = FE_K_XANES.grid, limit: int | None = None,
                  progress: bool = False) -> Dataset:
     """Read every (xyz, spectrum) pair; files that fail are listed in ``skipped`` with the reason."""
     from .structure import read_structure

@@ -13,25 +13,24 @@ with the cosine cutoff fc(r) = (cos(pi r / r_c) + 1) / 2 for r <= r_c.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, asdict
-
 import numpy as np
 import scipy.sparse
 from ase import Atoms
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from .structure import Cluster, choose_absorber, cut_cluster
 
 
 def _element_range(lowest: float, highest: float):
     """A weighting that is 1 for neighbours with lowest <= Z <= highest and 0 for the rest."""
-    return lambda z: ((z >= lowest) & (z <= highest)).astype(float)
+    return lambda number: ((number >= lowest) & (number <= highest)).astype(float)
 
 
 #: Per-neighbour weights available for G2 and G4 blocks (the published wACSF uses Z only).
 #: "Z", "unit" and "inverse_Z" weight every neighbour; the element channels count only some:
 #: "H", "C", "N", "O" one element each, "row2" the second row (Z 3-10, Li to Ne) and "beyond_row2" Z > 10.
 NEIGHBOUR_WEIGHTINGS = {
-    "Z": lambda z: z, "unit": np.ones_like, "inverse_Z": lambda z: 1.0 / z,
+    "Z": lambda number: number, "unit": np.ones_like, "inverse_Z": lambda number: 1.0 / number,
     "H": _element_range(1, 1), "C": _element_range(6, 6), "N": _element_range(7, 7), "O": _element_range(8, 8),
     "row2": _element_range(3, 10), "beyond_row2": _element_range(11, np.inf),
 }
@@ -65,69 +64,74 @@ def centred_parameters(n: int, r_min: float, r_max: float) -> tuple[np.ndarray, 
     return 1.0 / (2.0 * grid**2), np.zeros(n)
 
 
-@dataclass
-class WACSF:
-    """wACSF descriptor, a scikit-learn style transformer (``fit`` learns nothing).
+class WACSF(TransformerMixin, BaseEstimator):
+    """wACSF descriptor of an absorber's neighbourhood, a scikit-learn transformer (``fit`` learns nothing).
 
     Defaults are the published ones: cutoff 6 Å, G1, 32 shifted G2 and 64 centred G4
-    (8 widths x lambda in {+1, -1} x zeta in {1, 2, 4, 8}), 97 values in all.
-    ``transform`` takes a list of ``ase.Atoms`` (absorber chosen by ``element``) or of
-    :class:`~xanesviz.structure.Cluster`.
+    (8 widths x lambda in {+1, -1} x zeta in {1, 2, 4, 8}), 97 values in all. ``element`` is
+    the absorber's element, chosen in an ``ase.Atoms`` when no absorber is named (None: a
+    structure needs ``absorber=``); a :class:`~xanesviz.structure.Cluster` carries its absorber.
+
+    One way in, as in DScribe: :meth:`create` gives the features of one structure or of a list,
+    :meth:`derivatives` the features and their derivatives. ``transform(list)`` is ``create``
+    for scikit-learn pipelines.
     """
 
-    r_min: float = 0.0
-    r_max: float = 6.0
-    n_g2: int = 32
-    n_g4: int = 64
-    lambdas: tuple = (1.0, -1.0)
-    zetas: tuple = (1.0, 2.0, 4.0, 8.0)
-    element: str = "Fe"
-    g2_weightings: tuple = ("Z",)  # names in NEIGHBOUR_WEIGHTINGS; "Z" is the published one
-    g4_weightings: tuple = ("Z",)  # each adds a block of n_g4 angular functions with these weights
-    _g2: tuple = field(init=False, repr=False, compare=False)
-    _g4: tuple = field(init=False, repr=False, compare=False)
-    _g4_factors: tuple = field(init=False, repr=False, compare=False)
+    def __init__(self, r_min: float = 0.0, r_max: float = 6.0, n_g2: int = 32, n_g4: int = 64,
+                 lambdas=(1.0, -1.0), zetas=(1.0, 2.0, 4.0, 8.0), element: str | None = None,
+                 g2_weightings=("Z",), g4_weightings=("Z",)):
+        self.r_min = r_min
+        self.r_max = r_max
+        self.n_g2 = n_g2
+        self.n_g4 = n_g4
+        self.lambdas = lambdas
+        self.zetas = zetas
+        self.element = element
+        self.g2_weightings = g2_weightings  # names in NEIGHBOUR_WEIGHTINGS; "Z" is the published one
+        self.g4_weightings = g4_weightings  # each adds a block of n_g4 angular functions with these weights
 
-    def __post_init__(self):
-        self.lambdas = tuple(float(v) for v in self.lambdas)
-        self.zetas = tuple(float(v) for v in self.zetas)
-        self.g2_weightings, self.g4_weightings = tuple(self.g2_weightings), tuple(self.g4_weightings)
-        for name, chosen in (("g2_weightings", self.g2_weightings), ("g4_weightings", self.g4_weightings)):
-            if set(chosen) - set(NEIGHBOUR_WEIGHTINGS) or not chosen:
-                raise ValueError(f"{name} must be taken from {sorted(NEIGHBOUR_WEIGHTINGS)}, got {chosen}")
-        n_angular = len(self.lambdas) * len(self.zetas)
-        if self.n_g4 % n_angular:
-            raise ValueError(f"n_g4={self.n_g4} is not a multiple of len(lambdas) * len(zetas) = {n_angular}")
-        self._g2 = shifted_parameters(self.n_g2, self.r_min, self.r_max) if self.n_g2 else (np.empty(0), np.empty(0))
-        eta4, _ = centred_parameters(self.n_g4 // n_angular, self.r_min, self.r_max) if self.n_g4 else (np.empty(0), None)
-        # G4 columns ordered eta-major, then lambda, then zeta.
-        eta, lam, zeta = np.meshgrid(eta4, self.lambdas, self.zetas, indexing="ij")
-        self._g4 = (eta.ravel(), lam.ravel(), zeta.ravel())
-        lam_zeta = np.array([(l_, z_) for l_ in self.lambdas for z_ in self.zetas]).reshape(-1, 2)
-        self._g4_factors = (eta4, lam_zeta[:, :1], lam_zeta[:, 1:])
-
-    # -- parameters, scikit-learn style -------------------------------------------------
-    def get_params(self, deep: bool = True) -> dict:
-        params = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
-        params["lambdas"], params["zetas"] = list(self.lambdas), list(self.zetas)
-        params["g2_weightings"] = list(self.g2_weightings)
-        if self.g4_weightings == ("Z",):  # the published default: keeps older cards' parameters valid
-            del params["g4_weightings"]
-        else:
-            params["g4_weightings"] = list(self.g4_weightings)
-        return params
+    # -- parameters ------------------------------------------------------------------------
+    def to_params(self) -> dict:
+        """The parameters as JSON values (lists for tuples), as a model card records them."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
 
     @classmethod
     def from_params(cls, params: dict) -> "WACSF":
-        return cls(**params)
+        """A descriptor from recorded parameters; a parameter it does not know raises TypeError."""
+        descriptor = cls(**params)
+        descriptor._layout  # checks the parameters now
+        return descriptor
+
+    @property
+    def _layout(self) -> "_Layout":
+        """The parameter grids, computed once for each set of parameter values (``set_params`` may change them)."""
+        raw = (self.r_min, self.r_max, self.n_g2, self.n_g4, self.lambdas, self.zetas, self.g2_weightings,
+               self.g4_weightings)
+        cached = self.__dict__.get("_cached_layout")
+        if cached is None or cached.raw != raw:
+            cached = _Layout(raw)
+            self.__dict__["_cached_layout"] = cached
+        return cached
 
     @property
     def n_features(self) -> int:
-        return self._g4_start + self.n_g4 * len(self.g4_weightings)
+        return self._layout.n_features
 
     @property
     def _g4_start(self) -> int:
-        return 1 + self.n_g2 * len(self.g2_weightings)
+        return self._layout.g4_start
+
+    @property
+    def _g2(self):
+        return self._layout.g2
+
+    @property
+    def _g4(self):
+        return self._layout.g4
+
+    @property
+    def _g4_factors(self):
+        return self._layout.g4_factors
 
     def feature_names(self) -> list[str]:
         """One name per column: G1, G2[mu=..], G4[eta=..,lambda=..,zeta=..]."""
@@ -140,6 +144,10 @@ class WACSF:
             names += [f"G4[{tag}eta={e:.4f},lambda={l:+.0f},zeta={z:.0f}]" for e, l, z in zip(*self._g4)]
         return names
 
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """scikit-learn's output feature names: :meth:`feature_names` as an object array."""
+        return np.asarray(self.feature_names(), dtype=object)
+
     @property
     def g2_centres(self) -> np.ndarray:
         return self._g2[1].copy()
@@ -149,35 +157,79 @@ class WACSF:
         """(eta, lambda, zeta) of each G4 column (the blocks of all weightings in turn)."""
         return tuple(np.tile(a, len(self.g4_weightings)) for a in self._g4)
 
+    def g4_angular_labels(self) -> list[str]:
+        """One label per (lambda, zeta) pair, in the order of :meth:`summarise_columns`'s G4 values."""
+        return [f"λ={l_:+.0f} ζ={z_:.0f}" for l_ in self._layout.key[4] for z_ in self._layout.key[5]]
+
+    def summarise_columns(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-column values (n_features,) -> (per G2 centre, summed over the G2 weightings;
+        per (lambda, zeta), summed over the G4 widths and weightings)."""
+        values = np.asarray(values, float)
+        n_w, n_lz = len(self.g2_weightings), len(self.lambdas) * len(self.zetas)
+        g2 = values[1:self._g4_start].reshape(n_w, self.n_g2).sum(axis=0)
+        g4 = values[self._g4_start:].reshape(-1, n_lz).sum(axis=0)
+        return g2, g4
+
     def fit(self, X=None, y=None) -> "WACSF":
+        self._layout  # checks the parameters
         return self
 
     # -- features ------------------------------------------------------------------------
     def cluster(self, atoms: Atoms, absorber: int | str | None = None, source: str = "structure") -> Cluster:
-        """Cut the absorber's cluster at this descriptor's cutoff."""
+        """Cut the absorber's cluster at this descriptor's cutoff (absorber: ``absorber``, else the
+        first atom of ``element``)."""
         index = choose_absorber(atoms, absorber, self.element, source)
         return cut_cluster(atoms, index, self.r_max, source)
 
-    def featurise_cluster(self, cluster: Cluster) -> np.ndarray:
-        """The descriptor of one cluster: a vector of ``n_features`` values."""
-        return self.featurise_vectors(cluster.numbers, cluster.vectors)
+    def _as_cluster(self, item: Atoms | Cluster, absorber) -> Cluster:
+        return item if isinstance(item, Cluster) else self.cluster(item, absorber)
 
-    def featurise_vectors(self, numbers: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    def create(self, system, absorber: int | str | None = None) -> np.ndarray:
+        """Features of one structure (``ase.Atoms`` or ``Cluster``): (n_features,); of a list of
+        them: (n, n_features). ``absorber`` (index or element) applies to every ``ase.Atoms``."""
+        if isinstance(system, (Atoms, Cluster)):
+            cluster = self._as_cluster(system, absorber)
+            return self._features(cluster.numbers, cluster.vectors)
+        rows = [self.create(item, absorber) for item in system]
+        return np.asarray(rows).reshape(len(rows), self.n_features)
+
+    def derivatives(self, system: Atoms | Cluster, absorber: int | str | None = None,
+                    per_atom: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Features of one structure and their exact derivatives: ``(features (n_features,),
+        derivatives)`` with ``derivatives[f, j, :] = d feature_f / d vector_j`` (n_features, n, 3)
+        for the n neighbour vectors of the absorber's cluster (moving the absorber by d moves every
+        vector by -d). ``per_atom=True``: with respect to the positions of the structure's atoms
+        instead, (n_features, n_atoms, 3) (see :meth:`Cluster.atom_gradient`)."""
+        cluster = self._as_cluster(system, absorber)
+        features, jac = self._derivatives(np.asarray(cluster.numbers), np.asarray(cluster.vectors, float))
+        if per_atom:
+            jac = cluster.atom_gradient(jac)
+        return features, jac
+
+    def transform(self, X, absorber: int | str | None = None) -> np.ndarray:
+        """Feature matrix (n, n_features) of a list of ``ase.Atoms`` or ``Cluster`` objects."""
+        return self.create(list(X), absorber)
+
+    def fit_transform(self, X, y=None, absorber: int | str | None = None) -> np.ndarray:
+        return self.fit(X).transform(X, absorber)
+
+    def _features(self, numbers: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """The descriptor from neighbour atomic numbers and absorber-to-neighbour vectors."""
         r = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
         inside = r <= self.r_max
-        z, v, r = numbers[inside].astype(float), vectors[inside], r[inside]
+        numbers_in, v, r = numbers[inside].astype(float), vectors[inside], r[inside]
+        layout = self._layout
         fc = cosine_cutoff(r, self.r_max)
-        zfc = z * fc
-        out = np.empty(self.n_features)
+        zfc = numbers_in * fc
+        out = np.empty(layout.n_features)
         out[0] = zfc.sum()
-        eta2, mu2 = self._g2
+        eta2, mu2 = layout.g2
         gauss = np.exp(-eta2 * (r[:, None] - mu2) ** 2).T
-        weights = np.stack([NEIGHBOUR_WEIGHTINGS[w](z) * fc for w in self.g2_weightings], axis=1)  # (n_in, blocks)
-        out[1:self._g4_start] = (gauss @ weights).T.reshape(-1)  # block by block
+        weights = np.stack([NEIGHBOUR_WEIGHTINGS[w](numbers_in) * fc for w in self.g2_weightings], axis=1)  # (n_in, blocks)
+        out[1:layout.g4_start] = (gauss @ weights).T.reshape(-1)  # block by block
         if self.n_g4:
-            weightings = [NEIGHBOUR_WEIGHTINGS[w](z) for w in self.g4_weightings]
-            out[self._g4_start:] = self._g4_values(weightings, fc, v, r)
+            weightings = [NEIGHBOUR_WEIGHTINGS[w](numbers_in) for w in self.g4_weightings]
+            out[layout.g4_start:] = self._g4_values(weightings, fc, v, r)
         return out
 
     def _g4_values(self, weightings: list[np.ndarray], fc: np.ndarray, v: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -199,38 +251,33 @@ class WACSF:
         # eta-major, then lambda, then zeta within each block
         return np.concatenate([((radial * (w[j] * w[k])) @ angular.T).reshape(-1) for w in weightings])
 
-    def featurise_with_gradient(self, numbers: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The descriptor and its exact derivative with respect to each neighbour vector.
-
-        Returns ``(features, jacobian)`` with ``jacobian[f, j, :] = d feature_f / d vectors[j]``
-        (n_features, n_neighbours, 3). Moving the absorber by d is moving every neighbour by -d.
-        """
-        numbers, vectors = np.asarray(numbers), np.asarray(vectors, float)
+    def _derivatives(self, numbers: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The descriptor and its derivative with respect to each neighbour vector (n_features, n, 3)."""
         n = len(vectors)
         jac = np.zeros((self.n_features, n, 3))
         r_all = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
         inside = np.flatnonzero(r_all <= self.r_max)
         if not len(inside):
-            return self.featurise_vectors(numbers, vectors), jac
-        z, v, r = numbers[inside].astype(float), vectors[inside], r_all[inside]
+            return self._features(numbers, vectors), jac
+        numbers_in, v, r = numbers[inside].astype(float), vectors[inside], r_all[inside]
         unit = v / r[:, None]
         fc, dfc = cosine_cutoff(r, self.r_max), cosine_cutoff_derivative(r, self.r_max)
         # G1 and G2: radial functions of one neighbour each.
-        jac[0, inside] = (z * dfc)[:, None] * unit
+        jac[0, inside] = (numbers_in * dfc)[:, None] * unit
         eta2, mu2 = self._g2
         gauss = np.exp(-eta2 * (r[:, None] - mu2) ** 2)  # (n_in, n_g2)
         d_gauss = -2.0 * eta2 * (r[:, None] - mu2) * gauss
         for k, weighting in enumerate(self.g2_weightings):
-            w = NEIGHBOUR_WEIGHTINGS[weighting](z)
+            w = NEIGHBOUR_WEIGHTINGS[weighting](numbers_in)
             radial = w[:, None] * (d_gauss * fc[:, None] + gauss * dfc[:, None])  # d/dr, (n_in, n_g2)
             block = slice(1 + k * self.n_g2, 1 + (k + 1) * self.n_g2)
             jac[block, inside] = radial.T[:, :, None] * unit[None, :, :]
         if self.n_g4 and len(r) > 1:
-            blocks = self._g4_gradient([NEIGHBOUR_WEIGHTINGS[w](z) for w in self.g4_weightings], v, r, fc, dfc)
+            blocks = self._g4_gradient([NEIGHBOUR_WEIGHTINGS[w](numbers_in) for w in self.g4_weightings], v, r, fc, dfc)
             for k, block in enumerate(blocks):
                 start = self._g4_start + k * self.n_g4
                 jac[start:start + self.n_g4, inside] = block
-        return self.featurise_vectors(numbers, vectors), jac
+        return self._features(numbers, vectors), jac
 
     def _g4_gradient(self, weightings, v, r, fc, dfc) -> list[np.ndarray]:
         """d G4 / d v for neighbours inside the cutoff, one (n_g4, n_in, 3) block per weight
@@ -280,16 +327,29 @@ class WACSF:
         blocks = (scatter @ stacked).reshape(len(weightings), n, self.n_g4, 3).transpose(0, 2, 1, 3)
         return list(blocks)
 
-    def transform(self, structures, absorber: int | str | None = None) -> np.ndarray:
-        """Feature matrix (n_structures, n_features) of ``ase.Atoms`` or ``Cluster`` objects."""
-        rows = []
-        for item in structures:
-            cluster = item if isinstance(item, Cluster) else self.cluster(item, absorber)
-            rows.append(self.featurise_cluster(cluster))
-        return np.asarray(rows).reshape(len(rows), self.n_features)
 
-    def fit_transform(self, structures, y=None, absorber=None) -> np.ndarray:
-        return self.transform(structures, absorber)
+class _Layout:
+    """A WACSF's parameter grids for one set of parameter values (checked here)."""
 
-    def __call__(self, atoms: Atoms, absorber: int | str | None = None) -> np.ndarray:
-        return self.featurise_cluster(self.cluster(atoms, absorber))
+    def __init__(self, raw: tuple):
+        self.raw = raw  # the parameter values as given, to notice a change (set_params)
+        r_min, r_max, n_g2, n_g4, lambdas, zetas, g2_weightings, g4_weightings = raw
+        r_min, r_max, n_g2, n_g4 = float(r_min), float(r_max), int(n_g2), int(n_g4)
+        lambdas, zetas = tuple(float(v) for v in lambdas), tuple(float(v) for v in zetas)
+        g2_weightings, g4_weightings = tuple(g2_weightings), tuple(g4_weightings)
+        self.key = (r_min, r_max, n_g2, n_g4, lambdas, zetas, g2_weightings, g4_weightings)
+        for name, chosen in (("g2_weightings", g2_weightings), ("g4_weightings", g4_weightings)):
+            if set(chosen) - set(NEIGHBOUR_WEIGHTINGS) or not chosen:
+                raise ValueError(f"{name} must be taken from {sorted(NEIGHBOUR_WEIGHTINGS)}, got {chosen}")
+        n_angular = len(lambdas) * len(zetas)
+        if n_g4 % n_angular:
+            raise ValueError(f"n_g4={n_g4} is not a multiple of len(lambdas) * len(zetas) = {n_angular}")
+        self.g2 = shifted_parameters(n_g2, r_min, r_max) if n_g2 else (np.empty(0), np.empty(0))
+        eta4, _ = centred_parameters(n_g4 // n_angular, r_min, r_max) if n_g4 else (np.empty(0), None)
+        # G4 columns ordered eta-major, then lambda, then zeta.
+        eta, lam, zeta = np.meshgrid(eta4, lambdas, zetas, indexing="ij")
+        self.g4 = (eta.ravel(), lam.ravel(), zeta.ravel())
+        lam_zeta = np.array([(l_, z_) for l_ in lambdas for z_ in zetas]).reshape(-1, 2)
+        self.g4_factors = (eta4, lam_zeta[:, :1], lam_zeta[:, 1:])
+        self.g4_start = 1 + n_g2 * len(g2_weightings)
+        self.n_features = self.g4_start + n_g4 * len(g4_weightings)

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernel import squared_distances
+from .distances import TrainingInputs
 
-#: Energy windows reported by default (absolute eV, Fe K edge at 7112 eV).
-DEFAULT_WINDOWS = {"pre-edge": (7097.0, 7112.0), "edge": (7112.0, 7125.0), "post-edge": (7125.0, 7172.0)}
+#: Width of the "edge" window above the edge energy (eV); beyond it lies the "post-edge" window.
+EDGE_WINDOW_EV = 13.0
+
+
+def default_windows(energy: np.ndarray, edge_energy: float) -> dict[str, tuple[float, float]]:
+    """Energy windows reported by default (absolute eV), from a model's grid and edge energy:
+    pre-edge (grid start to the edge), edge (the edge to 13 eV above it), post-edge (to the end)."""
+    start, stop, edge = float(energy[0]), float(energy[-1]), float(edge_energy)
+    return {"pre-edge": (start, edge), "edge": (edge, edge + EDGE_WINDOW_EV), "post-edge": (edge + EDGE_WINDOW_EV, stop)}
 
 
 def permutation_importance(predict_mean, X: np.ndarray, Y: np.ndarray, energy: np.ndarray, names: list[str],
@@ -17,7 +24,8 @@ def permutation_importance(predict_mean, X: np.ndarray, Y: np.ndarray, energy: n
     ``predict_mean(X)`` returns the model's prediction (n, n_energy). The rise is kept per energy point
     (``per_energy``: n_features x n_energy, averaged over ``repeats`` permutations), so that
     any energy window is a mean over its columns. ``overall`` and ``windows`` are normalised
-    by the baseline mean squared error of that range (1.0 = doubles the error).
+    by the baseline mean squared error of that range (1.0 = doubles the error); ``windows`` maps
+    names to (E1, E2) in absolute eV (e.g. :func:`default_windows`; none if None).
     """
     rng = np.random.default_rng(seed)
     X = np.asarray(X, float)
@@ -33,7 +41,7 @@ def permutation_importance(predict_mean, X: np.ndarray, Y: np.ndarray, energy: n
             shuffled[:, j] = rng.permutation(shuffled[:, j])
             rise[j] += ((predict_mean(shuffled) - Y) ** 2).mean(axis=0) - base_per_energy
     rise /= repeats
-    windows = dict(DEFAULT_WINDOWS if windows is None else windows)
+    windows = dict(windows or {})
     result = {"names": list(names), "energy": np.asarray(energy, float), "per_energy": rise,
               "baseline_mse": base_per_energy, "overall": window_importance(rise, base_per_energy, energy, None),
               "windows": {k: window_importance(rise, base_per_energy, energy, w) for k, w in windows.items()},
@@ -83,33 +91,33 @@ def window_mask(energy: np.ndarray, window: tuple[float, float] | None) -> np.nd
     return mask
 
 
-def spectrum_gradient(bundle, cluster) -> tuple[np.ndarray, np.ndarray]:
-    """Ensemble-mean spectrum and its exact derivative d mu(E) / d neighbour vector (n_E, n, 3).
+def spectrum_gradient(ensemble, descriptor, cluster, networks: bool = False) -> dict:
+    """The model's spectrum at a cluster and its exact derivative with respect to the positions of
+    the structure's atoms.
 
-    Chain rule through the wACSF (analytic gradient), the standardisation, every network
-    (ReLU masks of this input) and the kernel member, combined like the prediction.
+    Chain rule through the wACSF (analytic derivatives), the standardisation and every member of
+    the ensemble (:meth:`~xanesviz.ensemble.Ensemble.forward` with ``gradient=True``). Returns
+    ``mean`` (n_E,) and ``d_mean`` (n_E, n_atoms, 3); with ``networks``, also each network's
+    ``networks`` (n_networks, n_E) and ``d_networks`` (n_networks, n_E, n_atoms, 3). Atoms are
+    those of the structure the cluster was cut from (see :meth:`xanesviz.structure.Cluster.atom_gradient`).
     """
-    features, d_features = bundle.descriptor.featurise_with_gradient(cluster.numbers, cluster.vectors)
-    Z = bundle.standardise(features[None, :])[0]
-    mean, d_mean = bundle.forward_with_gradient(Z)  # (n_E,), (n_E, n_in)
-    d_mu_d_input = d_mean / bundle.x_scale[None, :]
-    d_features = d_features[bundle.support]  # (n_in, n, 3)
-    return mean, np.tensordot(d_mu_d_input, d_features, axes=(1, 0))
+    features, d_features = descriptor.derivatives(cluster)  # (n_f,), (n_f, n, 3)
+    z = ensemble.standardise(features[None, :])[0]
+    out = ensemble.forward(z, gradient=True, network_gradients=networks)
+    d_features = d_features[ensemble.support]  # (n_in, n, 3)
+    d_mean = np.tensordot(out.d_mean / ensemble.x_scale[None, :], d_features, axes=(1, 0))  # (n_E, n, 3)
+    result = {"mean": out.mean, "d_mean": cluster.atom_gradient(d_mean)}
+    if networks:
+        d_networks = np.tensordot(out.d_networks / ensemble.x_scale, d_features, axes=(2, 0))  # (m, n_E, n, 3)
+        result.update(networks=out.networks, d_networks=cluster.atom_gradient(d_networks))
+    return result
 
 
-def atom_sensitivity(bundle, cluster, window: tuple[float, float] | None = None) -> np.ndarray:
-    """Per atom of the structure: RMS over the window of |d mu(E) / d r_atom| (μ units per Å).
-
-    Periodic images of an atom move with it, so their gradients add; the absorber's is minus
-    the sum over its neighbours. Atoms beyond the cutoff get 0.
-    """
-    n_atoms = cluster.n_atoms or int(max(cluster.indices.max(initial=-1), cluster.absorber_index)) + 1
-    _, grad = spectrum_gradient(bundle, cluster)
-    grad = grad[window_mask(bundle.energy, window)]  # (n_w, n, 3)
-    per_atom = np.zeros((grad.shape[0], n_atoms, 3))
-    np.add.at(per_atom, (slice(None), cluster.indices), grad)
-    per_atom[:, cluster.absorber_index] -= grad.sum(axis=1)
-    return np.sqrt((per_atom**2).sum(axis=2).mean(axis=0))
+def atom_sensitivity(d_mean: np.ndarray, energy: np.ndarray, window: tuple[float, float] | None = None) -> np.ndarray:
+    """Per atom: RMS over the window of |d mu(E) / d r_atom| (μ units per Å), from ``d_mean``
+    (n_E, n_atoms, 3) of :func:`spectrum_gradient`."""
+    grad = d_mean[window_mask(energy, window)]
+    return np.sqrt((grad**2).sum(axis=2).mean(axis=0))
 
 
 # -- trust signal ---------------------------------------------------------------------------
@@ -128,29 +136,18 @@ class DomainModel:
     """
 
     def __init__(self, training_features: np.ndarray, far_factor: float = 2.0, range_tolerance: float = 1.0):
-        self.train = np.asarray(training_features, np.float32)
-        self.low, self.high = self.train.min(axis=0), self.train.max(axis=0)
+        self.inputs = TrainingInputs(training_features, np.float32)
+        self.low, self.high = self.inputs.array.min(axis=0), self.inputs.array.max(axis=0)
         self.range_tolerance = range_tolerance
-        self.train_sq = np.einsum("ij,ij->i", self.train, self.train)
         self.far_factor = far_factor
-        own = self._nearest(self.train, exclude_self=True)
+        own = self.inputs.nearest(self.inputs.array, exclude_self=True)
         self.reference = np.sort(own)
         self.p50, self.p95, self.p99 = np.percentile(own, [50, 95, 99])
-
-    def _nearest(self, Z: np.ndarray, exclude_self: bool = False) -> np.ndarray:
-        out = np.empty(len(Z))
-        for start in range(0, len(Z), 1024):
-            block = np.asarray(Z[start:start + 1024], np.float32)
-            d2 = squared_distances(block, self.train, self.train_sq)
-            if exclude_self:
-                d2[np.arange(len(block)), np.arange(start, start + len(block))] = np.inf
-            out[start:start + len(block)] = np.sqrt(d2.min(axis=1))
-        return out
 
     def score(self, Z: np.ndarray) -> dict:
         """Distance, its percentile among the training set's own distances, and the level."""
         Z = np.atleast_2d(Z)
-        distance = float(self._nearest(Z)[0])
+        distance = float(self.inputs.nearest(Z[:1])[0])
         excess = float(np.max(np.maximum(Z[0] - self.high, 0) + np.maximum(self.low - Z[0], 0)))
         level = 0 if distance <= self.p99 else (1 if distance <= self.far_factor * self.p99 else 2)
         if excess > self.range_tolerance:

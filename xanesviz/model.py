@@ -1,55 +1,26 @@
-"""The network: preprocessing, the XANESNET MLP in Keras, fast training, ensembles and CV.
+"""Training: recipes, the XANESNET MLP in Keras, fast training of an ensemble, and CV.
 
-TensorFlow is imported lazily, inside the functions that train or load Keras files, so that
-predicting from a saved bundle (``xanesviz.bundle`` + numpy) never pays for it.
+Only training needs this module: :func:`train` returns an :class:`~xanesviz.ensemble.Ensemble`,
+the same class a saved bundle loads as, and prediction never imports this module. TensorFlow is
+imported inside the functions that train; importing this module sets TensorFlow's thread
+variables (see below), for training.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-
-from .errors import RecipeError, XanesvizError
-from .neighbours import MODES as NEIGHBOUR_MODES
 from .splits import cv_splitter  # also imported from here by the benchmarks
 
-
-# -- preprocessing ----------------------------------------------------------------------------
-class VarianceFilter(TransformerMixin, BaseEstimator):
-    """Keep the features whose variance is above the ``drop_fraction`` quantile (XANESNET: 25 %)."""
-
-    def __init__(self, drop_fraction: float = 0.25):
-        self.drop_fraction = drop_fraction
-
-    def fit(self, X, y=None):
-        variances = np.var(np.asarray(X, float), axis=0)
-        n_drop = int(round(self.drop_fraction * len(variances)))
-        order = np.argsort(variances, kind="stable")
-        support = np.ones(len(variances), bool)
-        support[order[:n_drop]] = False
-        self.support_ = support & (variances > 0)
-        return self
-
-    def transform(self, X):
-        return np.asarray(X, float)[:, self.support_]
-
-
-def make_preprocessing(drop_fraction: float) -> Pipeline:
-    """Variance filter followed by standardisation, as a scikit-learn pipeline."""
-    return Pipeline([("variance", VarianceFilter(drop_fraction)), ("scale", StandardScaler())])
-
-
-def preprocessing_state(pipeline: Pipeline) -> dict:
-    """The fitted pipeline as plain arrays (saved with numpy, never pickled)."""
-    return {"support": pipeline.named_steps["variance"].support_,
-            "mean": pipeline.named_steps["scale"].mean_, "scale": pipeline.named_steps["scale"].scale_}
+from .ensemble import Ensemble
+from .errors import RecipeError, XanesvizError
+from .neighbours import MODES as NEIGHBOUR_MODES
+from .network import StackedMLP, fold_batchnorm  # noqa: F401 (fold_batchnorm: its older home)
+from .preprocessing import VarianceFilter, make_preprocessing, preprocessing_state  # noqa: F401
+from .splits import cv_splitter  # also imported from here by the benchmarks
 
 
 # -- recipes ----------------------------------------------------------------------------------
@@ -217,24 +188,6 @@ def as_float32(member, recipe: Recipe):
     return copy
 
 
-def fold_batchnorm(model) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Inference weights of an MLP as (W, b) per layer, batch norm folded into the Dense before it."""
-    import keras
-
-    layers, out = model.layers, []
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, keras.layers.Dense):
-            continue
-        w, b = (np.asarray(v, np.float64) for v in layer.get_weights())
-        following = layers[i + 1] if i + 1 < len(layers) else None
-        if isinstance(following, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = (np.asarray(v, np.float64) for v in following.get_weights())
-            factor = gamma / np.sqrt(var + following.epsilon)
-            w, b = w * factor, (b - mean) * factor + beta
-        out.append((w.astype(np.float32), b.astype(np.float32)))
-    return out
-
-
 # -- training ---------------------------------------------------------------------------------
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow start-up chatter off the terminal
 # A batch-32 step of these networks is hundreds of small ops: splitting each op over the cores
@@ -245,45 +198,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow start-up c
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                                                     else os.cpu_count() or 1))
-
-
-@dataclass
-class TrainedEnsemble:
-    """A fitted preprocessing pipeline, target scaling and one or more Keras networks."""
-
-    recipe: Recipe
-    preprocessing: Pipeline
-    y_mean: np.ndarray
-    y_scale: np.ndarray
-    members: list
-    history: list  # mean training loss per epoch
-    train_seconds: float
-    kernel: object = None  # xanesviz.kernel.KernelMember when recipe.kernel_weight > 0
-    neighbours: object = None  # xanesviz.neighbours.NeighbourMember when recipe.neighbour_width > 0
-
-    @functools.cached_property
-    def network(self):
-        """The trained networks as one numpy :class:`~xanesviz.network.StackedMLP` (batch norm folded)."""
-        from .network import StackedMLP
-
-        return StackedMLP.from_members([fold_batchnorm(m) for m in self.members])
-
-    def forward(self, X: np.ndarray, neighbours: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, members) for raw descriptor rows X, computed as a saved bundle computes them
-        (numpy over folded weights, blended with the kernel and nearest-neighbour members;
-        ``neighbours=False`` leaves the latter out)."""
-        from .kernel import ensemble_forward
-
-        return ensemble_forward(self.network, self.kernel, self.recipe.kernel_weight, self.preprocessing.transform(X),
-                                self.y_mean, self.y_scale, self.neighbours if neighbours else None)
-
-    def predict_members(self, X: np.ndarray) -> np.ndarray:
-        """(n_members, n_samples, n_energy): each network's prediction."""
-        return self.forward(X)[1]
-
-    def predict_mean(self, X: np.ndarray, neighbours: bool = True) -> np.ndarray:
-        """The model's prediction (n_samples, n_energy): the networks' mean, blended with the other members."""
-        return self.forward(X, neighbours)[0]
 
 
 def _learning_rate(recipe: Recipe, steps_per_epoch: int):
@@ -328,7 +242,7 @@ class FusedAdam:
 
 
 def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress: bool = False,
-          n_members: int | None = None) -> TrainedEnsemble:
+          n_members: int | None = None) -> Ensemble:
     """Train ``n_members`` (default ``recipe.ensemble``) networks side by side on (X, y).
 
     Each member has its own initialisation, dropout masks and shuffling. A whole epoch runs
@@ -350,9 +264,9 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
     Y = ((y - y_mean) / y_scale).astype(np.float32)
 
     policy = TRAINING_POLICIES[recipe.training_precision]
-    members = [build_mlp(Z.shape[1], Y.shape[1], recipe, seed=seed * 1000 + 101 * m, name=f"member_{m}", dtype=policy)
-               for m in range(n_members)]
-    variables = [v for m in members for v in m.trainable_variables]
+    networks = [build_mlp(Z.shape[1], Y.shape[1], recipe, seed=seed * 1000 + 101 * m, name=f"member_{m}", dtype=policy)
+                for m in range(n_members)]
+    variables = [v for m in networks for v in m.trainable_variables]
     batch = min(recipe.batch_size, len(Z))  # fewer samples than a batch: one batch of them all
     steps = max(len(Z) // batch, 1)
     optimizer = FusedAdam(variables, _learning_rate(recipe, steps))
@@ -360,8 +274,8 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
 
     def step_loss(index):
         total = 0.0
-        for m, member in enumerate(members):
-            pred = tf.cast(member(tf.gather(Zt, index[m]), training=True), tf.float32)  # bfloat16 under mixed_bfloat16
+        for m, network in enumerate(networks):
+            pred = tf.cast(network(tf.gather(Zt, index[m]), training=True), tf.float32)  # bfloat16 under mixed_bfloat16
             error = pred - tf.gather(Yt, index[m])
             total += tf.reduce_mean(tf.abs(error) if recipe.loss == "mae" else tf.square(error))
         return total
@@ -400,19 +314,22 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
             epochs.set_postfix(loss=f"{history[-1]:.4g}")
     if not np.isfinite(history[-1]):
         raise RuntimeError("training diverged (non-finite loss)")
-    members = [as_float32(member, recipe) for member in members]  # saved and folded as float32 networks
+    networks = [as_float32(network, recipe) for network in networks]  # saved and folded as float32 networks
     kernel = None
     if recipe.kernel_weight > 0:
         from .kernel import KernelMember
 
         kernel = KernelMember.fit(Z, Y, recipe.kernel_gamma, recipe.kernel_alpha)
-    ensemble = TrainedEnsemble(recipe, pipeline, y_mean, y_scale, members, history, 0.0, kernel)
+    state = preprocessing_state(pipeline)
+    ensemble = Ensemble(state["support"], state["mean"], state["scale"], y_mean, y_scale,
+                        StackedMLP.from_keras(networks), kernel, recipe.kernel_weight, None, Z, recipe.to_dict(),
+                        keras_networks=networks, history=history)
     if recipe.neighbour_width > 0:
         from .neighbours import NeighbourMember
 
         # The values as a bundle stores them (float32), so both predict alike.
         values = y if recipe.neighbour_mode == "spectra" else y - ensemble.predict_mean(X, neighbours=False)
-        ensemble.neighbours = NeighbourMember(Z if kernel is None else kernel.train_inputs,  # shared: distances computed once
+        ensemble.neighbours = NeighbourMember(Z if kernel is None else kernel.inputs,  # shared: distances computed once
                                               values.astype(np.float32), recipe.neighbour_width,
                                               recipe.neighbour_model_weight, recipe.neighbour_mode)
     ensemble.train_seconds = time.perf_counter() - start

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernel import squared_distances
+from .distances import TrainingInputs, as_training_inputs
 
 #: Training complexes whose weight is below this share of the model's are left out of the sums.
 NEGLIGIBLE = 1e-12
@@ -40,22 +40,33 @@ class NeighbourMember:
     """Training inputs (n_train, d) and, per complex, its spectrum (mode ``"spectra"``) or the
     model's error there (mode ``"residuals"``), (n_train, n_energy) in spectrum units."""
 
-    def __init__(self, train_inputs: np.ndarray, train_values: np.ndarray, width: float, model_weight: float,
-                 mode: str = "spectra"):
+    def __init__(self, train_inputs: np.ndarray | TrainingInputs, train_values: np.ndarray, width: float,
+                 model_weight: float, mode: str = "spectra"):
         if width <= 0 or model_weight <= 0:
             raise ValueError(f"neighbour width and model weight must be positive, got {width}, {model_weight}")
         if mode not in MODES:
             raise ValueError(f"unknown neighbour mode {mode!r} (known: {', '.join(MODES)})")
-        self.train_inputs = np.ascontiguousarray(train_inputs, np.float64)
+        self.inputs = as_training_inputs(train_inputs, np.float64)
         self.train_values = np.ascontiguousarray(train_values, np.float64)
         self.width, self.model_weight, self.mode = float(width), float(model_weight), mode
-        self._train_sq = np.einsum("ij,ij->i", self.train_inputs, self.train_inputs)
+
+    @property
+    def train_inputs(self) -> np.ndarray:
+        return self.inputs.array
+
+    def forward(self, Z: np.ndarray, model_mean: np.ndarray, model_jac: np.ndarray | None = None,
+                d2: np.ndarray | None = None):
+        """f(Z) given the model's m(Z) (n, n_energy); with ``model_jac`` (dm/dz at one input z,
+        (n_energy, d)) also df/dz: ``(f, df/dz)``. ``d2``: the squared distances, if known."""
+        if model_jac is None:
+            return self.blend(Z, model_mean, d2)
+        return self.blend_with_gradient(Z, model_mean, model_jac, d2)
 
     def weights(self, Z: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
         """K_i = exp(-|z - z_i|^2 / w^2) for each row of Z against every training input: (n, n_train);
         ``d2``, if given, holds the squared distances."""
         if d2 is None:
-            d2 = squared_distances(np.atleast_2d(np.asarray(Z, np.float64)), self.train_inputs, self._train_sq)
+            d2 = self.inputs.squared_distances(Z)
         return np.exp(-d2 / self.width ** 2)
 
     def blend(self, Z: np.ndarray, model_mean: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
@@ -109,7 +120,7 @@ class NeighbourMember:
         have their distances computed once for both members."""
         inputs = arrays.get("neighbour_inputs")
         for candidate in known_inputs:
-            if inputs is None or np.array_equal(candidate, inputs):
+            if inputs is None or np.array_equal(getattr(candidate, "array", candidate), inputs):
                 inputs = candidate
                 break
         if inputs is None:

@@ -8,20 +8,18 @@ from __future__ import annotations
 import functools
 import io
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 import numpy as np
 import scipy.signal
 
-#: The study's target grid: 226 points, 7097 to 7172 eV (1/3 eV steps; -15 to +60 eV about 7112 eV).
-FE_K_GRID = np.linspace(7097.0, 7172.0, 226)
+def edge_energy(element: str, edge: str = "K") -> float:
+    """The absorption edge's energy (eV) from xraydb (Fe K: 7112 eV)."""
+    import xraydb
 
-#: How the study's targets were made from the raw FDMNES cross-section, fitted over the
-#: data set (see ``benchmarks/fit_target_broadening.py``): the cross-section is set to zero
-#: below the Fermi level, convolved with a Lorentzian of fixed FWHM, scaled and resampled.
-TARGET_FERMI_EV = 7110.9
-TARGET_LORENTZIAN_FWHM_EV = 1.275
-TARGET_SCALE = 15.59
+    return float(xraydb.xray_edge(element, edge).energy)
 
 
 def core_hole_width(element: str, edge: str = "K") -> float:
@@ -87,15 +85,18 @@ def _broadening_matrix(broadening: "Broadening", energy_bytes: bytes) -> np.ndar
 class Broadening:
     """Broadening added on top of a spectrum: the FDMNES arctangent Lorentzian plus a Gaussian.
 
-    The model's targets already carry a fixed Lorentzian (``TARGET_LORENTZIAN_FWHM_EV``);
-    the Lorentzian here is *extra*, so ``gamma_hole=0, gamma_max=0, gaussian_fwhm=0`` is the identity.
+    A model's targets already carry their own broadening (its card says which); the Lorentzian
+    here is *extra*, so ``gamma_hole=0, gamma_max=0, gaussian_fwhm=0`` is the identity. ``e_fermi``
+    (absolute eV), where the arctangent width starts to grow: None takes the spectrum's
+    ``meta["fermi_level_eV"]`` in :meth:`Spectrum.broaden` (a model's predictions carry their
+    model's), and :meth:`gamma` needs it set.
     """
 
     gamma_hole: float = 0.0
     gamma_max: float = 0.0
     e_cent: float = 30.0
     e_larg: float = 30.0
-    e_fermi: float = TARGET_FERMI_EV
+    e_fermi: float | None = None
     gaussian_fwhm: float = 0.0
 
     @property
@@ -103,6 +104,8 @@ class Broadening:
         return self.gamma_hole <= 0 and self.gamma_max <= 0 and self.gaussian_fwhm <= 0
 
     def gamma(self, energy: np.ndarray) -> np.ndarray:
+        if self.e_fermi is None:
+            raise ValueError("the arctangent broadening needs e_fermi (the Fermi level, absolute eV)")
         return arctan_gamma(energy, self.e_fermi, self.gamma_hole, self.gamma_max, self.e_cent, self.e_larg)
 
     def matrix(self, energy: np.ndarray) -> np.ndarray:
@@ -123,18 +126,20 @@ class Broadening:
         return np.asarray(mu, float).copy() if self.is_identity else self.matrix(energy) @ np.asarray(mu, float)
 
     def describe(self) -> str:
+        e_fermi = "unset" if self.e_fermi is None else f"{self.e_fermi:g} eV"
         return (f"extra arctan Lorentzian (Gamma_hole={self.gamma_hole:g} eV, Gamma_max={self.gamma_max:g} eV, "
-                f"E_cent={self.e_cent:g} eV, E_larg={self.e_larg:g} eV, E_F={self.e_fermi:g} eV) + "
-                f"Gaussian FWHM {self.gaussian_fwhm:g} eV on top of the targets' "
-                f"{TARGET_LORENTZIAN_FWHM_EV:g} eV Lorentzian")
+                f"E_cent={self.e_cent:g} eV, E_larg={self.e_larg:g} eV, E_F={e_fermi}) + "
+                f"Gaussian FWHM {self.gaussian_fwhm:g} eV on top of the model targets' own broadening")
 
 
-def fdmnes_to_target(energy: np.ndarray, cross_section: np.ndarray, grid: np.ndarray = FE_K_GRID,
-                     e_fermi: float = TARGET_FERMI_EV, fwhm: float = TARGET_LORENTZIAN_FWHM_EV,
-                     scale: float = TARGET_SCALE) -> np.ndarray:
-    """Turn a raw FDMNES cross-section into the study's target spectrum on ``grid``."""
-    occupied_removed = np.where(np.asarray(energy) < e_fermi, 0.0, np.asarray(cross_section, float))
-    return scale * lorentzian_broaden(energy, occupied_removed, fwhm, energy_out=grid)
+def _frozen_array(values) -> np.ndarray:
+    """A read-only float copy (shared, not copied again, when already one)."""
+    if isinstance(values, np.ndarray) and values.dtype == float and not values.flags.writeable \
+            and values.base is None:
+        return values
+    out = np.array(values, float)
+    out.setflags(write=False)
+    return out
 
 
 def find_peaks(energy: np.ndarray, mu: np.ndarray, rel_prominence: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -153,16 +158,18 @@ def find_peaks(energy: np.ndarray, mu: np.ndarray, rel_prominence: float = 0.05)
 class Spectrum:
     """A K-edge XANES spectrum: absolute energies (eV), intensity, optional ensemble std.
 
-    ``meta`` carries provenance written to the CSV header (model, edge, broadening, structure).
+    Immutable: the arrays are read-only copies and ``meta`` (provenance written to the CSV
+    header: model, edge, broadening, structure) is a read-only mapping; :meth:`with_meta` and
+    :meth:`broaden` return new spectra.
     """
 
     energy: np.ndarray
     mu: np.ndarray
     std: np.ndarray | None = None
-    meta: dict = field(default_factory=dict)
+    meta: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
-        energy, mu = np.asarray(self.energy, float), np.asarray(self.mu, float)
+        energy, mu = _frozen_array(self.energy), _frozen_array(self.mu)
         if energy.shape != mu.shape or energy.ndim != 1:
             raise ValueError(f"energy {energy.shape} and mu {mu.shape} must be 1-D and the same length")
         if self.std is not None and np.shape(self.std) != mu.shape:
@@ -170,22 +177,30 @@ class Spectrum:
         object.__setattr__(self, "energy", energy)
         object.__setattr__(self, "mu", mu)
         if self.std is not None:
-            object.__setattr__(self, "std", np.asarray(self.std, float))
+            object.__setattr__(self, "std", _frozen_array(self.std))
+        object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
 
     def __len__(self) -> int:
         return len(self.energy)
+
+    def with_meta(self, **changes) -> "Spectrum":
+        """The same spectrum with ``meta`` entries added or replaced (None removes one)."""
+        meta = {**self.meta, **changes}
+        return Spectrum(self.energy, self.mu, self.std, {k: v for k, v in meta.items() if v is not None})
 
     def peaks(self, rel_prominence: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
         return find_peaks(self.energy, self.mu, rel_prominence)
 
     def broaden(self, broadening: Broadening) -> "Spectrum":
-        """A new spectrum with extra broadening applied to mean and std (std propagated linearly)."""
+        """A new spectrum with extra broadening applied to mean and std (std propagated linearly).
+        A broadening without ``e_fermi`` uses this spectrum's ``meta["fermi_level_eV"]``."""
         if broadening.is_identity:
-            return self
+            return self.with_meta()
+        if broadening.e_fermi is None and "fermi_level_eV" in self.meta:
+            broadening = replace(broadening, e_fermi=float(self.meta["fermi_level_eV"]))
         matrix = broadening.matrix(self.energy)
         std = None if self.std is None else np.sqrt((matrix**2) @ self.std**2)
-        meta = dict(self.meta, broadening=broadening.describe())
-        return Spectrum(self.energy, matrix @ self.mu, std, meta)
+        return Spectrum(self.energy, matrix @ self.mu, std, dict(self.meta, broadening=broadening.describe()))
 
     def header_lines(self) -> list[str]:
         lines = ["xanesviz predicted K-edge XANES", "units: energy eV (absolute), intensity arbitrary (target scale)"]

@@ -99,7 +99,7 @@ def validate_atoms(atoms: Atoms, source: str = "structure") -> None:
         raise StructureError(f"{source}: atom {bad} has a non-finite (NaN or inf) coordinate")
 
 
-def choose_absorber(atoms: Atoms, absorber: int | str | None = None, element: str = "Fe",
+def choose_absorber(atoms: Atoms, absorber: int | str | None = None, element: str | None = None,
                     source: str = "structure") -> int:
     """Return the index of the absorbing atom.
 
@@ -108,6 +108,8 @@ def choose_absorber(atoms: Atoms, absorber: int | str | None = None, element: st
     """
     if isinstance(absorber, str) and absorber.lstrip("-").isdigit():
         absorber = int(absorber)
+    if absorber is None and element is None:
+        raise StructureError(f"{source}: no absorber chosen (name an atom index or element)")
     if absorber is None or isinstance(absorber, str):
         symbol = element if absorber is None else absorber
         if symbol not in atomic_numbers:
@@ -136,6 +138,26 @@ class Cluster:
     @property
     def distances(self) -> np.ndarray:
         return np.sqrt(np.einsum("ij,ij->i", self.vectors, self.vectors))
+
+    def atom_gradient(self, gradient: np.ndarray) -> np.ndarray:
+        """Derivatives with respect to the neighbour vectors (..., n, 3) -> with respect to the
+        positions of the structure's atoms (..., n_atoms, 3).
+
+        Periodic images of an atom move with it, so their gradients add; the absorber's is minus
+        the sum over its neighbours (moving it moves every vector the other way). Atoms beyond the
+        cutoff get 0. A cluster not cut from a structure has the absorber as atom 0, then its
+        neighbours (the order of :meth:`to_atoms`).
+        """
+        gradient = np.asarray(gradient)
+        if self.indices is None:
+            indices, absorber, n_atoms = np.arange(1, len(self.numbers) + 1), 0, len(self.numbers) + 1
+        else:
+            indices, absorber = self.indices, self.absorber_index
+            n_atoms = self.n_atoms or int(max(indices.max(initial=-1), absorber)) + 1
+        per_atom = np.zeros(gradient.shape[:-2] + (n_atoms, 3))
+        np.add.at(per_atom, (Ellipsis, indices, slice(None)), gradient)
+        per_atom[..., absorber, :] -= gradient.sum(axis=-2)
+        return per_atom
 
     def to_atoms(self) -> Atoms:
         """The cluster as an :class:`ase.Atoms` with the absorber first, at the origin."""

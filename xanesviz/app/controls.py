@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from ..spectrum import TARGET_FERMI_EV, TARGET_LORENTZIAN_FWHM_EV, Broadening
+from ..spectrum import Broadening
+
 
 def on_slider_grid(slider: widgets.FloatSlider, value: float) -> float:
     """``value`` clamped to the slider's range and rounded onto its step grid.
@@ -18,18 +19,23 @@ def on_slider_grid(slider: widgets.FloatSlider, value: float) -> float:
     return round(slider.min + round((value - slider.min) / slider.step) * slider.step, decimals)
 
 
-NOTE = (f"The model's spectra already carry the study's fixed Lorentzian (FWHM {TARGET_LORENTZIAN_FWHM_EV:g} eV). "
+NOTE = ("The model's spectra already carry its training targets' broadening ({target}). "
         "These sliders add <b>extra</b> broadening on top of it: the FDMNES arctangent Lorentzian Γ(E) "
         "(Γ_hole = core-hole width, Γ_max, E_cent, E_larg, E_F) and a Gaussian for the instrument. "
         "All at zero shows the model's output unchanged.")
 
 
 class BroadeningControls(widgets.VBox):
-    """Sliders for the arctangent Lorentzian and the Gaussian; ``on_change(callback(Broadening))``."""
+    """Sliders for the arctangent Lorentzian and the Gaussian; ``on_change(callback(Broadening))``.
 
-    def __init__(self, energy: np.ndarray, core_hole_width: float):
+    ``fermi_level``: the model's (E_F's starting value; the grid's start if None);
+    ``target_broadening``: what the model's targets already carry, in words."""
+
+    def __init__(self, energy: np.ndarray, core_hole_width: float, fermi_level: float | None = None,
+                 target_broadening: str = "see the model card"):
         self.energy = np.asarray(energy, float)
         self.core_hole_width = core_hole_width
+        self.fermi_level = float(self.energy[0] if fermi_level is None else fermi_level)
         style = {"description_width": "90px"}
         slider = dict(continuous_update=True, style=style, layout=widgets.Layout(width="330px"), readout_format=".2f")
         self.use_core_hole = widgets.Checkbox(value=False, description=f"add core-hole width ({core_hole_width:.2f} eV, xraydb)",
@@ -38,7 +44,7 @@ class BroadeningControls(widgets.VBox):
         self.gamma_max = widgets.FloatSlider(value=0.0, min=0.0, max=20.0, step=0.1, description="Γ_max (eV)", **slider)
         self.e_cent = widgets.FloatSlider(value=30.0, min=1.0, max=80.0, step=0.5, description="E_cent (eV)", **slider)
         self.e_larg = widgets.FloatSlider(value=30.0, min=1.0, max=80.0, step=0.5, description="E_larg (eV)", **slider)
-        self.e_fermi = widgets.FloatSlider(value=TARGET_FERMI_EV, min=float(energy[0]), max=float(energy[-1]), step=0.1,
+        self.e_fermi = widgets.FloatSlider(value=self.fermi_level, min=float(energy[0]), max=float(energy[-1]), step=0.1,
                                            description="E_F (eV)", **slider)
         self.gaussian = widgets.FloatSlider(value=0.0, min=0.0, max=5.0, step=0.05, description="Gauss (eV)", **slider)
         self.gaussian.add_class("xanesviz-gaussian")
@@ -50,7 +56,7 @@ class BroadeningControls(widgets.VBox):
         for w in self._sliders:
             w.observe(self._changed, names="value")
         self.use_core_hole.observe(self._core_hole_toggled, names="value")
-        super().__init__([widgets.HTML(f"<small>{NOTE}</small>", layout=widgets.Layout(width="340px")),
+        super().__init__([widgets.HTML(f"<small>{NOTE.format(target=target_broadening)}</small>", layout=widgets.Layout(width="340px")),
                           self.use_core_hole, *self._sliders, self.reset_button])
         self.add_class("xanesviz-broadening")
 
@@ -64,7 +70,7 @@ class BroadeningControls(widgets.VBox):
 
     def reset(self) -> None:
         with self.hold_trait_notifications():
-            for w, value in zip(self._sliders, (0.0, 0.0, 30.0, 30.0, TARGET_FERMI_EV, 0.0)):
+            for w, value in zip(self._sliders, (0.0, 0.0, 30.0, 30.0, self.fermi_level, 0.0)):
                 w.unobserve(self._changed, names="value")
                 w.value = value
                 w.observe(self._changed, names="value")

@@ -16,8 +16,7 @@ from ase import Atoms
 from ..errors import XanesvizError
 from ..examples import GALLERY, example
 from ..predictor import Predictor
-from ..spectrum import core_hole_width
-from ..structure import choose_absorber, cut_cluster, read_structure
+from .. import read_structure  # the package's public reader (ase.io + XANESNET xyz)
 from .controls import BroadeningControls, on_slider_grid
 from .explain_panel import SideFigure, colour_bar_html, colours_for, trust_badge_html
 from .spectrum_panel import SpectrumPanel, message_html, sync_initial_state
@@ -77,7 +76,8 @@ class Dashboard(widgets.VBox):
         self.pin_button = widgets.Button(description="Pin", icon="thumb-tack")
         self.unpin_button = widgets.Button(description="Unpin")
         self.difference = widgets.Checkbox(description="show current − pinned", value=False, indent=False)
-        self.controls = BroadeningControls(self.predictor.energy, core_hole_width(self.predictor.element))
+        self.controls = BroadeningControls(self.predictor.energy, self.predictor.core_hole_width,
+                                           self.predictor.fermi_level, self.predictor.target_broadening)
         self.export = widgets.HTML()
         self.export.add_class("xanesviz-export")
         energy = self.predictor.energy
@@ -92,16 +92,13 @@ class Dashboard(widgets.VBox):
         self.colour_bar = widgets.HTML()
         self.trust = widgets.HTML()
         self.trust.add_class("xanesviz-trust")
-        self._importance = self._load_importance()
-        self.importance = SideFigure(self.predictor.descriptor.g2_centres, self._g4_labels(),
+        self.importance = SideFigure(self.predictor.descriptor.g2_centres, self.predictor.descriptor.g4_angular_labels(),
                                      self.predictor.descriptor.r_max)
         self._draw_gamma()
         self.sensitivity_values = None
         self.model_info = widgets.HTML(
-            f"<small>model <b>{self.predictor.name}</b>: {self.predictor.n_members}-network ensemble"
-            f"{' + kernel ridge member' if self.predictor.bundle.kernel is not None else ''}"
-            f"{' + nearest-neighbour member' if self.predictor.bundle.neighbours is not None else ''}, "
-            f"{self.predictor.element} K edge, band = ±1σ over the networks</small>")
+            f"<small>model <b>{self.predictor.name}</b>: {' + '.join(self.predictor.members)}, "
+            f"{self.predictor.element} {self.predictor.edge} edge, band = ±1σ over the networks</small>")
 
         self.gallery.observe(lambda c: self.load_example(c["new"]), names="value")
         self.upload.observe(self._uploaded, names="value")
@@ -158,9 +155,9 @@ class Dashboard(widgets.VBox):
         """Show a new structure; refuses (message, state kept) if it cannot be predicted."""
         note = ""
         try:
-            absorber = choose_absorber(atoms, None, self.predictor.element, name)
+            absorber = self.predictor.absorber_index(atoms, None, name)
             if any(atoms.pbc) or len(atoms) > MAX_DISPLAY_ATOMS:
-                cluster = cut_cluster(atoms, absorber, DISPLAY_RADIUS, name)
+                cluster = self.predictor.cluster(atoms, absorber, name, radius=DISPLAY_RADIUS)
                 note = (f" (showing the {len(cluster.numbers) + 1} atoms within {DISPLAY_RADIUS:g} Å of the absorber "
                         f"of the {len(atoms)}-atom {'periodic ' if any(atoms.pbc) else ''}structure)")
                 atoms, absorber = cluster.to_atoms(), 0
@@ -227,8 +224,7 @@ class Dashboard(widgets.VBox):
 
     def _show(self, raw, explain: bool = True) -> None:
         self.raw_spectrum = raw
-        self.spectrum = raw.broaden(self.controls.broadening)
-        self.spectrum.meta["structure"] = self.name
+        self.spectrum = raw.broaden(self.controls.broadening).with_meta(structure=self.name)
         self.panel.show(self.spectrum)
         if self._drag_start is None:  # mid-drag the download links wait for the release
             self._refresh_export()
@@ -236,18 +232,6 @@ class Dashboard(widgets.VBox):
             self._explain()
 
     # -- explanations ------------------------------------------------------------------------
-    def _load_importance(self):
-        from ..bundle import load_importance
-
-        try:
-            return load_importance(self.predictor.bundle)
-        except XanesvizError:
-            return None
-
-    def _g4_labels(self) -> list[str]:
-        d = self.predictor.descriptor
-        return [f"λ={l:+.0f} ζ={z:.0f}" for l in d.lambdas for z in d.zetas]
-
     @property
     def window_range(self) -> tuple[float, float] | None:
         lo, hi = self.window.value
@@ -256,18 +240,11 @@ class Dashboard(widgets.VBox):
 
     def importance_in_window(self) -> tuple[np.ndarray, np.ndarray]:
         """(G2 importance per centre, summed over weightings; G4 importance per (λ, ζ), summed over η)."""
-        from ..explain import window_importance
-
-        d = self.predictor.descriptor
-        n_g2, n_w = d.n_g2, len(d.g2_weightings)
-        n_lz = len(d.lambdas) * len(d.zetas)
-        if self._importance is None:
-            return np.zeros(n_g2), np.zeros(n_lz)
-        values = window_importance(self._importance["per_energy"], self._importance["baseline_mse"],
-                                   self._importance["energy"], self.window_range)
-        g2 = values[1:1 + n_g2 * n_w].reshape(n_w, n_g2).sum(axis=0)
-        g4 = values[1 + n_g2 * n_w:].reshape(-1, n_lz).sum(axis=0)
-        return g2, g4
+        importance = self.predictor.importance(self.window_range)
+        if importance is None:
+            d = self.predictor.descriptor
+            return np.zeros(len(d.g2_centres)), np.zeros(len(d.g4_angular_labels()))
+        return importance["g2"], importance["g4"]
 
     def _window_changed(self) -> None:
         window = self.window_range
@@ -421,9 +398,7 @@ class Dashboard(widgets.VBox):
         self._refresh_export()
 
     def spectrum_csv(self) -> str:
-        spectrum = self.spectrum
-        spectrum.meta["structure"] = self.name
-        return spectrum.to_csv(reference=self.panel.pinned)
+        return self.spectrum.with_meta(structure=self.name).to_csv(reference=self.panel.pinned)
 
     def structure_xyz(self) -> str:
         from io import StringIO
