@@ -2,9 +2,10 @@
 
 Both sides are compared as normalised μ (larch ``pre_edge``). The measurement keeps larch's
 defaults (:mod:`xanesviz.measured`); the prediction's 75 eV window (−15..+60 eV about the
-edge) is too short for them, so it uses :data:`PREDICTED_NORMALISATION`: the pre-edge line
-over the window's start to E0 − 10 eV and a constant post-edge (``nnorm=0``) from E0 + 15 eV
-to the window's end. The fitted scale absorbs what remains of the two edge-step definitions.
+edge) is too short for them, so it uses :data:`PREDICTED_NORMALISATION`: a constant pre-edge
+(``npre=0``: the mean from the window's start to E0 − 10 eV; a calculated spectrum has no
+background slope, and a line fitted over ~15 eV would tilt the whole window) and a constant
+post-edge (``nnorm=0``) from E0 + 15 eV to the window's end. The fitted scale absorbs what remains of the two edge-step definitions.
 
 The prediction is moved by ``shift`` eV and multiplied by ``scale`` to match the measurement,
 on the prediction's own grid (moved), where it overlaps the measurement. Figures: R-factor
@@ -23,7 +24,7 @@ from .evaluation import delta_mu
 from .spectrum import Broadening, Spectrum, gaussian_broaden, lorentzian_kernel
 
 #: The prediction's normalisation ranges (eV relative to its E0), stated in every output.
-PREDICTED_NORMALISATION = {"pre1": -30.0, "pre2": -10.0, "norm1": 15.0, "norm2": 60.0, "nnorm": 0}
+PREDICTED_NORMALISATION = {"pre1": -30.0, "pre2": -10.0, "npre": 0, "norm1": 15.0, "norm2": 60.0, "nnorm": 0}
 #: How far (eV) about E0(measured) − E0(predicted) the shift is searched.
 SHIFT_SEARCH_EV = 20.0
 #: Fewest overlapping points (the prediction's grid) a comparison needs.
@@ -110,7 +111,9 @@ def normalise_prediction(energy: np.ndarray, mu: np.ndarray, e0: float | None = 
     pre1 = max(ranges["pre1"], energy[0] - e0)
     pre2 = ranges["pre2"]
     pre1, pre2 = min(pre1, pre2), max(pre1, pre2)
-    npre = 0 if _index_of(energy - e0, pre2) - _index_of(energy - e0, pre1) < 3 else 1
+    npre = ranges.get("npre", 1)
+    if _index_of(energy - e0, pre2) - _index_of(energy - e0, pre1) < 3:
+        npre = 0
     norm1, norm2 = ranges["norm1"], min(ranges["norm2"], energy[-1] - e0)
     norm1, norm2 = min(norm1, norm2), max(norm1, norm2)
     norm1 = min(norm1, norm2 - 2)
@@ -132,7 +135,7 @@ def normalise_prediction(energy: np.ndarray, mu: np.ndarray, e0: float | None = 
     post_edge = pre_edge + np.polyval(np.polyfit(energy[p1:p2], (mu - pre_edge)[p1:p2], nnorm), energy)
     edge_step = max(1e-12, abs(float(post_edge[ie0] - pre_edge[ie0])))
     return {"e0": float(e0), "edge_step": edge_step, "norm": (mu - pre_edge) / edge_step, "pre1": float(pre1),
-            "pre2": float(pre2), "norm1": float(norm1), "norm2": float(norm2), "nnorm": int(nnorm)}
+            "pre2": float(pre2), "npre": int(npre), "norm1": float(norm1), "norm2": float(norm2), "nnorm": int(nnorm)}
 
 
 def _index_of(array: np.ndarray, value: float) -> int:
@@ -239,7 +242,7 @@ def compare(measured, predicted: Spectrum, shift: float | None = None, broadenin
     inside = aligner.grid(shift)
     energy = predicted.energy[inside] + shift
     measured_on_grid = np.interp(energy, measured.energy, measured.norm)
-    ranges = {key: result[key] for key in ("pre1", "pre2", "norm1", "norm2", "nnorm")}
+    ranges = {key: round(result[key], 3) for key in ("pre1", "pre2", "npre", "norm1", "norm2", "nnorm")}
     ranges["method"] = "larch pre_edge, ranges for the prediction's 75 eV window"
     return Comparison(energy, measured_on_grid, scale * result["norm"][inside], float(shift), float(scale),
                       float(measured.e0), result["e0"], result["edge_step"],

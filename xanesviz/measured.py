@@ -147,7 +147,7 @@ def _columns_from_group(group, path: Path) -> dict[str, np.ndarray]:
     return columns
 
 
-def _read_athena(path: Path, group) -> tuple[dict[str, np.ndarray], str]:
+def _read_athena(path: Path, group) -> tuple[dict[str, np.ndarray], dict]:
     larch_io = _larch_quiet()
     try:
         with warnings.catch_warnings():
@@ -172,7 +172,11 @@ def _read_athena(path: Path, group) -> tuple[dict[str, np.ndarray], str]:
         if not matches:
             raise SpectrumFileError(f"{path}: no group '{group}' (project holds {', '.join(names)})")
         chosen = matches[0]
-    return _columns_from_group(getattr(project, chosen), path), f"Athena group '{chosen}'"
+    chosen_group = getattr(project, chosen)
+    element = str(getattr(chosen_group, "atsym", "") or "").capitalize() or None
+    edge = str(getattr(chosen_group, "edge", "") or "").upper() or None
+    return _columns_from_group(chosen_group, path), {"element": element, "edge": edge,
+                                                      "format": f"Athena group '{chosen}'"}
 
 
 def _looks_like_fdmnes(text: str) -> bool:
@@ -188,8 +192,7 @@ def read_columns(path: str | os.PathLike, group=None) -> tuple[dict[str, np.ndar
     if path.stat().st_size == 0:
         raise SpectrumFileError(f"{path}: empty file")
     if path.suffix.lower() == ".prj" or _is_gzip(path):
-        columns, fmt = _read_athena(path, group)
-        return columns, {"element": None, "edge": None, "format": fmt}
+        return _read_athena(path, group)
     text = _header_text(path)
     element, edge = _header_element(text)
     if _looks_like_fdmnes(text):
@@ -375,7 +378,7 @@ def read_measured(path: str | os.PathLike, mu_source: str | None = None, group=N
         if tabulated is not None and abs(result["e0"] - tabulated) > 50.0:
             notes.append(f"E0 {result['e0']:.1f} eV is {result['e0'] - tabulated:+.0f} eV from the tabulated "
                          f"{element} {edge or 'K'} edge ({tabulated:.1f} eV)")
-    ranges = {key: result[key] for key in ("pre1", "pre2", "norm1", "norm2", "nnorm")}
+    ranges = {key: round(result[key], 3) for key in ("pre1", "pre2", "norm1", "norm2", "nnorm")}
     ranges["method"] = "larch pre_edge defaults"
     return MeasuredSpectrum(energy, mu, result["norm"], result["e0"], result["edge_step"], element, edge,
                             source, str(path), ranges, tuple(notes))
