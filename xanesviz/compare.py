@@ -29,8 +29,8 @@ PREDICTED_NORMALISATION = {"pre1": -30.0, "pre2": -10.0, "npre": 0, "norm1": 15.
 SHIFT_SEARCH_EV = 20.0
 #: Fewest overlapping points (the prediction's grid) a comparison needs.
 MIN_OVERLAP_POINTS = 30
-#: Bounds of the broadening fit: extra Γ_hole (eV), Γ_max (eV), Gaussian FWHM (eV).
-BROADENING_BOUNDS = ((0.0, 6.0), (0.0, 20.0), (0.0, 6.0))
+#: Bounds of the broadening fit (the dashboard sliders' ranges): extra Γ_hole, Γ_max, Gaussian FWHM (eV).
+BROADENING_BOUNDS = ((0.0, 5.0), (0.0, 20.0), (0.0, 5.0))
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class Comparison:
     def format(self) -> str:
         return (f"shift {self.shift_eV:+.2f} eV, scale {self.scale:.3f}: R-factor {self.r_factor:.4f}, "
                 f"Pearson {self.pearson:.3f}, Δμ {self.delta_mu_pct:.1f} %; E0 measured {self.e0_measured:.2f} eV, "
-                f"predicted {self.e0_predicted:.2f} eV (+{self.shift_eV:.2f} → {self.e0_predicted + self.shift_eV:.2f})")
+                f"predicted {self.e0_predicted:.2f} eV ({self.shift_eV:+.2f} → {self.e0_predicted + self.shift_eV:.2f})")
 
 
 def normalise_prediction(energy: np.ndarray, mu: np.ndarray, e0: float | None = None) -> dict:
@@ -269,8 +269,9 @@ def _fit_broadening(aligner: _Aligner, measured, predicted: Spectrum, start: Bro
     e0 = first["e0"]
     energy = predicted.energy
     pre = (energy >= e0 + first["pre1"]) & (energy <= e0 + first["pre2"])
-    design = np.column_stack([np.ones(pre.sum()), energy[pre]])
-    projector = np.column_stack([np.ones_like(energy), energy]) @ np.linalg.pinv(design)  # (n, n_pre)
+    degree = 1 if first["npre"] else 0  # the pre-edge line, or larch's constant (npre=0)
+    design = np.column_stack([energy[pre] ** k for k in range(degree + 1)])
+    projector = np.column_stack([energy ** k for k in range(degree + 1)]) @ np.linalg.pinv(design)  # (n, n_pre)
     held = shift
     current = {"shift": held if held is not None else aligner.best_shift(first["norm"], measured.e0 - e0)}
 
