@@ -143,6 +143,7 @@ class Dashboard(widgets.VBox):
         # The figures were filled before any browser view exists: make that their initial state.
         sync_initial_state(self.panel.figure)
         sync_initial_state(self.importance.figure)
+        sync_initial_state(self.measured.figure)
 
     # -- loading ---------------------------------------------------------------------------
     def load_example(self, label: str) -> None:

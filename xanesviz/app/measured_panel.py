@@ -15,7 +15,6 @@ from ..compare import Comparison, compare
 from ..errors import XanesvizError
 from ..measured import MeasuredSpectrum, read_measured
 from ..spectrum import Broadening, Spectrum
-from .spectrum_panel import sync_initial_state
 
 
 def figures_html(result: Comparison, measured: MeasuredSpectrum) -> str:
@@ -70,12 +69,14 @@ class MeasuredPanel(widgets.VBox):
                                   "drawn normalised over the aligned prediction</small>")
         self.figures = widgets.HTML()
         self.figures.add_class("xanesviz-measured-figures")
-        self.figure = None  # a plotly FigureWidget, made on the first upload (each costs page-load time)
+        # Made now, hidden until a measurement is loaded: a plotly FigureWidget made after the page
+        # has loaded fails to initialise in the browser ("[anywidget] Failed to initialize model").
+        self.figure = _comparison_figure()
         self.upload.observe(self._uploaded, names="value")
         self.align_button.on_click(lambda _: self.align())
         self.fit_button.on_click(lambda _: self.fit_broadening())
         self.remove_button.on_click(lambda _: self.remove())
-        self._plot_box = widgets.HBox()
+        self._plot_box = widgets.HBox([self.figure, self.figures], layout=widgets.Layout(display="none"))
         super().__init__([self.title, widgets.HBox([self.upload, self.align_button, self.fit_button, self.remove_button]),
                           self._plot_box])
         self.add_class("xanesviz-measured")
@@ -118,7 +119,7 @@ class MeasuredPanel(widgets.VBox):
     def remove(self) -> None:
         self.measured = self.result = self.shift = None
         self.figures.value = ""
-        self._plot_box.children = ()
+        self._plot_box.layout.display = "none"
         for button in (self.align_button, self.fit_button, self.remove_button):
             button.disabled = True
         self._changed()
@@ -171,14 +172,8 @@ class MeasuredPanel(widgets.VBox):
             self.figures.value = "<i>no prediction to compare yet</i>"
             return
         self.figures.value = figures_html(result, self.measured)
-        if self.figure is None:
-            self.figure = _comparison_figure()
-            self._draw(result)
-            sync_initial_state(self.figure)
-        else:
-            self._draw(result)
-        if not self._plot_box.children:
-            self._plot_box.children = (self.figure, self.figures)
+        self._draw(result)
+        self._plot_box.layout.display = "flex"
 
     def _draw(self, result: Comparison) -> None:
         measured_trace, predicted_trace, residual_trace = self.figure.data
