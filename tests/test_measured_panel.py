@@ -40,9 +40,15 @@ def test_upload_draws_the_measurement_over_the_aligned_prediction(dashboard):
     assert "Measured mine.xdi" in dashboard.message.value and "ln(i0/itrans)" in dashboard.message.value
     assert panel.result is not None and panel.result.shift_eV == pytest.approx(3.0, abs=0.3)
     assert panel.result.pearson > 0.98
-    measured, predicted, residual = (np.asarray(t.y, float) for t in panel.figure.data)
-    assert len(measured) > 200 and np.all(np.isfinite(measured)) and np.all(np.isfinite(predicted))
+    measured = dashboard.panel.trace_values("measured (aligned)")
+    residual = dashboard.panel.trace_values("measured − predicted")
+    energy = np.asarray(dashboard.panel.figure.data[5].x, float)
+    predicted = np.interp(energy, dashboard.spectrum.energy, dashboard.spectrum.mu)
+    assert len(measured) > 200 and np.all(np.isfinite(measured))
     np.testing.assert_allclose(residual, measured - predicted, atol=1e-9)
+    # drawn on the prediction's scale: the measurement made from this prediction lies on it
+    assert np.abs(residual).max() < 0.1 * predicted.max()
+    assert dashboard.panel.figure.layout.yaxis2.visible
     for word in ("R-factor", "Pearson", "Δμ", "shift", "E0 measured", "E0 predicted"):
         assert word in panel.figures.value
     assert not panel.align_button.disabled and not panel.fit_button.disabled
@@ -105,5 +111,5 @@ def test_element_mismatch_is_shown_with_a_warning(dashboard):
     assert "xanesviz-message-warning" in dashboard.message.value and "Co spectrum" in dashboard.message.value
     assert "Co spectrum" in dashboard.measured.figures.value
     dashboard.measured.remove_button.click()
-    assert dashboard.measured.result is None
+    assert dashboard.measured.result is None and not dashboard.panel.figure.data[5].visible
     assert "measured_aligned_norm" not in dashboard.spectrum_csv()

@@ -94,7 +94,8 @@ class Dashboard(widgets.VBox):
         self.trust = widgets.HTML()
         self.trust.add_class("xanesviz-trust")
         self.measured = MeasuredPanel(self.predictor.element, set_broadening=self._set_broadening,
-                                      message=self.show_message, changed=self._measured_changed)
+                                      message=self.show_message, changed=self._measured_changed,
+                                      draw=self.panel.show_measured)
         self._importance = self._load_importance()
         self.importance = SideFigure(self.predictor.descriptor.g2_centres, self._g4_labels(),
                                      self.predictor.descriptor.r_max)
@@ -143,7 +144,6 @@ class Dashboard(widgets.VBox):
         # The figures were filled before any browser view exists: make that their initial state.
         sync_initial_state(self.panel.figure)
         sync_initial_state(self.importance.figure)
-        sync_initial_state(self.measured.figure)
 
     # -- loading ---------------------------------------------------------------------------
     def load_example(self, label: str) -> None:

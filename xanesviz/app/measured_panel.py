@@ -1,6 +1,7 @@
-"""The measured-spectrum panel: upload a measurement, draw it over the normalised, aligned
-prediction with the residual, and show the figures of the comparison. Widgets only: reading,
-normalising and aligning are :mod:`xanesviz.measured` and :mod:`xanesviz.compare`."""
+"""The measured-spectrum panel: upload a measurement, have it drawn over the prediction
+(aligned, and mapped onto the prediction's scale through the two normalisations) with the
+residual, and show the figures of the comparison. Widgets only: reading, normalising and
+aligning are :mod:`xanesviz.measured` and :mod:`xanesviz.compare`."""
 
 from __future__ import annotations
 
@@ -42,14 +43,18 @@ class MeasuredPanel(widgets.VBox):
 
     ``set_broadening(Broadening)`` is called with the fitted broadening by "Fit broadening"
     (the dashboard puts it on its sliders); ``message(text, level)`` shows one line;
-    ``changed()`` follows a new, realigned or removed measurement (the dashboard refreshes its export).
+    ``changed()`` follows a new, realigned or removed measurement (the dashboard refreshes its export);
+    ``draw(energy, mu, residual)`` draws the measurement on the prediction's axes (``draw(None)`` removes it).
+    The spectrum panel's plotly figure is used rather than one of its own: a FigureWidget costs
+    page-load time, and one shown after the page loaded did not render in the browser tests.
     """
 
-    def __init__(self, element: str, set_broadening=None, message=None, changed=None):
+    def __init__(self, element: str, set_broadening=None, message=None, changed=None, draw=None):
         self.element = element
         self._set_broadening = set_broadening or (lambda broadening: None)
         self._message = message or (lambda text, level="info": None)
         self._changed = changed or (lambda: None)
+        self._draw_on_plot = draw or (lambda energy, mu=None, residual=None: None)
         self.measured: MeasuredSpectrum | None = None
         self.result: Comparison | None = None
         self.shift: float | None = None  # held between "Align"s, so a drag moves the edge visibly
@@ -69,16 +74,12 @@ class MeasuredPanel(widgets.VBox):
                                   "drawn normalised over the aligned prediction</small>")
         self.figures = widgets.HTML()
         self.figures.add_class("xanesviz-measured-figures")
-        # Made now, hidden until a measurement is loaded: a plotly FigureWidget made after the page
-        # has loaded fails to initialise in the browser ("[anywidget] Failed to initialize model").
-        self.figure = _comparison_figure()
         self.upload.observe(self._uploaded, names="value")
         self.align_button.on_click(lambda _: self.align())
         self.fit_button.on_click(lambda _: self.fit_broadening())
         self.remove_button.on_click(lambda _: self.remove())
-        self._plot_box = widgets.HBox([self.figure, self.figures], layout=widgets.Layout(display="none"))
         super().__init__([self.title, widgets.HBox([self.upload, self.align_button, self.fit_button, self.remove_button]),
-                          self._plot_box])
+                          self.figures])
         self.add_class("xanesviz-measured")
 
     # -- loading --------------------------------------------------------------------------------
@@ -119,7 +120,7 @@ class MeasuredPanel(widgets.VBox):
     def remove(self) -> None:
         self.measured = self.result = self.shift = None
         self.figures.value = ""
-        self._plot_box.layout.display = "none"
+        self._draw_on_plot(None)
         for button in (self.align_button, self.fit_button, self.remove_button):
             button.disabled = True
         self._changed()
@@ -173,16 +174,15 @@ class MeasuredPanel(widgets.VBox):
             return
         self.figures.value = figures_html(result, self.measured)
         self._draw(result)
-        self._plot_box.layout.display = "flex"
 
     def _draw(self, result: Comparison) -> None:
-        measured_trace, predicted_trace, residual_trace = self.figure.data
-        with self.figure.batch_update():
-            e = result.energy.tolist()
-            measured_trace.x, measured_trace.y = e, result.measured.tolist()
-            measured_trace.name = f"measured ({self.measured.source})"
-            predicted_trace.x, predicted_trace.y = e, result.predicted.tolist()
-            residual_trace.x, residual_trace.y = e, result.residual.tolist()
+        """The measurement on the prediction's axes: at the model's energies (moved back by the
+        shift) and in its units, as prediction + residual x edge step / scale."""
+        energy = result.energy - result.shift_eV
+        spectrum = self._prediction
+        mu = np.interp(energy, spectrum.energy, spectrum.mu)
+        residual = result.residual * result.edge_step_predicted / result.scale
+        self._draw_on_plot(energy, mu + residual, residual)
 
     # -- export ----------------------------------------------------------------------------------
     def extend_csv(self, text: str, energy: np.ndarray) -> str:
@@ -210,21 +210,6 @@ class MeasuredPanel(widgets.VBox):
         rows += [f"{row},{m:.6g},{p:.6g},{m - p:.6g}" for row, keep, m, p in zip(body[1:], inside, measured, predicted)
                  if keep]
         return "\n".join(comments + extra + rows) + "\n"
-
-
-def _comparison_figure():
-    import plotly.graph_objects as go
-
-    figure = go.FigureWidget(
-        data=[go.Scatter(name="measured", mode="lines", line={"color": "#000000", "width": 1.5}),
-              go.Scatter(name="predicted (aligned)", mode="lines", line={"color": "#1f77b4", "width": 2}),
-              go.Scatter(name="residual", mode="lines", line={"color": "#d62728", "width": 1}, yaxis="y2")],
-        layout=go.Layout(height=300, width=560, margin={"l": 55, "r": 55, "t": 30, "b": 45},
-                         xaxis={"title": "Energy (eV, measured scale)"}, yaxis={"title": "normalised μ"},
-                         yaxis2={"title": "residual", "overlaying": "y", "side": "right", "showgrid": False},
-                         legend={"orientation": "h", "y": 1.15}, font={"size": 11}))
-    figure.add_class("xanesviz-measured-figure")
-    return figure
 
 
 def _renamed(measured: MeasuredSpectrum, name: str) -> MeasuredSpectrum:
