@@ -227,6 +227,14 @@ def test_broadening_fit_recovers_a_gaussian(tmp_path, energy):
     assert seconds < 3.0, f"broadening fit took {seconds:.2f} s"
 
 
+def test_a_flat_prediction_is_refused_not_a_nan(tmp_path, energy):
+    from xanesviz.errors import XanesvizError
+
+    measured = measured_from(tmp_path, energy, fake_mu(energy))
+    with pytest.raises(XanesvizError, match="m.dat: the prediction is flat"):
+        compare(measured, Spectrum(FE_K_GRID, np.full_like(FE_K_GRID, 0.3)))
+
+
 def test_no_overlap_is_a_one_line_error(tmp_path):
     energy = np.linspace(8900, 9300, 300)
     measured = read_measured(write_columns(tmp_path / "cu.dat", ["Element.symbol: Cu"], ["energy", "mu"],

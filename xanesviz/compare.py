@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import scipy.optimize
 
-from .errors import SpectrumFileError
+from .errors import SpectrumFileError, XanesvizError
 from .evaluation import delta_mu
 from .spectrum import Broadening, Spectrum, gaussian_broaden, lorentzian_kernel
 
@@ -234,6 +234,8 @@ def compare(measured, predicted: Spectrum, shift: float | None = None, broadenin
         base, shift = _fit_broadening(aligner, measured, predicted, base, shift)
     mu = base.apply(predicted.energy, predicted.mu)
     result = normalise_prediction(predicted.energy, mu)
+    if not np.all(np.isfinite(result["norm"])) or np.ptp(result["norm"]) <= 0:
+        raise XanesvizError(f"{measured.source}: the prediction is flat or not finite: nothing to compare")
     if shift is None:
         shift = aligner.best_shift(result["norm"], measured.e0 - result["e0"])
     r, scale = aligner.misfit(result["norm"], shift)
@@ -242,9 +244,14 @@ def compare(measured, predicted: Spectrum, shift: float | None = None, broadenin
     inside = aligner.grid(shift)
     energy = predicted.energy[inside] + shift
     measured_on_grid = np.interp(energy, measured.energy, measured.norm)
+    predicted_on_grid = scale * result["norm"][inside]
+    for label, values in (("the measurement", measured_on_grid), ("the prediction", predicted_on_grid)):
+        if not np.all(np.isfinite(values)) or np.ptp(values) <= 0:
+            raise XanesvizError(f"{measured.source}: {label} is flat or not finite over the overlap "
+                                f"{energy[0]:.0f}-{energy[-1]:.0f} eV: nothing to compare")
     ranges = {key: round(result[key], 3) for key in ("pre1", "pre2", "npre", "norm1", "norm2", "nnorm")}
     ranges["method"] = "larch pre_edge, ranges for the prediction's 75 eV window"
-    return Comparison(energy, measured_on_grid, scale * result["norm"][inside], float(shift), float(scale),
+    return Comparison(energy, measured_on_grid, predicted_on_grid, float(shift), float(scale),
                       float(measured.e0), result["e0"], result["edge_step"],
                       base if (fit_broadening or broadening is not None) else None, ranges,
                       tuple(measured.warnings))
