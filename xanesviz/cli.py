@@ -1,4 +1,4 @@
-"""Command line: ``xanesviz predict | train | evaluate | importance | derive``."""
+"""Command line: ``xanesviz predict | train | evaluate | importance | derive | normalize | compare``."""
 
 from __future__ import annotations
 
@@ -228,6 +228,106 @@ def cmd_derive(args) -> int:
     return 0
 
 
+def _write_text(path, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise XanesvizError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+
+
+def cmd_normalize(args) -> int:
+    import json
+
+    from .measured import read_measured
+
+    measured = read_measured(args.file, mu_source=args.mu_source, group=args.group)
+    if args.output:
+        _write_text(args.output, measured.to_csv())
+    if args.json:
+        print(json.dumps(measured.summary()))
+    else:
+        n = measured.normalisation
+        print(f"{measured.source}: {measured.element or 'element unknown'} {measured.edge or ''} edge, "
+              f"{len(measured)} points {measured.energy[0]:.1f}-{measured.energy[-1]:.1f} eV, mu from "
+              f"{measured.mu_source}; E0 {measured.e0:.2f} eV, edge step {measured.edge_step:.4g} "
+              f"(larch pre_edge: pre {n['pre1']:g} to {n['pre2']:g} eV, post {n['norm1']:g} to {n['norm2']:g} eV, "
+              f"nnorm {n['nnorm']})")
+        for note in measured.warnings:
+            print(f"warning: {note}", file=sys.stderr)
+    if args.output:
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    import json
+
+    from .compare import compare
+    from .measured import read_measured
+    from .predictor import Predictor
+    from .spectrum import csv_text
+    from .structure import read_structure
+
+    atoms = read_structure(args.structure)
+    predictor = Predictor.load(args.model)
+    measured = read_measured(args.measured, mu_source=args.mu_source, group=args.group,
+                             expected_element=predictor.element)
+    predicted = predictor.predict(atoms, absorber=_absorber(args.absorber), source=str(args.structure))
+    result = compare(measured, predicted, fit_broadening=args.fit_broadening)
+    if args.output:
+        n = result.normalisation
+        header = [f"xanesviz comparison: {args.structure} (model {predictor.name}) against {measured.source}",
+                  result.format(),
+                  f"measured: mu from {measured.mu_source}, larch pre_edge defaults (E0 {measured.e0:.3f} eV)",
+                  f"predicted: larch pre_edge with pre {n['pre1']:g} to {n['pre2']:g} eV (npre {n['npre']}), post {n['norm1']:g} to "
+                  f"{n['norm2']:g} eV, nnorm {n['nnorm']} (E0 {result.e0_predicted:.3f} eV); moved by "
+                  f"{result.shift_eV:+.3f} eV and scaled by {result.scale:.4f}",
+                  "units: energy eV (absolute, the measurement's scale); normalised mu"]
+        if result.broadening is not None:
+            header.append(f"broadening fitted: {result.broadening.describe()}")
+        columns = {"energy_eV": result.energy, "measured_norm": result.measured,
+                   "predicted_norm": result.predicted, "residual": result.residual}
+        _write_text(args.output, csv_text(header, columns))
+    if args.json:
+        print(json.dumps({"structure": str(args.structure), "measured": measured.source, "model": predictor.name,
+                          "element_measured": measured.element, "model_element": predictor.element,
+                          **result.summary()}))
+    else:
+        print(result.format())
+        for note in result.warnings:
+            print(f"warning: {note}", file=sys.stderr)
+    if args.output:
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _add_measured_commands(sub) -> None:
+    p = sub.add_parser("normalize", help="read and normalise a measured spectrum (larch pre_edge)",
+                       description="Read FILE (XDI, Athena project, columns, FDMNES/XANESNET), choose mu(E) and "
+                                   "normalise it with larch's pre_edge defaults, as Athena/Larix do.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print one JSON object (element, edge, e0, edge_step, ...)")
+    p.add_argument("-o", "--output", metavar="OUT.csv", help="write energy, mu and normalised mu")
+    p.add_argument("--mu-source", help="column name, or 'ln(i0/itrans)', 'ifluor/i0' ... (default: chosen from the columns)")
+    p.add_argument("--group", help="Athena project group (name or index; default the first)")
+    p.set_defaults(func=cmd_normalize)
+
+    p = sub.add_parser("compare", help="align a prediction to a measured spectrum and report the figures",
+                       description="Predict STRUCTURE, normalise both spectra, fit shift and scale (and "
+                                   "optionally broadening), report R-factor, Pearson and delta-mu.")
+    p.add_argument("structure", metavar="STRUCTURE")
+    p.add_argument("measured", metavar="MEASURED")
+    p.add_argument("--model", help="model bundle directory (default: the shipped one)")
+    p.add_argument("--absorber", help="absorber atom index or element symbol")
+    p.add_argument("--json", action="store_true", help="print one JSON object (shift_eV, r_factor, pearson, ...)")
+    p.add_argument("-o", "--output", metavar="OUT.csv", help="write both spectra and the residual on one grid")
+    p.add_argument("--fit-broadening", action="store_true",
+                   help="also fit the extra broadening (Gamma_hole, Gamma_max, Gaussian FWHM)")
+    p.add_argument("--mu-source", help="as for normalize")
+    p.add_argument("--group", help="Athena project group (name or index)")
+    p.set_defaults(func=cmd_compare)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xanesviz", description="Predict K-edge XANES from local geometry (wACSF + MLP).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -305,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pack", metavar="DIR", help="also write DIR/{metal}.extxyz.gz (all structures, generation order)")
     p.set_defaults(func=cmd_derive)
+    _add_measured_commands(sub)
     return parser
 
 

@@ -77,6 +77,17 @@ class BroadeningControls(widgets.VBox):
             self.use_core_hole.value = False
         self._changed()
 
+    def set_broadening(self, broadening: Broadening) -> None:
+        """Put a broadening (e.g. a fitted one) on the sliders, on their grids; one change is announced."""
+        values = (broadening.gamma_hole, broadening.gamma_max, broadening.e_cent, broadening.e_larg,
+                  broadening.e_fermi, broadening.gaussian_fwhm)
+        with self.hold_trait_notifications():
+            for w, value in zip(self._sliders, values):
+                w.unobserve(self._changed, names="value")
+                w.value = on_slider_grid(w, value)
+                w.observe(self._changed, names="value")
+        self._changed()
+
     def _core_hole_toggled(self, change) -> None:
         self.gamma_hole.value = on_slider_grid(self.gamma_hole, self.core_hole_width) if change["new"] else 0.0
 

@@ -19,6 +19,7 @@ from ..predictor import Predictor
 from .. import read_structure  # the package's public reader (ase.io + XANESNET xyz)
 from .controls import BroadeningControls, on_slider_grid
 from .explain_panel import SideFigure, colour_bar_html, colours_for, trust_badge_html
+from .measured_panel import MeasuredPanel
 from .spectrum_panel import SpectrumPanel, message_html, sync_initial_state
 from .viewer import DraggableViewer
 
@@ -92,6 +93,9 @@ class Dashboard(widgets.VBox):
         self.colour_bar = widgets.HTML()
         self.trust = widgets.HTML()
         self.trust.add_class("xanesviz-trust")
+        self.measured = MeasuredPanel(self.predictor.element, set_broadening=self._set_broadening,
+                                      message=self.show_message, changed=self._measured_changed,
+                                      draw=self.panel.show_measured)
         self.importance = SideFigure(self.predictor.descriptor.g2_centres, self.predictor.descriptor.g4_angular_labels(),
                                      self.predictor.descriptor.r_max)
         self._draw_gamma()
@@ -125,7 +129,7 @@ class Dashboard(widgets.VBox):
                             layout=widgets.Layout(width="48%"))
         right = widgets.VBox([self.trust, self.panel, self.window,
                               widgets.HBox([self.pin_button, self.unpin_button, self.difference]),
-                              self.export], layout=widgets.Layout(width="52%"))
+                              self.export, self.measured], layout=widgets.Layout(width="52%"))
         super().__init__([top, self.message, widgets.HBox([left, right]),
                           widgets.HBox([self.controls, widgets.VBox([self.importance, self.model_info])])])
         self.add_class("xanesviz-dashboard")
@@ -226,6 +230,7 @@ class Dashboard(widgets.VBox):
         self.raw_spectrum = raw
         self.spectrum = raw.broaden(self.controls.broadening).with_meta(structure=self.name)
         self.panel.show(self.spectrum)
+        self.measured.show_prediction(self.spectrum, raw, self.controls.broadening)
         if self._drag_start is None:  # mid-drag the download links wait for the release
             self._refresh_export()
         if explain:
@@ -398,7 +403,15 @@ class Dashboard(widgets.VBox):
         self._refresh_export()
 
     def spectrum_csv(self) -> str:
-        return self.spectrum.with_meta(structure=self.name).to_csv(reference=self.panel.pinned)
+        spectrum = self.spectrum.with_meta(structure=self.name)
+        return self.measured.extend_csv(spectrum.to_csv(reference=self.panel.pinned), spectrum.energy)
+
+    def _set_broadening(self, broadening) -> None:
+        self.controls.set_broadening(broadening)
+
+    def _measured_changed(self) -> None:
+        if self.spectrum is not None:
+            self._refresh_export()
 
     def structure_xyz(self) -> str:
         from io import StringIO

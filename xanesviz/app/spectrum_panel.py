@@ -25,6 +25,9 @@ class SpectrumPanel(widgets.VBox):
                            textposition="top center", textfont={"size": 10}),
                 go.Scatter(name="pinned", mode="lines", line={"color": "#7f7f7f", "dash": "dash"}, visible=False),
                 go.Scatter(name="current − pinned", mode="lines", line={"color": "#2ca02c"}, visible=False, yaxis="y2"),
+                go.Scatter(name="measured (aligned)", mode="lines", line={"color": "#000000", "width": 1.5}, visible=False),
+                go.Scatter(name="measured − predicted", mode="lines", line={"color": "#d62728", "width": 1},
+                           visible=False, yaxis="y2"),
             ],
             layout=go.Layout(
                 height=380, margin={"l": 60, "r": 60, "t": 30, "b": 50},
@@ -49,7 +52,8 @@ class SpectrumPanel(widgets.VBox):
         e, mu = spectrum.energy, spectrum.mu
         std = spectrum.std if spectrum.std is not None else np.zeros_like(mu)
         peak_e, peak_mu = spectrum.peaks()
-        band, line, peaks, pinned, diff = self.figure.data
+        band, line, peaks, pinned, diff = self.figure.data[:5]
+        measured_shown = bool(self.figure.data[6].visible)  # read before the batch: it queues writes
         with self.figure.batch_update():
             # Plain lists: they reach the browser as JSON numbers that any client reads the same way.
             band.x = np.concatenate([e, e[::-1]]).tolist()
@@ -62,13 +66,28 @@ class SpectrumPanel(widgets.VBox):
                 if self.show_difference:
                     diff.x, diff.y = e.tolist(), (mu - np.interp(e, self.pinned.energy, self.pinned.mu)).tolist()
                 diff.visible = self.show_difference
-                self.figure.layout.yaxis2.visible = self.show_difference
             else:
                 pinned.visible = diff.visible = False
-                self.figure.layout.yaxis2.visible = False
+            self.figure.layout.yaxis2.visible = bool(self.pinned is not None and self.show_difference) or measured_shown
         rows = "".join(f"<tr><td>{a:.2f}</td><td>{b:.4f}</td></tr>" for a, b in zip(peak_e, peak_mu))
         self.peak_table.value = (f"<table class='xanesviz-peaks'><tr><th>peak (eV)</th><th>μ</th></tr>{rows}</table>"
                                  if rows else "<i>no peaks above 5 % prominence</i>")
+
+    def show_measured(self, energy: np.ndarray | None, mu: np.ndarray | None = None,
+                      residual: np.ndarray | None = None) -> None:
+        """Draw a measurement mapped onto the prediction's axes (and its residual on the Δμ axis);
+        ``energy=None`` hides them."""
+        measured, difference = self.figure.data[5:7]
+        shown = energy is not None
+        pinned_difference = bool(self.figure.data[4].visible)  # read before the batch: it queues writes
+        with self.figure.batch_update():
+            if not shown:
+                measured.visible = difference.visible = False
+            else:
+                e = np.asarray(energy, float).tolist()
+                measured.x, measured.y, measured.visible = e, np.asarray(mu, float).tolist(), True
+                difference.x, difference.y, difference.visible = e, np.asarray(residual, float).tolist(), True
+            self.figure.layout.yaxis2.visible = pinned_difference or shown
 
     def pin(self) -> None:
         self.pinned = self.current
