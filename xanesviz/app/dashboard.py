@@ -20,6 +20,7 @@ from ..spectrum import core_hole_width
 from ..structure import choose_absorber, cut_cluster, read_structure
 from .controls import BroadeningControls, on_slider_grid
 from .explain_panel import SideFigure, colour_bar_html, colours_for, trust_badge_html
+from .live import Coalescer, one_blas_thread
 from .spectrum_panel import SpectrumPanel, message_html, sync_initial_state
 from .viewer import DraggableViewer
 
@@ -53,6 +54,8 @@ class Dashboard(widgets.VBox):
         self._mid_drag = False  # True while an update comes from a drag that has not been released
         self._sensitivity_time = -np.inf
         self._last_seq = -1
+        self._drawing_seq: int | None = None  # the drag position being drawn (tags the spectrum's redraw)
+        self._drags = Coalescer(self._apply_drag)
         self.spectrum = None
         self.raw_spectrum = None
         self.cluster = None
@@ -213,14 +216,15 @@ class Dashboard(widgets.VBox):
     # -- prediction ------------------------------------------------------------------------
     def update(self) -> bool:
         """Re-predict the current geometry; on bad geometry show why and keep the last spectrum."""
-        try:
-            cluster = self.predictor.cluster(self.atoms, self.absorber, self.name)
-            spectrum = self.predictor.predict(cluster, source=self.name)
-        except XanesvizError as exc:
-            self.show_message(str(exc), "error")
-            return False
-        self.cluster = cluster  # cut once; prediction, trust signal and sensitivity all use it
-        self._show(spectrum)
+        with one_blas_thread():
+            try:
+                cluster = self.predictor.cluster(self.atoms, self.absorber, self.name)
+                spectrum = self.predictor.predict(cluster, source=self.name)
+            except XanesvizError as exc:
+                self.show_message(str(exc), "error")
+                return False
+            self.cluster = cluster  # cut once; prediction, trust signal and sensitivity all use it
+            self._show(spectrum)
         if self.message.value and "error" in self.message.value:
             self.show_message("")
         return True
@@ -229,7 +233,7 @@ class Dashboard(widgets.VBox):
         self.raw_spectrum = raw
         self.spectrum = raw.broaden(self.controls.broadening)
         self.spectrum.meta["structure"] = self.name
-        self.panel.show(self.spectrum)
+        self.panel.show(self.spectrum, revision=self._drawing_seq)
         if self._drag_start is None:  # mid-drag the download links wait for the release
             self._refresh_export()
         if explain:
@@ -338,18 +342,32 @@ class Dashboard(widgets.VBox):
         return ok
 
     def _dragged(self, change) -> None:
+        """A position from the viewer: queued so that only the newest waiting one is drawn."""
         event = change["new"]
-        if not event or self.atoms is None or event.get("seq", 0) == self._last_seq:
+        if not event or event.get("seq", 0) == self._last_seq:
             return
         self._last_seq = event.get("seq", 0)
-        index = int(event["index"])
-        if not 0 <= index < len(self.atoms):
-            return
-        position = np.asarray(event["position"], float)
-        if position.shape != (3,) or not np.all(np.isfinite(position)):
-            return
-        self._selected = index
-        self.move_atom(index, position, final=bool(event.get("final")), from_viewer=True)
+        self._drags.submit(event)
+
+    def _apply_drag(self, event: dict) -> None:
+        """Move the dragged atom and redraw; then tell the viewer this position is done."""
+        seq = event.get("seq", 0)
+        try:
+            if self.atoms is None:
+                return
+            index = int(event["index"])
+            if not 0 <= index < len(self.atoms):
+                return
+            position = np.asarray(event["position"], float)
+            if position.shape != (3,) or not np.all(np.isfinite(position)):
+                return
+            self._selected = index
+            self._drawing_seq = seq
+            self.move_atom(index, position, final=bool(event.get("final")), from_viewer=True)
+        finally:
+            self._drawing_seq = None
+            if isinstance(seq, int):
+                self.viewer.drag_ack = seq
 
     def select_atom(self, index: int) -> None:
         if self.atoms is None or not 0 <= index < len(self.atoms):
