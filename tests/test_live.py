@@ -5,6 +5,7 @@ import asyncio
 import numpy as np
 
 from xanesviz.app import Dashboard
+from xanesviz.app.dashboard import SENSITIVITY_IDLE_S
 from xanesviz.app.live import Coalescer, one_blas_thread
 
 
@@ -70,3 +71,22 @@ def test_a_refused_drag_position_is_acknowledged_too():
     assert "error" in board.message.value
     assert board.viewer.drag_ack == 7  # the page may send the next position
     np.testing.assert_allclose(board.panel.trace_values("predicted"), before)
+
+
+def test_mid_drag_the_sensitivity_runs_once_the_atom_rests_not_on_every_position():
+    board = Dashboard()
+    calls = []
+    compute = board.predictor.sensitivity
+    board.predictor.sensitivity = lambda *args, **kwargs: (calls.append(1), compute(*args, **kwargs))[1]
+    start = board.atoms.positions[1].copy()
+
+    async def drag_then_rest():
+        for step in range(1, 6):
+            board._dragged(drag_event(board, step, start + [0.02 * step, 0, 0]))
+            await asyncio.sleep(0.01)  # the next position comes sooner than SENSITIVITY_IDLE_S
+        assert calls == []
+        await asyncio.sleep(SENSITIVITY_IDLE_S + 0.3)
+        assert len(calls) == 1  # the atom rested: colours for where it is now
+        np.testing.assert_allclose(board.sensitivity_values, compute(board.atoms, window=board.window_range))
+
+    asyncio.run(drag_then_rest())

@@ -51,6 +51,42 @@ class Coalescer:
         return bool(self.pending)
 
 
+class IdleTask:
+    """Runs ``run`` once ``restart`` has not been called for ``delay`` seconds.
+
+    For work that can wait while the user is still moving something (the sensitivity colouring
+    during a drag): each new position restarts the timer, so the work runs when the atom rests.
+    Without a running event loop (tests, scripts) nothing is scheduled; ``cancel`` drops a
+    pending run (the caller then does the work itself, as on a release).
+    """
+
+    def __init__(self, run: Callable[[], None], delay: float):
+        self.run = run
+        self.delay = delay
+        self._handle = None
+
+    def restart(self) -> None:
+        self.cancel()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._handle = loop.call_later(self.delay, self._fire)
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    @property
+    def pending(self) -> bool:
+        return self._handle is not None
+
+    def _fire(self) -> None:
+        self._handle = None
+        self.run()
+
+
 _controller = None
 
 
