@@ -182,7 +182,9 @@ try:
                 atom = find_atom_pixel(page) or atom
         lat = np.concatenate(all_latencies)
         if len(lat) == 0:
-            sys.exit("no sent position was ever redrawn")
+            print(f"no sent position was ever redrawn; uncaught errors in the page: {len(page_errors)}"
+                  + "".join(f"\n  {e}" for e in page_errors[:5]))
+            sys.exit(1)
         message = page.inner_text(".xanesviz-message").strip()
         print(f"dragged {atom['element']} atom {atom['index']}; message after the drags: {message or '(none)'}")
         mode = (f"moves {interval * 1000:.0f} ms apart"
