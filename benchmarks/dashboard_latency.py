@@ -1,14 +1,22 @@
-"""Dashboard speed in headless Chromium: page to interactive, drag-to-redraw latency, memory.
+"""Dashboard speed in headless Chromium: page to interactive, and drag -> redraw as a hand drags.
 
-    python benchmarks/dashboard_latency.py [--moves 100] [--memory-moves 1000]
+    python benchmarks/dashboard_latency.py [--seconds 6] [--drags 3] [--rate 60] [--memory-moves 1000]
 
 Serves app.ipynb as ``scripts/app.sh`` does (voila, pre-heated kernel, 127.0.0.1), then
 1. times opening the page until the viewer accepts drags and the spectrum is drawn;
-2. holds an atom and moves the mouse in 3 px steps, each step 250 ms apart (longer than the
-   100 ms send interval), timing each move, as the page receives it, to the next plotly redraw
-   of the spectrum, both by the page's clock;
+2. holds an atom and moves the mouse by 3 px every 1/60 s (``--rate``, as a hand drags: many
+   moves per position the viewer sends) for ``--seconds``, ``--drags`` times. Every position
+   the viewer sends to Python counts: its latency runs from the pointer event that put the atom
+   there (the page's event time stamp) to the first redraw of the spectrum (plotly's
+   ``afterplot``) that shows that position or a later one. The dashboard tags each drag redraw
+   with the position's number (``layout.datarevision``), so a position the kernel skipped
+   because a newer one was waiting ("superseded") counts until the redraw of the newer one;
+   none is dropped from the percentiles. Both ends are read from the page's own clock;
 3. optionally makes many more moves and reports the kernel's memory before and after;
 and reports uncaught errors in the page and error lines in the voila log.
+
+``--interval 0.25`` gives the old slow-move mode (moves 250 ms apart, longer than the viewer's
+send interval, so updates never queue): kinder than a real drag, kept only for comparison.
 """
 
 import argparse
@@ -27,14 +35,22 @@ from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 from test_browser import CHROMIUM, CHROMIUM_FLAGS, PLOT, find_atom_pixel  # noqa: E402
+from _machine import machine_line  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--moves", type=int, default=100)
-parser.add_argument("--interval", type=float, default=0.25, help="seconds between moves (default 0.25)")
+parser.add_argument("--seconds", type=float, default=6.0, help="length of each drag (default 6 s)")
+parser.add_argument("--drags", type=int, default=3, help="drags to measure, pooled (default 3)")
+parser.add_argument("--rate", type=float, default=60.0, help="mouse moves per second (default 60, as a hand)")
+parser.add_argument("--interval", type=float, help="seconds between moves; overrides --rate "
+                    "(0.25 = the old slow-move mode, kinder than a real drag)")
 parser.add_argument("--memory-moves", type=int, default=0)
 parser.add_argument("--no-preheat", action="store_true")
 args = parser.parse_args()
+interval = args.interval if args.interval else 1.0 / args.rate
+print("command: " + " ".join([Path(sys.executable).name] + sys.argv))
+print(machine_line())
 
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
@@ -45,6 +61,43 @@ if not args.no_preheat:
     command += ["--preheat_kernel=True", "--pool_size=1"]
 server = subprocess.Popen(command, cwd=REPO, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
 url = f"http://127.0.0.1:{port}/"
+
+# Recorders installed in the page: pointer moves of a held button, each position the viewer
+# sends (its number, the time stamp of the pointer event that put the atom there, send time),
+# and each redraw of the spectrum (time, the drag position it shows).
+RECORDERS = f"""() => {{
+    const gd = document.querySelector('{PLOT}');
+    const view = document.querySelector('canvas[data-xanesviz-drag=ready]')._xvView;
+    const rec = window._xvRec = {{moves: [], sends: [], redraws: [], busy: 0}};
+    let lastMove = null;
+    window.addEventListener('pointermove', e => {{ if (e.buttons) {{ lastMove = e.timeStamp; rec.moves.push(e.timeStamp); }} }}, true);
+    window.addEventListener('pointerup', e => {{ lastMove = e.timeStamp; }}, true);
+    view.model.on('change:drag_event', () => {{
+        const ev = view.model.get('drag_event');
+        rec.sends.push([ev.seq, lastMove === null ? performance.now() : lastMove, performance.now(), ev.final ? 1 : 0]);
+    }});
+    gd.on('plotly_afterplot', () => {{
+        const r = gd.layout.datarevision; rec.redraws.push([performance.now(), typeof r === 'number' ? r : -1]);
+    }});
+    try {{ new PerformanceObserver(l => {{ for (const e of l.getEntries()) rec.busy += e.duration; }})
+           .observe({{entryTypes: ['longtask']}}); }} catch (e) {{}}
+}}"""
+
+
+def drag_latencies(sends: np.ndarray, redraws: np.ndarray) -> tuple[np.ndarray, int, int, int]:
+    """Per sent position: ms from its pointer event to the first redraw showing it or a later
+    position; also how many were redrawn themselves, superseded, or never followed by a redraw."""
+    latencies, redrawn, superseded, missing = [], 0, 0, 0
+    for seq, origin, _sent, _final in sends:
+        later = np.nonzero(redraws[:, 1] >= seq)[0]
+        if len(later) == 0:
+            missing += 1
+            continue
+        t, shown = redraws[later[0]]
+        latencies.append(t - origin)
+        redrawn += shown == seq
+        superseded += shown != seq
+    return np.array(latencies), redrawn, superseded, missing
 
 
 def kernel_rss_mb() -> float:
@@ -61,6 +114,22 @@ def kernel_rss_mb() -> float:
         if b"ipykernel" in cmdline and f"PPid:\t{server.pid}\n" in status:
             total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
     return total / 1024
+
+
+def drag(page, x: float, y: float, n_moves: int, step_px: float = 3) -> float:
+    """Hold the button at (x, y) and move n_moves times, one move every ``interval`` seconds on
+    an absolute schedule (a late move does not delay the later ones); returns the last x."""
+    page.mouse.move(x, y)
+    page.mouse.down()
+    start = time.perf_counter()
+    for step in range(n_moves):
+        x += step_px if (step // 20) % 2 == 0 else -step_px
+        page.mouse.move(x, y)
+        wait = start + (step + 1) * interval - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+    page.mouse.up()
+    return x
 
 
 try:
@@ -86,33 +155,45 @@ try:
                                f"&& document.querySelector('{PLOT}').data[1].y.length > 100", timeout=60_000)
         print(f"page to interactive: {time.perf_counter() - t0:.2f} s"
               f" ({'pre-heated kernel' if not args.no_preheat else 'cold kernel'})")
-        # Both ends are timed by the page's own clock: the pointer event's time stamp (when the browser
-        # created it, so queueing before the page handles it counts),
-        # and plotly's afterplot event of the spectrum. Nothing polls the page during a move.
-        page.evaluate(f"""() => {{ const gd = document.querySelector('{PLOT}'); window._xvRedraws = [];
-            window._xvMoves = []; gd.on('plotly_afterplot', () => window._xvRedraws.push(performance.now()));
-            window.addEventListener('pointermove', e => {{ if (e.buttons) window._xvMoves.push(e.timeStamp); }},
-                                    true); }}""")
+        time.sleep(2)  # the first sensitivity colouring and side figure settle
+        page.evaluate(RECORDERS)
         atom = find_atom_pixel(page)
-        x, y = atom["x"], atom["y"]
-        page.mouse.move(x, y)
-        page.mouse.down()
-        for step in range(args.moves):
-            direction = 1 if (step // 20) % 2 == 0 else -1
-            x += 3 * direction
-            page.mouse.move(x, y)
-            time.sleep(args.interval)
-        page.mouse.up()
-        moves, redraws = np.array(page.evaluate("window._xvMoves")), np.array(page.evaluate("window._xvRedraws"))
-        # Each move's latency is the time to the first redraw after it, if that comes before the next move.
-        ends = np.append(moves[1:], np.inf)
-        first = np.searchsorted(redraws, moves, side="right")
-        lat = np.array([redraws[i] - m for i, m, end in zip(first, moves, ends) if i < len(redraws) and redraws[i] < end])
+        n_moves = max(1, round(args.seconds / interval))
+        all_latencies, totals = [], np.zeros(4, int)
+        for k in range(args.drags):
+            page.evaluate("() => { const r = window._xvRec; r.moves = []; r.sends = []; r.redraws = []; r.busy = 0; }")
+            t_drag = time.perf_counter()
+            drag(page, atom["x"], atom["y"], n_moves)
+            held = time.perf_counter() - t_drag
+            time.sleep(2.0)  # the last positions are drawn
+            rec = page.evaluate("window._xvRec")
+            moves, sends = np.array(rec["moves"]), np.array(rec["sends"], float).reshape(-1, 4)
+            redraws = np.array(rec["redraws"], float).reshape(-1, 2)
+            lat, redrawn, superseded, missing = drag_latencies(sends, redraws)
+            all_latencies.append(lat)
+            totals += [len(sends), redrawn, superseded, missing]
+            pct = (lambda q: np.percentile(lat, q)) if len(lat) else (lambda q: np.nan)
+            print(f"drag {k + 1}: {len(moves)} pointer moves in {held:.1f} s "
+                  f"({len(moves) / held:.0f}/s; median gap {np.median(np.diff(moves)) if len(moves) > 1 else np.nan:.0f} ms), "
+                  f"{len(sends)} positions sent, {redrawn} redrawn, {superseded} superseded, {missing} never drawn; "
+                  f"p50 {pct(50):.0f} ms, p95 {pct(95):.0f} ms; {len(redraws)} spectrum redraws; "
+                  f"page main thread in long tasks {rec['busy'] / 1e3 / held:.0%}")
+            if k + 1 < args.drags:  # drag the atom back where it was before the next drag
+                atom = find_atom_pixel(page) or atom
+        lat = np.concatenate(all_latencies)
+        if len(lat) == 0:
+            print(f"no sent position was ever redrawn; uncaught errors in the page: {len(page_errors)}"
+                  + "".join(f"\n  {e}" for e in page_errors[:5]))
+            sys.exit(1)
         message = page.inner_text(".xanesviz-message").strip()
-        print(f"dragged {atom['element']} atom {atom['index']}; message after the drag: {message or '(none)'}")
-        print(f"drag move -> spectrum redrawn: p50 {np.percentile(lat, 50):.0f} ms, p95 {np.percentile(lat, 95):.0f} ms "
-              f"({len(lat)} of {len(moves)} moves redrawn before the next, moves {args.interval * 1000:.0f} ms apart)")
+        print(f"dragged {atom['element']} atom {atom['index']}; message after the drags: {message or '(none)'}")
+        mode = (f"moves {interval * 1000:.0f} ms apart"
+                + (" (slow-move mode, kinder than a real drag)" if interval > 0.1 else " (as a hand drags)"))
+        print(f"drag -> spectrum redrawn, every sent position: p50 {np.percentile(lat, 50):.0f} ms, "
+              f"p95 {np.percentile(lat, 95):.0f} ms, max {lat.max():.0f} ms; {totals[0]} positions sent, "
+              f"{totals[1]} redrawn, {totals[2]} superseded, {totals[3]} never drawn; {mode}")
         if args.memory_moves:
+            x, y = atom["x"], atom["y"]
             page.mouse.move(x, y)
             page.mouse.down()
             before = kernel_rss_mb()
@@ -135,3 +216,4 @@ finally:
 errors = [line for line in log_path.read_text().splitlines()
           if ("Traceback" in line or "ERROR" in line) and "KeyboardInterrupt caught in kernel" not in line]  # shutdown
 print(f"voila log: {len(errors)} error lines" + ("".join(f"\n  {e}" for e in errors[:5]) if errors else ""))
+print(machine_line())

@@ -1,15 +1,23 @@
 """Live-inference speed: one ~100-atom structure (featurise + ensemble + mean/std), and batches.
 
     python benchmarks/latency.py [--model pretrained/fe-k]
+
+Names the machine (CPU model, AVX512 or not) and, measured in the same run, the time to stream
+the bundle's network weights from memory once (summing every float32 weight: the floor for one
+prediction, which reads each weight once), and one prediction's p50 as a multiple of it.
 """
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 
-from xanesviz import Predictor
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine_line  # noqa: E402
+from xanesviz import Predictor  # noqa: E402
 
 
 def complex_of(n_atoms: int, seed: int = 0) -> Atoms:
@@ -28,6 +36,8 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--model")
 parser.add_argument("--repeats", type=int, default=2000)
 args = parser.parse_args()
+print("command: " + " ".join([Path(sys.executable).name] + sys.argv))
+print(machine_line())
 predictor = Predictor.load(args.model)
 atoms = complex_of(100)
 n_neighbours = len(predictor.cluster(atoms).numbers)
@@ -41,8 +51,33 @@ for _ in range(args.repeats):
 times = np.array(times) * 1e3
 print(f"single structure, 100 atoms ({n_neighbours} within the cutoff), {predictor.n_members} networks: "
       f"p50 {np.percentile(times, 50):.2f} ms, p95 {np.percentile(times, 95):.2f} ms")
+
+
+def network_weights(bundle_path: Path) -> list[np.ndarray]:
+    """The float32 arrays of the bundle's weight files (the networks' weights and biases)."""
+    files = sorted(bundle_path.glob("*weights*.npz")) or sorted(set(bundle_path.glob("*.npz"))
+                                                                - set(bundle_path.glob("importance*.npz")))
+    arrays = []
+    for file in files:
+        with np.load(file) as stored:
+            arrays += [np.ascontiguousarray(stored[k]) for k in stored.files if stored[k].dtype == np.float32]
+    return arrays
+
+
+weights = network_weights(Path(predictor.bundle.path))
+n_bytes = sum(a.nbytes for a in weights)
+stream = []
+for _ in range(200):
+    t0 = time.perf_counter()
+    for a in weights:
+        a.sum()
+    stream.append(time.perf_counter() - t0)
+floor = 1e3 * float(np.median(stream))
+print(f"streaming the {n_bytes / 1e6:.1f} MB of float32 network weights once: {floor:.2f} ms "
+      f"({n_bytes / 1e6 / floor:.1f} GB/s); one prediction (p50) = {np.percentile(times, 50) / floor:.2f} x that floor")
 structures = [complex_of(60, seed) for seed in range(500)]
 t0 = time.perf_counter()
 predictor.predict(structures)
 rate = len(structures) / (time.perf_counter() - t0)
 print(f"batch of {len(structures)} 60-atom structures: {rate:.0f} structures/s")
+print(machine_line())

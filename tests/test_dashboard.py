@@ -142,7 +142,7 @@ def test_periodic_structure_is_cut_for_display(dashboard):
     assert not any(dashboard.atoms.pbc)
 
 
-def test_sensitivity_colouring_is_throttled_mid_drag_and_refreshed_on_release():
+def test_sensitivity_colouring_waits_mid_drag_and_is_refreshed_on_release():
     board = Dashboard()
     board.colour_by_sensitivity.value = True
     calls = []
@@ -151,10 +151,9 @@ def test_sensitivity_colouring_is_throttled_mid_drag_and_refreshed_on_release():
     start = board.atoms.positions[1].copy()
     for step in range(1, 6):
         board.move_atom(1, start + [0.02 * step, 0, 0], final=False, from_viewer=True)
-    mid_drag = len(calls)
-    assert mid_drag < 5  # five moves within 0.3 s: colours were not recomputed every time
+    assert calls == []  # mid-drag the colours wait until the atom rests (tests/test_live.py)
     board.move_atom(1, start + [0.12, 0, 0], final=True, from_viewer=True)
-    assert len(calls) == mid_drag + 1  # the release always recomputes
+    assert len(calls) == 1  # the release always recomputes
     np.testing.assert_allclose(board.sensitivity_values, compute(board.atoms, window=board.window_range))
 
 

@@ -6,7 +6,6 @@ import base64
 import re
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -19,6 +18,7 @@ from ..predictor import Predictor
 from .. import read_structure  # the package's public reader (ase.io + XANESNET xyz)
 from .controls import BroadeningControls, on_slider_grid
 from .explain_panel import SideFigure, colour_bar_html, colours_for, trust_badge_html
+from .live import Coalescer, IdleTask, one_blas_thread
 from .measured_panel import MeasuredPanel
 from .spectrum_panel import SpectrumPanel, message_html, sync_initial_state
 from .viewer import DraggableViewer
@@ -27,9 +27,10 @@ from .viewer import DraggableViewer
 DISPLAY_RADIUS = 8.0
 MAX_DISPLAY_ATOMS = 2000
 UNDO_DEPTH = 200
-#: During a drag the sensitivity colouring (the costliest part of an update) is recomputed at
-#: most this often, so that it does not hold up the next spectrum update; a release always does.
-SENSITIVITY_INTERVAL_S = 0.3
+#: During a drag the sensitivity colouring (the costliest part of an update) waits until the
+#: held atom has rested this long (no new position), so it never holds up the next spectrum
+#: update; a release always recomputes it at once.
+SENSITIVITY_IDLE_S = 0.15
 
 
 def data_link(text: str, filename: str, mime: str, label: str, css_class: str) -> str:
@@ -51,8 +52,10 @@ class Dashboard(widgets.VBox):
         self.undo_stack: list[np.ndarray] = []
         self._drag_start: np.ndarray | None = None
         self._mid_drag = False  # True while an update comes from a drag that has not been released
-        self._sensitivity_time = -np.inf
+        self._idle_colours = IdleTask(self._colour_atoms, SENSITIVITY_IDLE_S)
         self._last_seq = -1
+        self._drawing_seq: int | None = None  # the drag position being drawn (tags the spectrum's redraw)
+        self._drags = Coalescer(self._apply_drag)
         self.spectrum = None
         self.raw_spectrum = None
         self.cluster = None
@@ -214,14 +217,15 @@ class Dashboard(widgets.VBox):
     # -- prediction ------------------------------------------------------------------------
     def update(self) -> bool:
         """Re-predict the current geometry; on bad geometry show why and keep the last spectrum."""
-        try:
-            cluster = self.predictor.cluster(self.atoms, self.absorber, self.name)
-            spectrum = self.predictor.predict(cluster, source=self.name)
-        except XanesvizError as exc:
-            self.show_message(str(exc), "error")
-            return False
-        self.cluster = cluster  # cut once; prediction, trust signal and sensitivity all use it
-        self._show(spectrum)
+        with one_blas_thread():
+            try:
+                cluster = self.predictor.cluster(self.atoms, self.absorber, self.name)
+                spectrum = self.predictor.predict(cluster, source=self.name)
+            except XanesvizError as exc:
+                self.show_message(str(exc), "error")
+                return False
+            self.cluster = cluster  # cut once; prediction, trust signal and sensitivity all use it
+            self._show(spectrum)
         if self.message.value and "error" in self.message.value:
             self.show_message("")
         return True
@@ -229,7 +233,7 @@ class Dashboard(widgets.VBox):
     def _show(self, raw, explain: bool = True) -> None:
         self.raw_spectrum = raw
         self.spectrum = raw.broaden(self.controls.broadening).with_meta(structure=self.name)
-        self.panel.show(self.spectrum)
+        self.panel.show(self.spectrum, revision=self._drawing_seq)
         self.measured.show_prediction(self.spectrum, raw, self.controls.broadening)
         if self._drag_start is None:  # mid-drag the download links wait for the release
             self._refresh_export()
@@ -268,21 +272,34 @@ class Dashboard(widgets.VBox):
             self.trust.value = trust_badge_html(score)
             g2, g4 = self.importance_in_window()
             self.importance.show_importance(g2, g4, cluster.distances)
-            window = self.window_range
-            label = "all energies" if window is None else f"{window[0]:.1f}-{window[1]:.1f} eV"
-            if self.colour_by_sensitivity.value:
-                if self._mid_drag and time.perf_counter() - self._sensitivity_time < SENSITIVITY_INTERVAL_S:
-                    return  # mid-drag, colours follow at most every SENSITIVITY_INTERVAL_S; a release always does
-                self._sensitivity_time = time.perf_counter()
-                self.sensitivity_values = self.predictor.sensitivity(cluster, window=window)
-                colours, top = colours_for(self.sensitivity_values)
-                self.viewer.color_atoms(colours)
-                self.colour_bar.value = colour_bar_html(top, label)
-            else:
-                self.viewer.color_atoms(None)
-                self.colour_bar.value = ""
         except XanesvizError as exc:
             self.show_message(str(exc), "error")
+            return
+        if self.colour_by_sensitivity.value and self._mid_drag:
+            self._idle_colours.restart()  # mid-drag, colours follow once the atom rests (or on release)
+            return
+        self._idle_colours.cancel()
+        self._colour_atoms()
+
+    def _colour_atoms(self) -> None:
+        """Atom colours by sensitivity for the current geometry and window (or element colours)."""
+        if self.atoms is None or self.cluster is None:
+            return
+        if not self.colour_by_sensitivity.value:
+            self.viewer.color_atoms(None)
+            self.colour_bar.value = ""
+            return
+        window = self.window_range
+        label = "all energies" if window is None else f"{window[0]:.1f}-{window[1]:.1f} eV"
+        try:
+            with one_blas_thread():
+                self.sensitivity_values = self.predictor.sensitivity(self.cluster, window=window)
+        except XanesvizError as exc:
+            self.show_message(str(exc), "error")
+            return
+        colours, top = colours_for(self.sensitivity_values)
+        self.viewer.color_atoms(colours)
+        self.colour_bar.value = colour_bar_html(top, label)
 
     def _draw_gamma(self) -> None:
         energy = self.predictor.energy
@@ -320,18 +337,32 @@ class Dashboard(widgets.VBox):
         return ok
 
     def _dragged(self, change) -> None:
+        """A position from the viewer: queued so that only the newest waiting one is drawn."""
         event = change["new"]
-        if not event or self.atoms is None or event.get("seq", 0) == self._last_seq:
+        if not event or event.get("seq", 0) == self._last_seq:
             return
         self._last_seq = event.get("seq", 0)
-        index = int(event["index"])
-        if not 0 <= index < len(self.atoms):
-            return
-        position = np.asarray(event["position"], float)
-        if position.shape != (3,) or not np.all(np.isfinite(position)):
-            return
-        self._selected = index
-        self.move_atom(index, position, final=bool(event.get("final")), from_viewer=True)
+        self._drags.submit(event)
+
+    def _apply_drag(self, event: dict) -> None:
+        """Move the dragged atom and redraw; then tell the viewer this position is done."""
+        seq = event.get("seq", 0)
+        try:
+            if self.atoms is None:
+                return
+            index = int(event["index"])
+            if not 0 <= index < len(self.atoms):
+                return
+            position = np.asarray(event["position"], float)
+            if position.shape != (3,) or not np.all(np.isfinite(position)):
+                return
+            self._selected = index
+            self._drawing_seq = seq
+            self.move_atom(index, position, final=bool(event.get("final")), from_viewer=True)
+        finally:
+            self._drawing_seq = None
+            if isinstance(seq, int):
+                self.viewer.drag_ack = seq
 
     def select_atom(self, index: int) -> None:
         if self.atoms is None or not 0 <= index < len(self.atoms):

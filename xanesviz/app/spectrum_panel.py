@@ -44,8 +44,10 @@ class SpectrumPanel(widgets.VBox):
         super().__init__([self.figure, self.peak_table])
         self.add_class("xanesviz-spectrum")
 
-    def show(self, spectrum: Spectrum) -> None:
-        """Redraw for a new spectrum (one batched update of every trace)."""
+    def show(self, spectrum: Spectrum, revision: int | None = None) -> None:
+        """Redraw for a new spectrum (one batched update of every trace); ``revision`` (the drag
+        position's number) goes to the figure's ``layout.datarevision``, so the page can tell
+        which position a redraw shows."""
         if not (np.all(np.isfinite(spectrum.mu)) and (spectrum.std is None or np.all(np.isfinite(spectrum.std)))):
             raise ValueError("spectrum has non-finite values; not drawn")
         self.current = spectrum
@@ -69,6 +71,8 @@ class SpectrumPanel(widgets.VBox):
             else:
                 pinned.visible = diff.visible = False
             self.figure.layout.yaxis2.visible = bool(self.pinned is not None and self.show_difference) or measured_shown
+            if revision is not None:
+                self.figure.layout.datarevision = revision
         rows = "".join(f"<tr><td>{a:.2f}</td><td>{b:.4f}</td></tr>" for a, b in zip(peak_e, peak_mu))
         self.peak_table.value = (f"<table class='xanesviz-peaks'><tr><th>peak (eV)</th><th>μ</th></tr>{rows}</table>"
                                  if rows else "<i>no peaks above 5 % prominence</i>")

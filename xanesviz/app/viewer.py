@@ -4,8 +4,10 @@ nglview has no atom dragging. ``DraggableViewer`` runs a little JavaScript in th
 on a left press it picks the atom under the pointer (``stage.pickingControls.pick``); while
 an atom is held the left-drag action moves it in the screen plane with
 ``trackballControls.panAtom`` (dragging empty space still rotates); the new position goes to
-Python through the synced ``drag_event`` trait at most every 100 ms (a move inside the
-interval is sent when it ends) and on release.
+Python through the synced ``drag_event`` trait at most every 100 ms, and only once Python has
+finished with the previous one (it answers through ``drag_ack``); a position that has to wait
+is replaced by newer moves and sent when both allow, so a held atom's last position always
+arrives. The release is always sent.
 """
 
 from __future__ import annotations
@@ -23,17 +25,39 @@ DRAG_JS = r"""
   const stage = view.stage;
   const canvas = stage.viewer.renderer.domElement;
   const tc = stage.trackballControls;
-  let held = null, last = 0, seq = 0, pending = null;
+  // At most one position in flight: the next is sent once Python acknowledges the previous
+  // (drag_ack, after its update is done) and at least MIN_INTERVAL ms after it; until then
+  // newer moves replace the waiting position (never a queue of stale ones). A lost
+  // acknowledgement (a kernel restart) holds sending back for ACK_TIMEOUT ms at most.
+  const MIN_INTERVAL = 100, ACK_TIMEOUT = 1000;
+  let held = null, last = -1e9, seq = 0, timer = null, inflight = null, waiting = false;
   // The atom that panAtom moves: NGL 2 reads trackballControls.atom/.component through getters
   // from stage.transformAtom/.transformComponent (assigning to the getters throws).
   function grab(atom, component) { stage.transformAtom = atom; stage.transformComponent = component; }
   function send(final) {
-    if (pending !== null) { clearTimeout(pending); pending = null; }
+    if (timer !== null) { clearTimeout(timer); timer = null; }
+    waiting = false;
     if (!held) { return; }
     const a = held.atom;
-    view.model.set('drag_event', {index: a.index, position: [a.x, a.y, a.z], final: final, seq: ++seq});
+    last = performance.now();
+    inflight = ++seq;
+    view.model.set('drag_event', {index: a.index, position: [a.x, a.y, a.z], final: final, seq: seq});
     view.model.save_changes();
   }
+  function later(ms) {
+    if (timer !== null) { clearTimeout(timer); }
+    timer = setTimeout(function () { timer = null; sendWaiting(); }, ms);
+  }
+  function sendWaiting() {
+    if (!held || !waiting) { return; }
+    const since = performance.now() - last;
+    if (inflight !== null && since < ACK_TIMEOUT) { later(ACK_TIMEOUT - since); return; }
+    if (since < MIN_INTERVAL) { later(MIN_INTERVAL - since); return; }
+    send(false);
+  }
+  view.model.on('change:drag_ack', function () {
+    if (inflight !== null && view.model.get('drag_ack') >= inflight) { inflight = null; sendWaiting(); }
+  });
   view._xvPickAt = function (x, y) {   // canvas CSS pixels, y from the bottom (NGL convention)
     const pp = stage.pickingControls.pick(x, y);
     return (pp && pp.atom) ? pp : null;
@@ -45,6 +69,7 @@ DRAG_JS = r"""
     if (pp) {
       const atom = pp.component.structure.getAtomProxy(pp.atom.index);
       held = {atom: atom, component: pp.component};
+      inflight = null; waiting = false;
       grab(atom, pp.component);
       view.model.set('selected_atom', pp.atom.index);
       view.model.save_changes();
@@ -59,13 +84,8 @@ DRAG_JS = r"""
   stage.mouseControls.add('drag-left', function (stage, dx, dy) {
     if (held) {
       tc.panAtom(dx, dy);
-      // At most one send per 100 ms; a move inside the interval is sent when it ends, so the
-      // spectrum catches up with an atom that stops moving while still held.
-      const now = performance.now();
-      if (now - last > 100) { last = now; send(false); }
-      else if (pending === null) {
-        pending = setTimeout(function () { pending = null; last = performance.now(); send(false); }, 100 - (now - last));
-      }
+      waiting = true;
+      sendWaiting();
     } else {
       tc.rotate(dx, dy);
     }
@@ -80,6 +100,9 @@ class DraggableViewer(nglview.NGLWidget):
     """An NGLWidget whose atoms can be dragged with the mouse; positions come back via traits."""
 
     drag_event = Dict().tag(sync=True)
+    #: The ``seq`` of the last drag position Python has finished with (it may have skipped
+    #: older ones); the page sends the next position only after this.
+    drag_ack = Int(0).tag(sync=True)
     selected_atom = Int(-1).tag(sync=True)
 
     def __init__(self, **kwargs):
