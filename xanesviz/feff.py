@@ -257,7 +257,7 @@ def _kill_stage_workers(work_dir: str) -> int:
     return killed
 
 
-def _last_lines(path: Path, n: int = 2) -> list[str]:
+def _last_lines(path: Path, n: int = 3) -> list[str]:
     try:
         lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
     except OSError:
@@ -265,7 +265,8 @@ def _last_lines(path: Path, n: int = 2) -> list[str]:
     noise = re.compile(r"^(Energy point|Launching FEFF|Done with module|Calculating|Preparing|Searching|Eliminating|"
                        r"Computing|Using|point #|Core-valence|nph=|MKGTR|Pathfinder|Iteration|electronic_temperature|"
                        r"Mixing|Calculating energy)", re.I)
-    return [line for line in lines if line and not noise.match(line)][-n:]
+    junk = re.compile(r"^[A-Z0-9]*-?$")  # FEFF's module tags such as 'RDINP-' and stop codes
+    return [line for line in lines if line and not noise.match(line) and not junk.match(line)][-n:]
 
 
 def _failure_reason(work_dir: Path, exc: BaseException) -> tuple[str, str]:
@@ -273,12 +274,18 @@ def _failure_reason(work_dir: Path, exc: BaseException) -> tuple[str, str]:
     message = str(exc)
     match = re.search(r"stage '(\w+)'", message)
     stage = match.group(1) if match else "pipeline"
-    first = message.split(".feff.error")[0].strip().splitlines()
-    reason = first[0].strip() if first else type(exc).__name__
+    code = re.search(r"exit code: (-?\d+)", message)
+    if code:
+        reason = f"exit code {code.group(1)}"
+    elif "timed out" in message or "timeout" in message.lower():
+        reason = "timed out"
+    else:
+        first = message.split(".feff.error")[0].strip().splitlines()
+        reason = first[0].strip() if first else type(exc).__name__
     logs = sorted(work_dir.glob("log*.dat"), key=lambda p: p.stat().st_mtime)
     words = _last_lines(work_dir / "feff.out") or (_last_lines(logs[-1]) if logs else [])
     if words:
-        reason += " (FEFF: " + " / ".join(words) + ")"
+        reason += "; FEFF says: " + " / ".join(words)
     return stage, " ".join(reason.split())[:400]
 
 
@@ -313,6 +320,17 @@ def to_grid(omega: np.ndarray, mu: np.ndarray, grid: np.ndarray) -> tuple[np.nda
     return np.interp(grid, omega, mu), int(np.sum(grid < omega[0])), int(np.sum(grid > omega[-1]))
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished child processes (FEFF's stage workers)."""
+    try:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+    except (ImportError, OSError):
+        return float("nan")
+
+
 def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | FeffSettings" = REFERENCE, *,
              source: str = "structure", output_dir: str | os.PathLike | None = None,
              progress: Callable[[FeffProgress], None] | None = None,
@@ -337,7 +355,7 @@ def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | F
     grid = edge_grid(element, settings.edge)
     cancelled = None if cancel is None else (cancel.is_set if hasattr(cancel, "is_set") else cancel)
     stage_seconds: dict[str, float] = {}
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _children_cpu()
 
     def on_stage(stage, event):
         name = stage.executable_name
@@ -397,7 +415,7 @@ def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | F
                         shutil.copy2(path, keep / path.name)
 
     values, n_below, n_above = to_grid(omega, mu, grid)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, _children_cpu() - cpu_start
     n_cluster = inp.num_atoms
     meta = {
         "title": f"FEFF10 {element} {settings.edge}-edge XANES (ab initio)",
@@ -413,5 +431,6 @@ def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | F
                       f"its first value ({n_below} points), above its last its last value ({n_above} points)",
         "cluster_atoms": n_cluster,
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 1),
     }
     return Spectrum(grid, values, None, meta)

@@ -100,7 +100,8 @@ def simulate_one(stem: str, path: str, out_dir: str, absorber=None, settings: di
         atoms = read_structure(path)
         record["n_atoms"] = len(atoms)
         spectrum = run_feff(atoms, absorber, settings, source=stem, output_dir=feff_tmp, stage_timeout=stage_timeout)
-        record.update(status="ok", cluster_atoms=spectrum.meta["cluster_atoms"], absorber=spectrum.meta["absorber"])
+        record.update(status="ok", cluster_atoms=spectrum.meta["cluster_atoms"], absorber=spectrum.meta["absorber"],
+                      cpu_seconds=spectrum.meta["cpu_seconds"])
     except XanesvizError as exc:
         record.update(status="failed", stage=getattr(exc, "stage", "input"), error=str(exc))
         spectrum = None
@@ -208,18 +209,20 @@ def _client(workers: int | None, scheduler: str | None):
     # A structure whose worker dies is retried once on another worker, then recorded as failed.
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=40)
+                               dashboard_address=":0", silence_logs=40)  # ":0": no fixed port to clash
     return Client(cluster), cluster
 
 
 def simulate(structures: Iterable[str | os.PathLike], out_dir: str | os.PathLike, absorber=None,
              settings: str | FeffSettings = "reference", workers: int | None = None, scheduler: str | None = None,
-             stage_timeout: float | None = None, log: TextIO | None = sys.stderr) -> dict:
+             stage_timeout: float | None = None, log: TextIO | None | str = "stderr") -> dict:
     """FEFF10 spectra of ``structures`` into ``out_dir``; returns counts {'done', 'skipped', 'failed', 'total'}.
 
     Runs on a LocalCluster of ``workers`` processes (default: one per core) on 127.0.0.1, or on
-    the Dask scheduler at ``scheduler``. Structures whose spectrum exists are skipped.
+    the Dask scheduler at ``scheduler``. Structures whose spectrum exists are skipped. Progress
+    goes to ``log`` (default: standard error at call time; None: nowhere).
     """
+    log = sys.stderr if log == "stderr" else log
     settings = get_settings(settings)
     jobs = collect_structures(structures)
     out = Path(out_dir)
@@ -233,7 +236,12 @@ def simulate(structures: Iterable[str | os.PathLike], out_dir: str | os.PathLike
     counts = {"total": len(jobs), "done": 0, "skipped": 0, "failed": 0}
     with _Lock(out):
         _clean_partial(out)
-        latest = {r.get("stem"): r.get("status") for r in read_manifest(out)}
+        records = read_manifest(out)
+        latest = {r.get("stem"): r.get("status") for r in records}
+        other = {r.get("feff_settings") for r in records if r.get("status") == "ok"} - {settings.describe(), None}
+        if other:
+            raise XanesvizError(f"{out}: holds spectra made with other FEFF settings ({sorted(other)[0]}); "
+                                f"use another DATA_DIR for settings '{settings.name}'")
         manifest = _Manifest(out)
         try:
             todo = []
@@ -274,12 +282,13 @@ def _run(todo, out, absorber, settings, workers, scheduler, stage_timeout, manif
             stem = futures[future]
             try:
                 record = future.result()
-            except Exception as exc:  # noqa: BLE001 - the worker died (KilledWorker) or the task was lost
+            except Exception as exc:  # noqa: BLE001 - the worker died (KilledWorker), or the task could not run
                 first = (str(exc).strip().splitlines() or [""])[0]
+                what = "the Dask worker computing it died" if type(exc).__name__ == "KilledWorker" else \
+                    "the Dask task failed on the worker (can it import xanesviz and see DATA_DIR?)"
                 record = {"stem": stem, "source": str(dict(todo)[stem]), "settings": settings.name,
                           "status": "failed", "stage": "worker", "finished": _now(),
-                          "error": f"{stem}: the Dask worker computing it died or was lost "
-                                   f"({type(exc).__name__}: {first})"[:400]}
+                          "error": f"{stem}: {what} ({type(exc).__name__}: {first})"[:400]}
             manifest.append(record)
             elapsed = time.perf_counter() - start
             left = elapsed / n * (len(todo) - n)
