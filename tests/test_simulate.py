@@ -146,7 +146,14 @@ def test_separate_scheduler_and_workers_give_the_same_spectra_and_a_dead_worker_
         workers = subprocess.Popen([str(DASK), "worker", address, "--host", "127.0.0.1", "--nworkers", "2",
                                     "--nthreads", "1", "--no-dashboard", "--local-directory", str(tmp_path / "dw")],
                                    cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        with Client(address, timeout="60s") as client:
+        deadline = time.time() + 300  # a loaded machine can take a minute to start the scheduler
+        while time.time() < deadline and scheduler.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        with Client(address, timeout="120s") as client:
             client.wait_for_workers(2, timeout=120)
         out, result, killed = tmp_path / "data", {}, []
         good = [str(inputs / "oct.xyz"), str(inputs / "oct2.xyz")]

@@ -434,3 +434,28 @@ def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | F
         "cpu_seconds": round(cpu_seconds, 1),
     }
     return Spectrum(grid, values, None, meta)
+
+
+def align_to(spectrum: Spectrum, reference: Spectrum, max_shift_ev: float = 15.0) -> tuple[float, float, Spectrum]:
+    """(shift eV, scale, aligned spectrum on the reference's grid) laying ``spectrum`` onto ``reference``.
+
+    The shift maximises the Pearson correlation on the reference's grid (in its steps, within
+    +-``max_shift_ev``); the scale is then the least-squares factor. FEFF's and FDMNES's energy
+    zeros and intensity scales differ, so a FEFF spectrum is drawn beside a prediction this way.
+    """
+    energy, target = reference.energy, reference.mu
+    step = float(np.median(np.diff(energy)))
+    best = (-np.inf, 0.0, None)
+    for shift in np.arange(-round(max_shift_ev / step), round(max_shift_ev / step) + 1) * step:
+        moved = np.interp(energy - shift, spectrum.energy, spectrum.mu)
+        if moved.std() > 0 and target.std() > 0:
+            r = float(np.corrcoef(moved, target)[0, 1])
+            if r > best[0]:
+                best = (r, float(shift), moved)
+    r, shift, moved = best
+    if moved is None:
+        raise XanesvizError("cannot align a flat spectrum")
+    scale = float(moved @ target / (moved @ moved))
+    meta = dict(spectrum.meta, alignment=f"shifted {shift:+.2f} eV and scaled x{scale:.3g} onto the prediction "
+                                         f"(best correlation {r:.3f})")
+    return shift, scale, Spectrum(energy, scale * moved, None, meta)

@@ -153,7 +153,8 @@ class _Lock:
             except (OSError, ValueError, IndexError):  # the run that held it is gone
                 self.path.unlink(missing_ok=True)
                 return self.__enter__()
-            raise XanesvizError(f"{self.path.parent}: another simulate run (pid {pid}) is writing here") from None
+            raise XanesvizError(f"{self.path.parent}: another simulate run (pid {pid}) is writing here "
+                                f"(if it is not, remove {self.path})") from None
         with os.fdopen(fd, "w") as handle:
             handle.write(f"{os.getpid()} {socket.gethostname()}\n")
         return self
@@ -202,7 +203,7 @@ def _client(workers: int | None, scheduler: str | None):
 
     if scheduler:
         try:
-            return Client(scheduler, timeout="30s"), None
+            return Client(scheduler, timeout="120s"), None
         except (OSError, TimeoutError) as exc:
             raise XanesvizError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
     n = workers or os.cpu_count() or 1

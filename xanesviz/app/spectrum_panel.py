@@ -25,6 +25,8 @@ class SpectrumPanel(widgets.VBox):
                            textposition="top center", textfont={"size": 10}),
                 go.Scatter(name="pinned", mode="lines", line={"color": "#7f7f7f", "dash": "dash"}, visible=False),
                 go.Scatter(name="current − pinned", mode="lines", line={"color": "#2ca02c"}, visible=False, yaxis="y2"),
+                go.Scatter(name="FEFF10, ab initio", mode="lines", line={"color": "#9467bd", "width": 2},
+                           visible=False),
             ],
             layout=go.Layout(
                 height=380, margin={"l": 60, "r": 60, "t": 30, "b": 50},
@@ -49,7 +51,7 @@ class SpectrumPanel(widgets.VBox):
         e, mu = spectrum.energy, spectrum.mu
         std = spectrum.std if spectrum.std is not None else np.zeros_like(mu)
         peak_e, peak_mu = spectrum.peaks()
-        band, line, peaks, pinned, diff = self.figure.data
+        band, line, peaks, pinned, diff = self.figure.data[:5]
         with self.figure.batch_update():
             # Plain lists: they reach the browser as JSON numbers that any client reads the same way.
             band.x = np.concatenate([e, e[::-1]]).tolist()
@@ -69,6 +71,19 @@ class SpectrumPanel(widgets.VBox):
         rows = "".join(f"<tr><td>{a:.2f}</td><td>{b:.4f}</td></tr>" for a, b in zip(peak_e, peak_mu))
         self.peak_table.value = (f"<table class='xanesviz-peaks'><tr><th>peak (eV)</th><th>μ</th></tr>{rows}</table>"
                                  if rows else "<i>no peaks above 5 % prominence</i>")
+
+    def show_feff(self, spectrum: Spectrum | None, label: str = "FEFF10, ab initio", note: str = "") -> None:
+        """Draw (or, with None, hide) a FEFF10 spectrum already aligned to the prediction; ``note`` says how."""
+        trace = self.figure.data[5]
+        with self.figure.batch_update():
+            if spectrum is None:
+                trace.visible = False
+                self.figure.layout.annotations = []
+                return
+            trace.x, trace.y, trace.name, trace.visible = spectrum.energy.tolist(), spectrum.mu.tolist(), label, True
+            self.figure.layout.annotations = [{"text": note, "xref": "paper", "yref": "paper", "x": 0.0, "y": -0.22,
+                                               "showarrow": False, "xanchor": "left",
+                                               "font": {"size": 10, "color": "#9467bd"}}] if note else []
 
     def pin(self) -> None:
         self.pinned = self.current
