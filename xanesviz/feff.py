@@ -432,6 +432,7 @@ def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | F
         "cluster_atoms": n_cluster,
         "seconds": round(seconds, 1),
         "cpu_seconds": round(cpu_seconds, 1),
+        "stage_seconds": ", ".join(f"{k} {v:.1f}" for k, v in stage_seconds.items()),
     }
     return Spectrum(grid, values, None, meta)
 

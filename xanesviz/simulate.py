@@ -101,7 +101,7 @@ def simulate_one(stem: str, path: str, out_dir: str, absorber=None, settings: di
         record["n_atoms"] = len(atoms)
         spectrum = run_feff(atoms, absorber, settings, source=stem, output_dir=feff_tmp, stage_timeout=stage_timeout)
         record.update(status="ok", cluster_atoms=spectrum.meta["cluster_atoms"], absorber=spectrum.meta["absorber"],
-                      cpu_seconds=spectrum.meta["cpu_seconds"])
+                      cpu_seconds=spectrum.meta["cpu_seconds"], stage_seconds=spectrum.meta["stage_seconds"])
     except XanesvizError as exc:
         record.update(status="failed", stage=getattr(exc, "stage", "input"), error=str(exc))
         spectrum = None
