@@ -95,7 +95,7 @@ def main(argv=None) -> int:
             latest[record["stem"]] = record
         ok = [s for s in stems if latest.get(s, {}).get("status") == "ok" and (out / "spectra" / f"{s}.txt").is_file()]
         failed = [s for s in stems if latest.get(s, {}).get("status") == "failed"]
-        if len(ok) < 2:
+        if not ok:
             print(f"| {name} | {len(ok)} | – | – | – | – | – | – | {len(failed)} |")
             continue
         feff = {s: read_spectrum_file(out / "spectra" / f"{s}.txt", FE_K_GRID)[1] for s in ok}

@@ -14,9 +14,10 @@ import numpy as np
 from ..errors import XanesvizError
 from ..feff import REFERENCE, STAGES, FeffCancelled, FeffSettings, run_feff
 
-#: Share of a reference run's time in each stage (from the runs in docs/feff.md), for the estimate of time left.
-STAGE_SHARE = {"rdinp": 0.01, "atomic": 0.03, "pot": 0.55, "screen": 0.08, "xsph": 0.06, "fms": 0.12,
-               "mkgtr": 0.06, "path": 0.02, "genfmt": 0.03, "ff2x": 0.04}
+#: Rough share of a reference run's time in each stage (the reference cards on a 13-atom octahedron:
+#: pot, with SCF, about 60 %), used only for the estimate of time left.
+STAGE_SHARE = {"rdinp": 0.01, "atomic": 0.04, "pot": 0.60, "screen": 0.07, "xsph": 0.05, "fms": 0.08,
+               "mkgtr": 0.05, "path": 0.02, "genfmt": 0.04, "ff2x": 0.04}
 
 
 def geometry_key(atoms, absorber: int, settings: FeffSettings) -> str:
