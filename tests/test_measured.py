@@ -359,8 +359,8 @@ def test_broadening_inside_the_fit_is_the_sliders_broadening():
     from xanesviz.compare import _broaden_vector
 
     mu = fake_mu(FE_K_GRID, 7117.0, white_line=1.5, line_width=1.0)
-    for b in (Broadening(gaussian_fwhm=2.0), Broadening(gamma_hole=1.0, gamma_max=8.0, gaussian_fwhm=0.7),
-              Broadening(gamma_hole=0.5)):
+    for b in (Broadening(gaussian_fwhm=2.0), Broadening(gamma_hole=1.0, gamma_max=8.0, gaussian_fwhm=0.7, e_fermi=7112.0),
+              Broadening(gamma_hole=0.5, e_fermi=7112.0)):
         np.testing.assert_allclose(_broaden_vector(b, FE_K_GRID, mu), b.apply(FE_K_GRID, mu), rtol=1e-9, atol=1e-12)
     uneven = np.sort(np.concatenate([FE_K_GRID, [7100.1, 7130.05]]))
     b = Broadening(gaussian_fwhm=1.5)

@@ -1,4 +1,4 @@
-"""Command line: ``xanesviz predict | train | evaluate | importance | derive | normalize | compare``."""
+"""Command line: ``xanesviz predict | train | evaluate | importance | derive | normalize | compare | simulate``."""
 
 from __future__ import annotations
 
@@ -326,6 +326,12 @@ def _add_measured_commands(sub) -> None:
     p.add_argument("--mu-source", help="as for normalize")
     p.add_argument("--group", help="Athena project group (name or index)")
     p.set_defaults(func=cmd_compare)
+def cmd_simulate(args) -> int:
+    from .simulate import simulate
+
+    counts = simulate(args.structures, args.output, absorber=_absorber(args.absorber), settings=args.settings,
+                      workers=args.workers, scheduler=args.scheduler, stage_timeout=args.stage_timeout)
+    return 1 if counts["failed"] else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -406,6 +412,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pack", metavar="DIR", help="also write DIR/{metal}.extxyz.gz (all structures, generation order)")
     p.set_defaults(func=cmd_derive)
     _add_measured_commands(sub)
+    from .feff import SETTINGS
+
+    p = sub.add_parser("simulate", help="FEFF10 spectra of many structures into a training data directory (Dask)",
+                       description="Compute the FEFF10 K-edge XANES of each structure into DATA_DIR (xyz/, spectra/, "
+                                   "feff/STEM/, manifest.jsonl). Resumable: structures whose spectrum exists are "
+                                   "skipped. Exit status 1 if any structure failed (see the manifest).")
+    p.add_argument("structures", nargs="+", metavar="STRUCTURES",
+                   help="structure files, or directories of *.xyz files (XANESNET numbered xyz too)")
+    p.add_argument("-o", "--output", required=True, metavar="DATA_DIR")
+    p.add_argument("--absorber", help="absorber atom index or element symbol (default: the one first-row "
+                                      "transition metal of each structure)")
+    p.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="use the running Dask scheduler at ADDRESS "
+                                                          "(e.g. tcp://10.0.0.1:8786) instead of a local cluster")
+    p.add_argument("--settings", default="reference", choices=sorted(SETTINGS),
+                   help="FEFF10 settings (default: reference; 'fast' is for smoke tests only)")
+    p.add_argument("--stage-timeout", type=float, default=3600.0, metavar="S",
+                   help="give up on a structure when one FEFF stage runs longer than S seconds (default 3600)")
+    p.set_defaults(func=cmd_simulate)
     return parser
 
 

@@ -203,12 +203,14 @@ class Spectrum:
         return Spectrum(self.energy, matrix @ self.mu, std, dict(self.meta, broadening=broadening.describe()))
 
     def header_lines(self) -> list[str]:
-        lines = ["xanesviz predicted K-edge XANES", "units: energy eV (absolute), intensity arbitrary (target scale)"]
-        for key in ("structure", "model", "edge", "broadening", "absorber"):
+        """``meta['title']`` and ``meta['units']`` replace the predicted spectrum's first two lines."""
+        lines = [self.meta.get("title", "xanesviz predicted K-edge XANES"),
+                 "units: " + self.meta.get("units", "energy eV (absolute), intensity arbitrary (target scale)")]
+        first = ("structure", "model", "edge", "broadening", "absorber")
+        for key in first:
             if key in self.meta:
                 lines.append(f"{key}: {self.meta[key]}")
-        lines.extend(f"{k}: {v}" for k, v in self.meta.items()
-                     if k not in ("structure", "model", "edge", "broadening", "absorber"))
+        lines.extend(f"{k}: {v}" for k, v in self.meta.items() if k not in first + ("title", "units"))
         return lines
 
     def to_csv(self, path: str | os.PathLike | None = None, reference: "Spectrum | None" = None) -> str:

@@ -17,6 +17,7 @@ from ..examples import GALLERY, example
 from ..predictor import Predictor
 from .. import read_structure  # the package's public reader (ase.io + XANESNET xyz)
 from .controls import BroadeningControls, on_slider_grid
+from .feff_panel import FeffPanel, geometry_key
 from .explain_panel import SideFigure, colour_bar_html, colours_for, trust_badge_html
 from .live import Coalescer, IdleTask, one_blas_thread
 from .measured_panel import MeasuredPanel
@@ -84,6 +85,10 @@ class Dashboard(widgets.VBox):
                                            self.predictor.fermi_level, self.predictor.target_broadening)
         self.export = widgets.HTML()
         self.export.add_class("xanesviz-export")
+        self.feff = FeffPanel(lambda: (self.atoms, self.absorber, self.name), self._feff_done)
+        self.feff_spectrum = None  # the last FEFF10 result, aligned to the prediction of its geometry
+        self.feff_key = None
+        self._feff_drawn = None
         energy = self.predictor.energy
         self.window = widgets.FloatRangeSlider(value=(float(energy[0]), float(energy[-1])), min=float(energy[0]),
                                                max=float(energy[-1]), step=0.5, description="Window (eV)",
@@ -118,6 +123,7 @@ class Dashboard(widgets.VBox):
             field.observe(lambda c, k=k: self._coordinate_edited(k, c["new"]), names="value")
         self.atom_distance.observe(lambda c: self._distance_edited(c["new"]), names="value")
         self.pin_button.on_click(lambda _: self._pin())
+        self.feff.pin_button.on_click(lambda _: self._pin_feff())
         self.unpin_button.on_click(lambda _: self._unpin())
         self.difference.observe(lambda c: self.panel.set_difference(c["new"]), names="value")
         self.controls.on_change(lambda _: self._rebroaden())
@@ -132,7 +138,7 @@ class Dashboard(widgets.VBox):
                             layout=widgets.Layout(width="48%"))
         right = widgets.VBox([self.trust, self.panel, self.window,
                               widgets.HBox([self.pin_button, self.unpin_button, self.difference]),
-                              self.export, self.measured], layout=widgets.Layout(width="52%"))
+                              self.feff, self.export, self.measured], layout=widgets.Layout(width="52%"))
         super().__init__([top, self.message, widgets.HBox([left, right]),
                           widgets.HBox([self.controls, widgets.VBox([self.importance, self.model_info])])])
         self.add_class("xanesviz-dashboard")
@@ -183,6 +189,10 @@ class Dashboard(widgets.VBox):
         self.absorber_choice.value = absorber
         self.absorber_choice.observe(self._absorber_chosen, names="value")
         self.viewer.show_atoms(self.atoms)
+        if self.feff_spectrum is not None:  # a new structure: the last FEFF10 result is not its
+            self.feff_spectrum = self.feff_key = self._feff_drawn = None
+            self.feff.pin_button.disabled = True
+            self.panel.show_feff(None)
         self._show(spectrum)
         self.atom_info.value = "<i>Press on an atom to select it; drag it to move it.</i>"
         self.show_message(f"Loaded {name}: {len(atoms)} atoms, absorber {self.predictor.element} {absorber}{note}.")
@@ -235,6 +245,8 @@ class Dashboard(widgets.VBox):
         self.spectrum = raw.broaden(self.controls.broadening).with_meta(structure=self.name)
         self.panel.show(self.spectrum, revision=self._drawing_seq)
         self.measured.show_prediction(self.spectrum, raw, self.controls.broadening)
+        if self.feff_spectrum is not None:
+            self._label_feff()
         if self._drag_start is None:  # mid-drag the download links wait for the release
             self._refresh_export()
         if explain:
@@ -421,6 +433,37 @@ class Dashboard(widgets.VBox):
         self.atoms = self.loaded.copy()
         self.viewer.set_positions(self.atoms.positions)
         self.update()
+
+    # -- FEFF10 ------------------------------------------------------------------------------
+    def _feff_done(self, spectrum, key) -> None:
+        """A FEFF10 result (from the background thread or the cache): align it to the prediction and draw it."""
+        from ..feff import align_to
+
+        try:
+            shift, scale, aligned = align_to(spectrum, self.raw_spectrum)
+        except XanesvizError as exc:
+            self.feff.status.value = message_html(str(exc), "error")
+            return
+        self.feff_spectrum, self.feff_key = aligned, key
+        self.feff.pin_button.disabled = False
+        self._label_feff()
+
+    def _label_feff(self) -> None:
+        same = self.atoms is not None and self.feff_key == geometry_key(self.atoms, self.absorber, self.feff.settings)
+        note = (f"FEFF10 {self.feff_spectrum.meta.get('alignment', '')}; its energy zero and scale differ from the "
+                f"FDMNES spectra the model learned")
+        label = "FEFF10, ab initio" if same else "FEFF10, ab initio (earlier geometry)"
+        if (label, note, id(self.feff_spectrum)) != self._feff_drawn:  # a drag redraws only what changed
+            self.panel.show_feff(self.feff_spectrum, label, note)
+            self._feff_drawn = (label, note, id(self.feff_spectrum))
+
+    def _pin_feff(self) -> None:
+        if self.feff_spectrum is None:
+            return
+        self.panel.pinned = self.feff_spectrum
+        self.panel.show(self.panel.current)
+        self._refresh_export()
+        self.show_message("Pinned the FEFF10 spectrum (aligned to the prediction) as the reference.")
 
     # -- pin and export ----------------------------------------------------------------------
     def _pin(self) -> None:

@@ -28,6 +28,8 @@ class SpectrumPanel(widgets.VBox):
                 go.Scatter(name="measured (aligned)", mode="lines", line={"color": "#000000", "width": 1.5}, visible=False),
                 go.Scatter(name="measured − predicted", mode="lines", line={"color": "#d62728", "width": 1},
                            visible=False, yaxis="y2"),
+                go.Scatter(name="FEFF10, ab initio", mode="lines", line={"color": "#9467bd", "width": 2},
+                           visible=False),
             ],
             layout=go.Layout(
                 height=380, margin={"l": 60, "r": 60, "t": 30, "b": 50},
@@ -92,6 +94,19 @@ class SpectrumPanel(widgets.VBox):
                 measured.x, measured.y, measured.visible = e, np.asarray(mu, float).tolist(), True
                 difference.x, difference.y, difference.visible = e, np.asarray(residual, float).tolist(), True
             self.figure.layout.yaxis2.visible = pinned_difference or shown
+
+    def show_feff(self, spectrum: Spectrum | None, label: str = "FEFF10, ab initio", note: str = "") -> None:
+        """Draw (or, with None, hide) a FEFF10 spectrum already aligned to the prediction; ``note`` says how."""
+        trace = self.figure.data[7]
+        with self.figure.batch_update():
+            if spectrum is None:
+                trace.visible = False
+                self.figure.layout.annotations = []
+                return
+            trace.x, trace.y, trace.name, trace.visible = spectrum.energy.tolist(), spectrum.mu.tolist(), label, True
+            self.figure.layout.annotations = [{"text": note, "xref": "paper", "yref": "paper", "x": 0.0, "y": -0.22,
+                                               "showarrow": False, "xanchor": "left",
+                                               "font": {"size": 10, "color": "#9467bd"}}] if note else []
 
     def pin(self) -> None:
         self.pinned = self.current

@@ -1,0 +1,185 @@
+"""`xanesviz simulate` on Dask: a real LocalCluster, resuming, a bad structure, and a separately started
+scheduler with workers (one of which is killed mid-structure), all with the fast FEFF settings."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+from conftest import make_octahedron, write_numbered_xyz
+
+from xanesviz.cli import main
+from xanesviz.data import load_dataset
+from xanesviz.errors import XanesvizError
+from xanesviz.simulate import collect_structures, read_manifest, simulate
+
+REPO = Path(__file__).resolve().parents[1]
+DASK = Path(sys.executable).with_name("dask")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """Two small Fe octahedra (XANESNET numbered xyz and ordinary xyz) and a structure without a metal."""
+    folder = tmp_path_factory.mktemp("inputs")
+    octahedron = make_octahedron()
+    write_numbered_xyz(folder / "oct.xyz", octahedron.numbers, octahedron.positions)
+    make_octahedron(fe_o=2.1).write(folder / "oct2.xyz")
+    Atoms("H2O", positions=[[0, 0, 0], [0.96, 0, 0], [0, 0.96, 0]]).write(folder / "water.xyz")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def workers_import_this_checkout(monkeypatch):
+    """Worker processes (spawned, or started by `dask worker`) import xanesviz from this checkout."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+
+
+def numbers(path: Path) -> np.ndarray:
+    return np.loadtxt(path, comments="#")
+
+
+@pytest.fixture(scope="module")
+def local_run(inputs, tmp_path_factory):
+    """One LocalCluster run (2 worker processes) over the input directory; its output and what it printed."""
+    out = tmp_path_factory.mktemp("local") / "data"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-m", "xanesviz.cli", "simulate", str(inputs), "-o", str(out),
+                           "--workers", "2", "--settings", "fast"], capture_output=True, text=True, env=env,
+                          timeout=600)
+    return out, done
+
+
+def test_local_cluster_run_writes_the_training_layout_and_records_a_failure(local_run):
+    out, done = local_run
+    assert done.returncode == 1, done.stderr  # one structure failed
+    records = {r["stem"]: r for r in read_manifest(out)}
+    assert set(records) == {"oct", "oct2", "water"}
+    assert records["oct"]["status"] == records["oct2"]["status"] == "ok"
+    assert records["oct"]["cluster_atoms"] == 13 and records["oct"]["n_atoms"] == 13
+    assert records["oct"]["settings"] == "fast" and records["oct"]["seconds"] > 0
+    assert records["water"]["status"] == "failed" and records["water"]["stage"] == "input"
+    assert records["water"]["error"].startswith("water: FEFF10 input: no first-row transition metal")
+    assert "water: FAILED: water: FEFF10 input" in done.stderr and "[3/3]" in done.stderr
+    dataset = load_dataset(out)
+    assert dataset.names == ["oct", "oct2"] and dataset.spectra.shape == (2, 226)
+    assert np.all(np.isfinite(dataset.spectra)) and not np.allclose(dataset.spectra[0], dataset.spectra[1])
+    assert {"feff.inp", "xmu.dat", "result.json"} <= {p.name for p in (out / "feff" / "oct").iterdir()}
+    assert (out / "feff" / "water" / "result.json").is_file() and not (out / "spectra" / "water.txt").exists()
+    assert not (out / "xyz" / "water.xyz").exists()
+    assert "COREHOLE NONE" in (out / "spectra" / "oct.txt").read_text().split("energy_eV")[0]
+
+
+def test_rerun_computes_only_what_is_missing_and_ignores_partial_files(local_run, inputs, capsys):
+    out, _ = local_run
+    spectrum = out / "spectra" / "oct.txt"
+    before = (spectrum.stat().st_mtime_ns, len(read_manifest(out)))
+    reference = numbers(out / "spectra" / "oct2.txt")
+    # what a run killed while writing oct2 leaves: its temporary files, no spectrum
+    (out / "spectra" / "oct2.txt").rename(out / "spectra" / ".oct2.txt.0badc0de.tmp")
+    (out / "feff" / ".oct2.0badc0de.tmp").mkdir()
+    assert main(["simulate", str(inputs), "-o", str(out), "--workers", "1", "--settings", "fast"]) == 1
+    err = capsys.readouterr().err
+    assert "3 structure(s), 1 already done, 2 to compute" in err
+    assert spectrum.stat().st_mtime_ns == before[0]
+    new = read_manifest(out)[before[1]:]
+    assert sorted((r["stem"], r["status"]) for r in new) == [("oct2", "ok"), ("water", "failed")]
+    assert np.allclose(numbers(out / "spectra" / "oct2.txt"), reference)
+    assert not list(out.glob("*/.*.tmp"))
+    # a second run with nothing missing starts no cluster and computes nothing
+    assert main(["simulate", str(inputs / "oct.xyz"), str(inputs / "oct2.xyz"), "-o", str(out), "--settings",
+                 "fast"]) == 0
+    assert "2 already done, 0 to compute" in capsys.readouterr().err
+    assert len(read_manifest(out)) == before[1] + 2
+    # spectra of other settings are never mixed into one data set
+    assert main(["simulate", str(inputs / "oct.xyz"), "-o", str(out)]) == 2
+    assert "holds spectra made with other FEFF settings" in capsys.readouterr().err
+
+
+def test_structures_are_collected_from_files_and_directories(inputs, tmp_path):
+    assert [s for s, _ in collect_structures([inputs])] == ["oct", "oct2", "water"]
+    other = tmp_path / "oct.xyz"
+    other.write_text((inputs / "oct.xyz").read_text())
+    with pytest.raises(XanesvizError, match="same name 'oct'"):
+        collect_structures([inputs, other])
+    with pytest.raises(XanesvizError, match="no such file"):
+        collect_structures([tmp_path / "nothing"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def test_separate_scheduler_and_workers_give_the_same_spectra_and_a_dead_worker_is_recorded(local_run, inputs,
+                                                                                             tmp_path):
+    import psutil
+    from distributed import Client
+
+    local_out, _ = local_run
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = dict(os.environ, DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0")  # a death fails the structure
+    scheduler = subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                  "--no-dashboard"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+    workers = None
+    try:
+        workers = subprocess.Popen([str(DASK), "worker", address, "--host", "127.0.0.1", "--nworkers", "2",
+                                    "--nthreads", "1", "--no-dashboard", "--local-directory", str(tmp_path / "dw")],
+                                   cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 300  # a loaded machine can take a minute to start the scheduler
+        while time.time() < deadline and scheduler.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        with Client(address, timeout="120s") as client:
+            client.wait_for_workers(2, timeout=120)
+        out, result, killed = tmp_path / "data", {}, []
+        good = [str(inputs / "oct.xyz"), str(inputs / "oct2.xyz")]
+        run = threading.Thread(target=lambda: result.update(simulate(good, out, settings="fast", scheduler=address,
+                                                                     log=None)))
+        run.start()
+        deadline = time.time() + 300
+        while run.is_alive() and not killed and time.time() < deadline:  # kill the worker running a FEFF stage
+            for stage in psutil.Process(workers.pid).children(recursive=True):
+                if "feff10._worker" in " ".join(stage.cmdline()) and stage.parent().ppid() == workers.pid:
+                    worker = stage.parent()
+                    worker.kill()
+                    stage.kill()
+                    killed.append(worker.pid)
+                    break
+            time.sleep(0.05)
+        run.join(600)
+        assert killed and result == {"total": 2, "done": 1, "skipped": 0, "failed": 1}
+        (dead,) = [r for r in read_manifest(out) if r["status"] == "failed"]
+        assert dead["stage"] == "worker" and dead["error"].startswith(f"{dead['stem']}: the Dask worker")
+        # the rerun computes the structure whose worker died; every spectrum equals the LocalCluster run's
+        assert simulate(good, out, settings="fast", scheduler=address, log=None)["done"] == 1
+        for stem in ("oct", "oct2"):
+            assert np.allclose(numbers(out / "spectra" / f"{stem}.txt"),
+                               numbers(local_out / "spectra" / f"{stem}.txt"), rtol=1e-7, atol=0)
+    finally:
+        if workers is not None:
+            stop(workers)
+        stop(scheduler)
