@@ -1,0 +1,67 @@
+#!/usr/bin/env python
+"""Generate the nine edges' FEFF10 training data, resumably, in rounds over the edges.
+
+Each round gives every edge, in the order of how often it is measured (Cu, Ni, Co, Mn, Zn, then
+Ti, V, Cr, Fe), its next ``--batch`` structures from ``STRUCTURES/<Metal>/order.txt`` (parents
+first, then displaced variants, as ``xanesviz derive`` orders them), through ``xanesviz
+simulate`` with the reference settings into ``OUT/<metal>-k``. A structure already in a data
+set's manifest (done or failed) is not given again, so the script can be stopped at any time and
+rerun. The same command runs on many cores (``--workers``) or on a Dask cluster (``--scheduler``).
+
+    xanesviz derive data/structures/*.extxyz.gz -o runs/structures
+    python scripts/generate_feff.py runs/structures -o data/feff --workers 1 --batch 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from xanesviz.simulate import read_manifest, simulate
+
+EDGE_ORDER = ["Cu", "Ni", "Co", "Mn", "Zn", "Ti", "V", "Cr", "Fe"]
+
+
+def pending(order_file: Path, out_dir: Path) -> list[Path]:
+    """Structures of ``order_file`` (in its order) that ``out_dir``'s manifest does not hold yet."""
+    finished = {record.get("stem") for record in read_manifest(out_dir)} if out_dir.exists() else set()
+    paths = [Path(line.strip()) for line in order_file.read_text().splitlines() if line.strip()]
+    return [p for p in paths if p.stem not in finished]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("structures", type=Path, help="folder with <Metal>/order.txt (xanesviz derive -o)")
+    parser.add_argument("-o", "--output", type=Path, default=Path("data/feff"))
+    parser.add_argument("--metals", nargs="+", default=EDGE_ORDER)
+    parser.add_argument("--batch", type=int, default=4, help="structures per edge per round")
+    parser.add_argument("--rounds", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--scheduler", default=None)
+    parser.add_argument("--settings", default="reference")
+    args = parser.parse_args(argv)
+    for _ in range(args.rounds):
+        given = 0
+        for metal in args.metals:
+            order = args.structures / metal / "order.txt"
+            if not order.exists():
+                print(f"generate: {order} missing, {metal} skipped", file=sys.stderr)
+                continue
+            out = args.output / f"{metal.lower()}-k"
+            todo = pending(order, out)[: args.batch]
+            if not todo:
+                continue
+            given += len(todo)
+            start = time.time()
+            counts = simulate(todo, out, settings=args.settings, workers=args.workers, scheduler=args.scheduler)
+            print(f"generate: {metal} {counts} in {time.time() - start:.0f} s", file=sys.stderr, flush=True)
+        if not given:
+            print("generate: every structure has been computed", file=sys.stderr)
+            return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
