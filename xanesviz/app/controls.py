@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
 import ipywidgets as widgets
 import numpy as np
 
@@ -94,3 +98,18 @@ class BroadeningControls(widgets.VBox):
     def _changed(self, _change=None) -> None:
         for callback in self._callbacks:
             callback(self.broadening)
+
+
+@contextmanager
+def uploaded_file(change, stem: str):
+    """The first file of a ``FileUpload`` value change, written under a temporary name with its
+    suffix: yields ``(name, path)`` while the block runs, or None when the change holds no file."""
+    files = change["new"]
+    if not files:
+        yield None
+        return
+    name = files[0]["name"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{stem}{Path(name).suffix}"
+        path.write_bytes(bytes(files[0]["content"]))
+        yield name, path

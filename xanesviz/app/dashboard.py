@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import re
 import os
-import tempfile
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -16,7 +15,7 @@ from ..errors import XanesvizError
 from ..examples import GALLERY, example
 from ..predictor import Predictor
 from .. import read_structure  # the package's public reader (ase.io + XANESNET xyz)
-from .controls import BroadeningControls, on_slider_grid
+from .controls import BroadeningControls, on_slider_grid, uploaded_file
 from .feff_panel import FeffPanel, geometry_key
 from .explain_panel import SideFigure, colour_bar_html, colours_for, trust_badge_html
 from .live import Coalescer, IdleTask, one_blas_thread
@@ -199,15 +198,10 @@ class Dashboard(widgets.VBox):
         return True
 
     def _uploaded(self, change) -> None:
-        files = change["new"]
-        if not files:
-            return
-        item = files[0]
-        name = item["name"]
-        suffix = Path(name).suffix
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"upload{suffix}"
-            path.write_bytes(bytes(item["content"]))
+        with uploaded_file(change, "upload") as upload:
+            if upload is None:
+                return
+            name, path = upload
             try:
                 atoms = read_structure(path)
             except XanesvizError as exc:

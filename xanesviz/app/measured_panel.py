@@ -6,7 +6,6 @@ aligning are :mod:`xanesviz.measured` and :mod:`xanesviz.compare`."""
 from __future__ import annotations
 
 import html
-import tempfile
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -16,6 +15,7 @@ from ..compare import Comparison, compare
 from ..errors import XanesvizError
 from ..measured import MeasuredSpectrum, read_measured
 from ..spectrum import Broadening, Spectrum
+from .controls import uploaded_file
 
 
 def figures_html(result: Comparison, measured: MeasuredSpectrum) -> str:
@@ -107,15 +107,9 @@ class MeasuredPanel(widgets.VBox):
         return True
 
     def _uploaded(self, change) -> None:
-        files = change["new"]
-        if not files:
-            return
-        item = files[0]
-        name = item["name"]
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"measured{Path(name).suffix}"
-            path.write_bytes(bytes(item["content"]))
-            self.load_file(path, name)
+        with uploaded_file(change, "measured") as upload:
+            if upload is not None:
+                self.load_file(upload[1], upload[0])
 
     def remove(self) -> None:
         self.measured = self.result = self.shift = None
