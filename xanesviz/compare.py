@@ -138,6 +138,22 @@ def normalise_prediction(energy: np.ndarray, mu: np.ndarray, e0: float | None = 
             "pre2": float(pre2), "npre": int(npre), "norm1": float(norm1), "norm2": float(norm2), "nnorm": int(nnorm)}
 
 
+def calculated_reference(energy: np.ndarray, mu: np.ndarray, element: str | None = None,
+                         source: str = "calculated spectrum"):
+    """A calculated spectrum (FDMNES, FEFF, another model) as the measurement to compare with or
+    refine against, normalised like a prediction (:func:`normalise_prediction`), since its window
+    is as short as one: compared with a prediction of the same structure it gives R-factor 0."""
+    from .measured import MeasuredSpectrum
+
+    energy, mu = np.asarray(energy, float), np.asarray(mu, float)
+    if energy.shape != mu.shape or len(energy) < MIN_OVERLAP_POINTS or not np.all(np.isfinite(mu)):
+        raise SpectrumFileError(f"{source}: needs {MIN_OVERLAP_POINTS} or more finite points on its energy grid")
+    result = normalise_prediction(energy, mu)
+    ranges = {key: round(result[key], 3) for key in ("pre1", "pre2", "npre", "norm1", "norm2", "nnorm")}
+    return MeasuredSpectrum(energy, mu, result["norm"], result["e0"], result["edge_step"], element, "K",
+                            "calculated mu", source, ranges, ())
+
+
 def _index_of(array: np.ndarray, value: float) -> int:
     """larch's ``index_of``: the last index at or below ``value`` (0 below the start)."""
     return 0 if value < array.min() else int(np.nonzero(array <= value)[0].max())
@@ -218,6 +234,17 @@ def _check_overlap(measured, predicted: Spectrum) -> None:
             f"outside the model's window {pe[0]:.0f}-{pe[-1]:.0f} eV: not a spectrum this model predicts")
 
 
+def resolved_broadening(predicted: Spectrum, broadening: Broadening | None) -> Broadening:
+    """``broadening`` (none: no extra broadening) with its Fermi level set: the arctangent needs
+    one, so an unset one becomes the model's (the prediction's header), else the prediction's E0."""
+    base = broadening if broadening is not None else Broadening()
+    if base.e_fermi is None:
+        fermi = predicted.meta.get("fermi_level_eV") if predicted.meta else None
+        base = replace(base, e_fermi=float(fermi) if fermi is not None
+                       else normalise_prediction(predicted.energy, predicted.mu)["e0"])
+    return base
+
+
 def compare(measured, predicted: Spectrum, shift: float | None = None, broadening: Broadening | None = None,
             fit_broadening: bool = False) -> Comparison:
     """Align ``predicted`` (a :class:`Spectrum`, unnormalised) to ``measured`` (a
@@ -229,11 +256,7 @@ def compare(measured, predicted: Spectrum, shift: float | None = None, broadenin
     """
     _check_overlap(measured, predicted)
     aligner = _Aligner(measured.energy, measured.norm, predicted.energy, measured.source)
-    base = broadening if broadening is not None else Broadening()
-    if base.e_fermi is None:  # the arctangent needs a Fermi level: the model's, else the prediction's E0
-        fermi = predicted.meta.get("fermi_level_eV") if predicted.meta else None
-        base = replace(base, e_fermi=float(fermi) if fermi is not None
-                       else normalise_prediction(predicted.energy, predicted.mu)["e0"])
+    base = resolved_broadening(predicted, broadening)
     if fit_broadening:
         base, shift = _fit_broadening(aligner, measured, predicted, base, shift)
     mu = base.apply(predicted.energy, predicted.mu)
