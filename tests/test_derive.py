@@ -98,14 +98,30 @@ def test_a_ligand_around_the_metal_stays_and_its_miss_is_recorded():
     assert how.max_miss == pytest.approx(bond_shift("Cu"))
 
 
-def test_clashes_are_rejected():
-    # An uncoordinated H 0.64 Å beyond a ligand's H: not bonded in the Fe parent; the Mn
-    # complex's longer bond pushes the ligand to 0.42 Å from it (< 0.7 x 0.62 Å).
-    atoms = Atoms("FeOHH", positions=[[0, 0, 0], [2.0, 0, 0], [2.0, 0.96, 0], [2.64, 0.96, 0]])
+def test_clashes_are_rejected(monkeypatch):
+    # An uncoordinated H 0.72 Å beyond a ligand's H along +x: not bonded (> 1.1 x 0.62 Å). A metal
+    # swap moves a ligand by at most ~0.22 Å, less than the gap between the bonded (1.1 x) and
+    # clashing (0.7 x the radii sum) limits for any pair, so the check mostly guards the displaced
+    # variants; a clash limit of 0.9 x exercises it here: the Mn complex's 0.22 Å longer bond
+    # brings the two H 0.50 Å apart (< 0.9 x 0.62 Å), the Ni complex's 0.08 Å does not (0.64 Å).
+    monkeypatch.setattr("xanesviz.derive.CLASH_FACTOR", 0.9)
+    atoms = Atoms("FeOHH", positions=[[0, 0, 0], [2.0, 0, 0], [2.0, 0.96, 0], [2.72, 0.96, 0]])
     check_clashes(atoms, first_shell(atoms))
-    derive(atoms, "Ni")  # +0.08 Å: 0.56 Å apart, no clash
-    with pytest.raises(ClashError, match=r"atoms 2 \(H\) and 3 \(H\) clash, 0.42 Å apart"):
+    derived, _ = derive(atoms, "Ni")
+    assert np.linalg.norm(derived.positions[2] - derived.positions[1]) == pytest.approx(0.96)  # O-H moved rigidly
+    assert np.allclose(derived.positions[3], atoms.positions[3])  # the stray H stays
+    with pytest.raises(ClashError, match=r"atoms 2 \(H\) and 3 \(H\) clash, 0.50 Å apart"):
         derive(atoms, "Mn")
+
+
+def test_ligands_hold_together_with_c_h_bonds_longer_than_the_radii_sum():
+    # ASE's covalent radii give C-H 1.07 Å; real C-H bonds are ~1.09 Å: still one ligand.
+    atoms = Atoms("FeNCHHH", positions=[[0, 0, 0], [2.0, 0, 0], [3.16, 0, 0], [3.52, 1.03, 0],
+                                        [3.52, -0.51, 0.89], [3.52, -0.51, -0.89]])
+    shell = first_shell(atoms)
+    assert [list(l) for l in shell.ligands] == [[1, 2, 3, 4, 5]]
+    derived, _ = derive(atoms, "Cu")
+    assert np.allclose(derived.positions[2:] - derived.positions[1], atoms.positions[2:] - atoms.positions[1])
 
 
 def test_bad_metals_and_structures_are_one_line_errors():

@@ -63,10 +63,11 @@ def test_a_metal_set_lists_parents_then_variants_with_their_moves():
     assert any(a.record["move"] != b.record["move"] for a, b in zip(other.entries[8:], result.entries[8:]))
 
 
-def test_a_clashing_parent_is_replaced_by_the_next_of_its_group_and_counted():
+def test_a_clashing_parent_is_replaced_by_the_next_of_its_group_and_counted(monkeypatch):
     from ase import Atoms
 
-    clashing = Atoms("FeOHH", positions=[[0, 0, 0], [2.0, 0, 0], [2.0, 0.96, 0], [2.64, 0.96, 0]])
+    monkeypatch.setattr("xanesviz.derive.CLASH_FACTOR", 0.9)  # as in test_derive.test_clashes_are_rejected
+    clashing = Atoms("FeOHH", positions=[[0, 0, 0], [2.0, 0, 0], [2.0, 0.96, 0], [2.72, 0.96, 0]])
     parents = {"AAAAAA_x": clashing, "BBBBBB_y": make_octahedron()}
     result = ds.build_metal_set("Mn", parents, [["AAAAAA_x", "BBBBBB_y"]], variants_per_parent=0)
     assert [e.stem for e in result.entries] == ["Mn_BBBBBB"]

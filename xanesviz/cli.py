@@ -1,4 +1,4 @@
-"""Command line: ``xanesviz predict | train | evaluate | importance | derive | normalize | compare | simulate``."""
+"""Command line: ``xanesviz predict | train | evaluate | importance | derive | normalize | compare | refine | simulate``."""
 
 from __future__ import annotations
 
@@ -270,8 +270,7 @@ def cmd_compare(args) -> int:
 
     atoms = read_structure(args.structure)
     predictor = Predictor.load(args.model)
-    measured = read_measured(args.measured, mu_source=args.mu_source, group=args.group,
-                             expected_element=predictor.element)
+    measured = _read_reference(args, predictor)
     predicted = predictor.predict(atoms, absorber=_absorber(args.absorber), source=str(args.structure))
     result = compare(measured, predicted, fit_broadening=args.fit_broadening)
     if args.output:
@@ -301,6 +300,62 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _read_reference(args, predictor):
+    """The measurement of ``compare``/``refine``: a measured file, or with ``--calculated`` a
+    calculated spectrum on a short window, normalised like a prediction."""
+    from .measured import read_measured
+
+    measured = read_measured(args.measured, mu_source=args.mu_source, group=args.group,
+                             expected_element=predictor.element)
+    if not getattr(args, "calculated", False):
+        return measured
+    from .compare import calculated_reference
+
+    return calculated_reference(measured.energy, measured.mu, measured.element or predictor.element, measured.source)
+
+
+def _parse_atoms(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(item) for item in text.replace(",", " ").split()]
+    except ValueError:
+        raise XanesvizError(f"--atoms {text!r}: expected atom indices such as 3,4,7") from None
+
+
+def cmd_refine(args) -> int:
+    import json
+
+    import ase.io
+
+    from .predictor import Predictor
+    from .refine import refine
+    from .structure import read_structure
+
+    atoms = read_structure(args.structure)
+    predictor = Predictor.load(args.model)
+    measured = _read_reference(args, predictor)
+    chosen = _parse_atoms(args.atoms)
+    mode = "atoms" if (chosen is not None or args.radius is not None) else args.mode
+    broadening = predictor.broadening(gamma_hole=args.gamma_hole, gaussian_fwhm=args.gaussian_fwhm)
+    result = refine(predictor, atoms, measured, mode=mode, atoms_to_move=chosen, radius=args.radius,
+                    absorber=_absorber(args.absorber), broadening=broadening, error_bars=not args.no_error_bars,
+                    source=str(args.structure))
+    try:
+        ase.io.write(args.output, result.atoms, format="xyz",
+                     comment=f"refined by xanesviz against {measured.source}: R-factor {result.before.r_factor:.5f} "
+                             f"-> {result.after.r_factor:.5f}")
+    except OSError as exc:
+        raise XanesvizError(f"{args.output}: cannot be written ({exc.strerror or exc})") from None
+    if args.json:
+        print(json.dumps({"structure": str(args.structure), "measured": measured.source, "model": predictor.name,
+                          "output": str(args.output), **result.summary()}))
+    else:
+        print(result.format())
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
 def _add_measured_commands(sub) -> None:
     p = sub.add_parser("normalize", help="read and normalise a measured spectrum (larch pre_edge)",
                        description="Read FILE (XDI, Athena project, columns, FDMNES/XANESNET), choose mu(E) and "
@@ -325,7 +380,33 @@ def _add_measured_commands(sub) -> None:
                    help="also fit the extra broadening (Gamma_hole, Gamma_max, Gaussian FWHM)")
     p.add_argument("--mu-source", help="as for normalize")
     p.add_argument("--group", help="Athena project group (name or index)")
+    p.add_argument("--calculated", action="store_true",
+                   help="MEASURED is a calculated spectrum (FDMNES, FEFF, xanesviz) on a short window: "
+                        "normalise it like a prediction")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("refine", help="refine a structure against a measured spectrum",
+                       description="Move the first shell (or chosen atoms) of STRUCTURE until the prediction "
+                                   "matches MEASURED (R-factor after shift and scale), with the model's exact "
+                                   "gradients; the spread over the ensemble's networks gives error bars.")
+    p.add_argument("structure", metavar="STRUCTURE")
+    p.add_argument("measured", metavar="MEASURED")
+    p.add_argument("-o", "--output", metavar="REFINED.xyz", required=True, help="where to write the refined structure")
+    p.add_argument("--model", help="model bundle directory (default: the shipped one)")
+    p.add_argument("--absorber", help="absorber atom index or element symbol")
+    p.add_argument("--mode", choices=["ligands", "breathing"], default="ligands",
+                   help="ligands: each ligand along its bond, after a breathing stage (default); "
+                        "breathing: the whole first shell together")
+    p.add_argument("--atoms", help="refine these atoms freely instead (indices, e.g. 1,2,5), other bonds restrained")
+    p.add_argument("--radius", type=float, help="refine every atom within this many Å of the absorber instead")
+    p.add_argument("--gamma-hole", type=float, default=0.0, help="extra core-hole broadening (eV) of the prediction")
+    p.add_argument("--gaussian-fwhm", type=float, default=0.0, help="Gaussian broadening (eV) of the prediction")
+    p.add_argument("--no-error-bars", action="store_true", help="skip the per-network refinements")
+    p.add_argument("--json", action="store_true", help="print one JSON object (bonds before/after/spread, misfit, steps)")
+    p.add_argument("--calculated", action="store_true", help="as for compare")
+    p.add_argument("--mu-source", help="as for normalize")
+    p.add_argument("--group", help="Athena project group (name or index)")
+    p.set_defaults(func=cmd_refine)
 def cmd_simulate(args) -> int:
     from .simulate import simulate
 

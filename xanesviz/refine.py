@@ -31,10 +31,9 @@ import numpy as np
 import scipy.optimize
 from ase import Atoms
 from ase.data import covalent_radii
-from ase.neighborlist import natural_cutoffs, neighbor_list
 
 from .compare import compare, normalise_prediction, resolved_broadening
-from .derive import first_shell
+from .derive import bonded_pairs, first_shell
 from .errors import StructureError, XanesvizError
 from .spectrum import Broadening
 
@@ -107,7 +106,7 @@ def _ligand_units(atoms: Atoms, absorber: int, source: str) -> tuple[list, list,
         from scipy.sparse.csgraph import shortest_path
 
         part = atoms[ligand]
-        i, j = neighbor_list("ij", part, natural_cutoffs(part), self_interaction=False)
+        i, j = bonded_pairs(part)
         graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(part), len(part)))
         local = np.searchsorted(ligand, donors)
         hops = shortest_path(graph, unweighted=True, indices=local)  # (n_donors, n_ligand)
@@ -176,7 +175,7 @@ class _Restraints:
         moving = moves.units >= 0
         held = np.empty((0, 2), int)
         if moves.mode == "atoms":
-            i, j = neighbor_list("ij", atoms, natural_cutoffs(atoms), self_interaction=False)
+            i, j = bonded_pairs(atoms)
             keep = (i < j) & (i != absorber) & (j != absorber)
             bonds = np.column_stack([i[keep], j[keep]])
             neighbours = {a: set() for a in range(len(atoms))}
@@ -237,7 +236,7 @@ class _Problem:
         self.x0 = atoms.positions.copy()
         self.matrix = None if broadening.is_identity else broadening.matrix(predictor.energy)
         self.restraints = _Restraints.build(atoms, absorber, moves)
-        self.slope = np.gradient(measured.norm, measured.energy)
+        self.slope = np.diff(measured.norm) / np.diff(measured.energy)
         self.callback, self.stage = callback, stage
         self.evaluations = 0
         self.best = (np.inf, None, None)  # (misfit, p, shift)
@@ -290,7 +289,8 @@ class _Problem:
         n, jn = n[self.inside], jn[self.inside]
         e = self.predictor.energy[self.inside] + shift
         m = np.interp(e, self.measured.energy, self.measured.norm)
-        dm = np.interp(e, self.measured.energy, self.slope)
+        segment = np.clip(np.searchsorted(self.measured.energy, e, side="right") - 1, 0, len(self.slope) - 1)
+        dm = self.slope[segment]  # the derivative of np.interp's straight segments
         nn = float(n @ n)
         c = float(m @ n) / nn
         r = (m - c * n) / self.m_norm
