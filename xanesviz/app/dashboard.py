@@ -20,6 +20,7 @@ from .feff_panel import FeffPanel, geometry_key
 from .explain_panel import SideFigure, colour_bar_html, colours_for, trust_badge_html
 from .live import Coalescer, IdleTask, one_blas_thread
 from .measured_panel import MeasuredPanel
+from .refine_panel import RefinePanel
 from .spectrum_panel import SpectrumPanel, message_html, sync_initial_state
 from .viewer import DraggableViewer
 
@@ -103,6 +104,7 @@ class Dashboard(widgets.VBox):
         self.measured = MeasuredPanel(self.predictor.element, set_broadening=self._set_broadening,
                                       message=self.show_message, changed=self._measured_changed,
                                       draw=self.panel.show_measured)
+        self.refine = RefinePanel(self._refine_inputs, self._refine_step, self._refine_done)
         self.importance = SideFigure(self.predictor.descriptor.g2_centres, self.predictor.descriptor.g4_angular_labels(),
                                      self.predictor.descriptor.r_max)
         self._draw_gamma()
@@ -137,7 +139,7 @@ class Dashboard(widgets.VBox):
                             layout=widgets.Layout(width="48%"))
         right = widgets.VBox([self.trust, self.panel, self.window,
                               widgets.HBox([self.pin_button, self.unpin_button, self.difference]),
-                              self.feff, self.export, self.measured], layout=widgets.Layout(width="52%"))
+                              self.feff, self.export, self.measured, self.refine], layout=widgets.Layout(width="52%"))
         super().__init__([top, self.message, widgets.HBox([left, right]),
                           widgets.HBox([self.controls, widgets.VBox([self.importance, self.model_info])])])
         self.add_class("xanesviz-dashboard")
@@ -362,6 +364,10 @@ class Dashboard(widgets.VBox):
             position = np.asarray(event["position"], float)
             if position.shape != (3,) or not np.all(np.isfinite(position)):
                 return
+            if self.refine.running:  # the refinement owns the geometry until it ends or is stopped
+                self.viewer.set_positions(self.atoms.positions)
+                self.show_message("A refinement is running: Stop it to edit the structure.", "warning")
+                return
             self._selected = index
             self._drawing_seq = seq
             self.move_atom(index, position, final=bool(event.get("final")), from_viewer=True)
@@ -478,8 +484,37 @@ class Dashboard(widgets.VBox):
         self.controls.set_broadening(broadening)
 
     def _measured_changed(self) -> None:
+        self.refine.enable(self.measured.measured is not None)
         if self.spectrum is not None:
             self._refresh_export()
+
+    # -- refinement against the measurement --------------------------------------------------
+    def _refine_inputs(self):
+        if self.measured.measured is None:
+            raise XanesvizError("Upload a measured spectrum first: refinement fits the structure to it.")
+        if self.atoms is None:
+            raise XanesvizError("Load a structure first.")
+        self._refine_start = self.atoms.positions.copy()
+        return self.predictor, self.atoms, self.measured.measured, self.absorber, self.controls.broadening
+
+    def _refine_step(self, positions) -> None:
+        """One animation frame of a running refinement."""
+        if self.atoms is None or positions.shape != self.atoms.positions.shape:
+            return
+        self.atoms.positions = positions
+        self.viewer.set_positions(positions)
+        self.update()
+
+    def _refine_done(self, result) -> None:
+        """The refined (or stopped) structure, as one undo step."""
+        if self.atoms is None or result.atoms.positions.shape != self.atoms.positions.shape:
+            return
+        self.undo_stack.append(self._refine_start)
+        del self.undo_stack[:-UNDO_DEPTH]
+        self.atoms.positions = result.atoms.positions
+        self.measured.shift = result.after.shift_eV  # the refinement refitted the alignment too
+        self.viewer.set_positions(self.atoms.positions)
+        self.update()
 
     def structure_xyz(self) -> str:
         from io import StringIO
