@@ -13,7 +13,9 @@ Serves app.ipynb as ``scripts/app.sh`` does (voila, pre-heated kernel, 127.0.0.1
    because a newer one was waiting ("superseded") counts until the redraw of the newer one;
    none is dropped from the percentiles. Both ends are read from the page's own clock;
 3. optionally makes many more moves and reports the kernel's memory before and after;
-and reports uncaught errors in the page and error lines in the voila log.
+and reports uncaught errors in the page and error lines in the voila log. ``--with-feff``
+starts a FEFF10 run of the structure (reference settings, minutes) before the drags, so they
+share the machine with it.
 
 ``--interval 0.25`` gives the old slow-move mode (moves 250 ms apart, longer than the viewer's
 send interval, so updates never queue): kinder than a real drag, kept only for comparison.
@@ -47,6 +49,9 @@ parser.add_argument("--interval", type=float, help="seconds between moves; overr
                     "(0.25 = the old slow-move mode, kinder than a real drag)")
 parser.add_argument("--memory-moves", type=int, default=0)
 parser.add_argument("--no-preheat", action="store_true")
+parser.add_argument("--with-feff", action="store_true",
+                    help="start 'Compute with FEFF10' (reference settings) before the drags: the live loop "
+                         "shares the machine with a FEFF run, as when a user drags while FEFF computes")
 args = parser.parse_args()
 interval = args.interval if args.interval else 1.0 / args.rate
 print("command: " + " ".join([Path(sys.executable).name] + sys.argv))
@@ -156,6 +161,11 @@ try:
         print(f"page to interactive: {time.perf_counter() - t0:.2f} s"
               f" ({'pre-heated kernel' if not args.no_preheat else 'cold kernel'})")
         time.sleep(2)  # the first sensitivity colouring and side figure settle
+        if args.with_feff:
+            page.click(".xanesviz-feff button:has-text('Compute with FEFF10')")
+            page.wait_for_function("/FEFF10: stage/.test(document.querySelector('.xanesviz-feff-status').innerText)",
+                                   timeout=60_000)
+            print(f"FEFF10 running during the drags: {page.inner_text('.xanesviz-feff-status').strip()}")
         page.evaluate(RECORDERS)
         atom = find_atom_pixel(page)
         n_moves = max(1, round(args.seconds / interval))
@@ -185,6 +195,8 @@ try:
             print(f"no sent position was ever redrawn; uncaught errors in the page: {len(page_errors)}"
                   + "".join(f"\n  {e}" for e in page_errors[:5]))
             sys.exit(1)
+        if args.with_feff:
+            print(f"FEFF10 after the drags: {page.inner_text('.xanesviz-feff-status').strip()}")
         message = page.inner_text(".xanesviz-message").strip()
         print(f"dragged {atom['element']} atom {atom['index']}; message after the drags: {message or '(none)'}")
         mode = (f"moves {interval * 1000:.0f} ms apart"

@@ -52,7 +52,8 @@ def voila_url(tmp_path_factory):
     log = open(tmp_path_factory.mktemp("voila") / "voila.log", "w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "voila", str(REPO / "app.ipynb"), "--no-browser", f"--port={port}",
-         "--Voila.ip=127.0.0.1"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+         "--Voila.ip=127.0.0.1"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "XANESVIZ_FEFF_SETTINGS": "fast"})  # FEFF10 in seconds for test_browser_feff.py
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 60
     while time.time() < deadline:

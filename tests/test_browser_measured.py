@@ -50,3 +50,15 @@ def test_upload_real_xdi_overlay_and_figures_follow_a_drag(page):
 
     page.click(".xanesviz-align")
     page.wait_for_function("/Aligned/.test(document.querySelector('.xanesviz-message').innerText)", timeout=30_000)
+
+    # Refine against the measurement and wait for the end: the table of bonds appears, the
+    # structure moved (Undo is one step back), the figures were recomputed.
+    r_aligned = figure_text(page, "rfactor")
+    page.select_option(".xanesviz-refine-panel select", label="first shell together (breathing)")
+    page.wait_for_selector(".xanesviz-refine:not([disabled])", timeout=10_000)
+    page.click(".xanesviz-refine")
+    page.wait_for_function("/Refined|Stopped/.test(document.querySelector('.xanesviz-refine-status').innerText)",
+                           timeout=180_000)
+    table = page.inner_text(".xanesviz-refine-result")
+    assert "→" in table and "mean" in table and "R-factor" in table
+    assert float(figure_text(page, "rfactor")) <= float(r_aligned) + 1e-4, "refinement made the misfit worse"

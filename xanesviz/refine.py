@@ -428,8 +428,9 @@ def refine(predictor, atoms: Atoms, measured, mode: str = "ligands", atoms_to_mo
     started = time.perf_counter()
     index = predictor.absorber_index(atoms, absorber, source)
     atoms = atoms.copy()
-    base = resolved_broadening(predictor.predict(atoms, index, source=source), broadening)
-    before = compare(measured, predictor.predict(atoms, index, source=source), broadening=base)
+    prediction = predictor.predict(atoms, index, source=source)
+    base = resolved_broadening(prediction, broadening)
+    before = compare(measured, prediction, broadening=base)
     shell = first_shell(atoms, index, source)
     donors = shell.donors
     notes = []

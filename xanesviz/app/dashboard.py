@@ -41,6 +41,22 @@ def data_link(text: str, filename: str, mime: str, label: str, css_class: str) -
             f"style='margin-right:1em'>{label}</a>")
 
 
+def feff_settings_from_environment():
+    """FEFF10 settings of the dashboard's button: $XANESVIZ_FEFF_SETTINGS names one of
+    ``xanesviz.feff.SETTINGS`` (default ``reference``; ``no-scf`` is ~7x faster but hardly tells one
+    complex from another; ``fast`` is for tests)."""
+    from ..feff import REFERENCE, get_settings
+
+    name = os.environ.get("XANESVIZ_FEFF_SETTINGS", "reference")
+    try:
+        return get_settings(name)
+    except XanesvizError:
+        import warnings
+
+        warnings.warn(f"XANESVIZ_FEFF_SETTINGS={name!r} is not a known FEFF settings name; using 'reference'")
+        return REFERENCE
+
+
 class Dashboard(widgets.VBox):
     """3D viewer + live spectrum + broadening + export, for one structure at a time."""
 
@@ -85,7 +101,8 @@ class Dashboard(widgets.VBox):
                                            self.predictor.fermi_level, self.predictor.target_broadening)
         self.export = widgets.HTML()
         self.export.add_class("xanesviz-export")
-        self.feff = FeffPanel(lambda: (self.atoms, self.absorber, self.name), self._feff_done)
+        self.feff = FeffPanel(lambda: (self.atoms, self.absorber, self.name), self._feff_done,
+                              settings=feff_settings_from_environment())
         self.feff_spectrum = None  # the last FEFF10 result, aligned to the prediction of its geometry
         self.feff_key = None
         self._feff_drawn = None
