@@ -449,9 +449,11 @@ def refine(predictor, atoms: Atoms, measured, mode: str = "ligands", atoms_to_mo
             notes.append(WEAK_BONDS_NOTE)
     stopped = False
     evaluations = 0
-    positions, shift = atoms.positions.copy(), before.shift_eV
+    shift = before.shift_eV
     p = np.zeros(0)
-    problem = None
+    # The optimiser's objective holds E0 and the pre-edge range per round; the figures shown are
+    # compare()'s, so the structure returned is the best by compare() of the start and each stage.
+    best = (before, atoms.positions.copy(), np.zeros(len(stages[-1])), shift)
     for k, moves in enumerate(stages):
         p = np.full(len(moves), p[0]) if (k and len(p) == 1 and moves.mode == "ligands") else np.zeros(len(moves))
         problem = _Problem(predictor, atoms, index, measured, base, moves, callback=callback, stage=moves.mode)
@@ -461,12 +463,17 @@ def refine(predictor, atoms: Atoms, measured, mode: str = "ligands", atoms_to_mo
             stopped = True
             p, shift = problem.best[1] if problem.best[1] is not None else p, problem.best[2] or shift
         evaluations += problem.evaluations
-        positions = moves.positions(atoms.positions, p)
+        candidate = atoms.copy()
+        candidate.positions = moves.positions(atoms.positions, p)
+        result = compare(measured, predictor.predict(candidate, index, source=source), broadening=base)
+        if result.r_factor < best[0].r_factor:
+            last = p if len(p) == len(stages[-1]) else np.full(len(stages[-1]), p[0])
+            best = (result, candidate.positions, last, shift)
         if stopped:
             break
+    after, positions, p, shift = best
     refined = atoms.copy()
     refined.positions = positions
-    after = compare(measured, predictor.predict(refined, index, source=source), broadening=base)
     network_distances, spread, mean_spread = None, None, None
     if error_bars and not stopped and predictor.n_networks > 1:
         moves = stages[-1]
