@@ -183,3 +183,50 @@ def test_separate_scheduler_and_workers_give_the_same_spectra_and_a_dead_worker_
         if workers is not None:
             stop(workers)
         stop(scheduler)
+
+
+def feff_stage_processes(work_root: str) -> list[int]:
+    """Running FEFF10 stage processes whose working directory lies under ``work_root``... or any
+    orphaned one (parent init) started by this test; found through /proc."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if "feff10" in cmdline and "_worker" in cmdline and work_root in (entry / "environ").read_bytes().decode(
+                    errors="replace"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_terminated_run_stops_its_feff_processes_and_keeps_the_manifest(inputs, tmp_path):
+    """SIGTERM to `xanesviz simulate` mid-structure (reference settings: minutes per structure)
+    leaves no FEFF10 stage process computing as an orphan, and the manifest readable."""
+    out = tmp_path / "data"
+    marker = str(tmp_path)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+               TMPDIR=marker)  # FEFF's work directories (tempfile) land under tmp_path
+    run = subprocess.Popen([sys.executable, "-m", "xanesviz.cli", "simulate", str(inputs / "oct2.xyz"), "-o", str(out),
+                            "--workers", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and not feff_stage_processes(marker):
+            time.sleep(0.2)
+        assert feff_stage_processes(marker), "no FEFF10 stage process started"
+        time.sleep(8)  # into the self-consistent potentials (tens of seconds), not between stages
+        assert feff_stage_processes(marker), "the FEFF10 run ended early"
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    deadline = time.time() + 5
+    while time.time() < deadline and feff_stage_processes(marker):
+        time.sleep(0.2)
+    left = feff_stage_processes(marker)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"FEFF10 stage processes outlived the run: {left}"
+    assert run.returncode != 0
+    assert read_manifest(out) == []  # nothing was finished, nothing half-written

@@ -9,12 +9,15 @@ partial outputs of a killed run are never taken for finished ones.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -267,7 +270,46 @@ def simulate(structures: Iterable[str | os.PathLike], out_dir: str | os.PathLike
     return counts
 
 
+def _stop_feff_descendants() -> int:
+    """Kill FEFF10 stage processes among this process's descendants (on a local cluster they
+    would outlive a killed run as orphans, computing for nothing); returns how many."""
+    import psutil
+
+    killed = 0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if any("feff10" in part for part in child.cmdline()):
+                child.kill()
+                killed += 1
+        except psutil.Error:
+            continue
+    return killed
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a job scheduler's or ``kill``'s stop) raises KeyboardInterrupt in the main thread,
+    so the run's ``finally`` blocks close the manifest and stop the FEFF processes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run(todo, out, absorber, settings, workers, scheduler, stage_timeout, manifest, counts, say) -> None:
+    with _terminate_as_interrupt():
+        _run_on_cluster(todo, out, absorber, settings, workers, scheduler, stage_timeout, manifest, counts, say)
+
+
+def _run_on_cluster(todo, out, absorber, settings, workers, scheduler, stage_timeout, manifest, counts, say) -> None:
     from distributed import as_completed
 
     client, cluster = _client(workers, scheduler)
@@ -301,6 +343,8 @@ def _run(todo, out, absorber, settings, workers, scheduler, stage_timeout, manif
                 counts["failed"] += 1
                 say(f"[{n}/{len(todo)}] {stem}: FAILED: {record['error']}")
     finally:
+        if cluster is not None:
+            _stop_feff_descendants()
         client.close()
         if cluster is not None:
             cluster.close()
