@@ -26,15 +26,12 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-import psutil
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +39,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 from test_browser import CHROMIUM, CHROMIUM_FLAGS, PLOT, server_errors  # noqa: E402
 from _machine import machine_line  # noqa: E402
+from _voila import free_port, kernel_processes, wait_listening  # noqa: E402
 
 # Installed in every page before its scripts run: the Date.now() at which each stage is first seen.
 PAGE_MARKS = f"""(() => {{
@@ -73,31 +71,6 @@ PAGE_STAGES = [("first byte", "responseStart"), ("first widget", "widget"), ("sp
                ("3D canvas", "canvas"), ("viewer ready", "viewer"), ("interactive", "interactive")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def kernels(server: subprocess.Popen) -> dict[str, tuple[int, float]]:
-    """kernel id -> (pid, start time in epoch s) of the server's kernel processes."""
-    found = {}
-    try:
-        children = psutil.Process(server.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return found
-    for child in children:
-        try:
-            cmdline = child.cmdline()
-            if any("ipykernel" in part for part in cmdline):
-                kernel_id = next((re.search(r"kernel-(.+)\.json", part).group(1) for part in cmdline
-                                  if re.search(r"kernel-(.+)\.json", part)), str(child.pid))
-                found[kernel_id] = (child.pid, child.create_time())
-        except psutil.Error:
-            continue
-    return found
-
-
 def read_marks(path: Path) -> dict[int, dict[str, float]]:
     marks: dict[int, dict[str, float]] = {}
     if path.exists():
@@ -105,22 +78,6 @@ def read_marks(path: Path) -> dict[int, dict[str, float]]:
             entry = json.loads(line)
             marks.setdefault(entry["pid"], {})[entry["mark"]] = entry["t"]
     return marks
-
-
-def wait_listening(url: str, server: subprocess.Popen, timeout: float = 120) -> float:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"voila exited with status {server.returncode} before listening")
-        try:
-            urllib.request.urlopen(url + "voila/static/", timeout=1)
-        except urllib.error.HTTPError:
-            return time.time()  # it answers
-        except OSError:
-            time.sleep(0.05)
-            continue
-        return time.time()
-    sys.exit(f"voila did not listen within {timeout:.0f} s")
 
 
 def visit(browser, url: str, timeout_s: float) -> dict:
@@ -202,13 +159,13 @@ def run_once(args) -> tuple:
             listening = wait_listening(url, server)
             print(f"server listening {listening - launched:.2f} s after launch")
             first = visit(browser, url, args.timeout)
-            used = sorted(kernels(server).items(), key=lambda item: item[1])
+            used = kernel_processes(server)
             # the second visitor: once a further kernel has run the notebook (a pre-heated pool
             # refilled; voila refills it a second after a kernel is taken), else a while later
             deadline = time.time() + 15
-            while time.time() < deadline and len(kernels(server)) < 2:
+            while time.time() < deadline and len(kernel_processes(server)) < 2:
                 time.sleep(0.2)
-            pooled = len(kernels(server)) >= 2
+            pooled = len(kernel_processes(server)) >= 2
             deadline = time.time() + args.timeout
             while pooled and time.time() < deadline:
                 if sum("dashboard built" in m for m in read_marks(timing).values()) >= 2:
@@ -217,7 +174,8 @@ def run_once(args) -> tuple:
             print(f"pre-heated pool: {'refilled' if pooled else 'none (no second kernel started)'}")
             time.sleep(args.second_after_refill)
             second = visit(browser, url, args.timeout)
-            running = kernels(server)
+            running = {kernel_id: (process.pid, process.create_time())
+                       for kernel_id, process in kernel_processes(server).items()}
             marks = read_marks(timing)
             log = log_path.read_text()
             # the kernel each visitor got, in order: voila logs the pre-heated one it hands out,

@@ -13,9 +13,11 @@ a figure shows:
 * **The browser.** FigureWidget is an anywidget whose module is all of plotly.js (5 MB); anywidget
   evaluates a module given as text once per widget, so every figure on a page costs the
   browser one more evaluation of plotly.js (seconds on a busy 2-core machine, and anywidget
-  gives a widget 2 s to start). :func:`figure_widget_class` returns a subclass whose module is
-  a small loader: every figure carries plotly's module text as before, but the page evaluates
-  it once and every figure shares it (as plotly's own JupyterLab extension does).
+  gives a widget 2 s to start), and every figure's state carries the 5 MB of text.
+  :func:`figure_widget_class` returns a subclass whose module is a small loader: plotly's module
+  text is sent once, in a widget of its own (a model without a view) that every figure refers
+  to, and the page evaluates it once; every figure shares it (as plotly's own JupyterLab
+  extension does).
 """
 
 from __future__ import annotations
@@ -23,14 +25,18 @@ from __future__ import annotations
 import importlib
 import sys
 
-#: The figures' anywidget module: evaluates plotly's widget module (the ``_plotly_module``
-#: text) once per page, then hands each figure its own instance of plotly's widget.
+#: The figures' anywidget module: evaluates plotly's widget module (the text held by the widget
+#: that ``_plotly_module`` refers to) once per page, then hands each figure its own instance of
+#: plotly's widget.
 SHARED_LOADER = """
 const SHARED = Symbol.for("xanesviz.plotly-widget-module");
-function plotlyWidgetModule(model) {
+async function plotlyWidgetModule(model) {
   if (!globalThis[SHARED]) {
-    const url = URL.createObjectURL(new Blob([model.get("_plotly_module")], {type: "text/javascript"}));
-    globalThis[SHARED] = import(url).finally(() => URL.revokeObjectURL(url));
+    globalThis[SHARED] = (async () => {
+      const holder = await model.widget_manager.get_model(model.get("_plotly_module").slice("IPY_MODEL_".length));
+      const url = URL.createObjectURL(new Blob([holder.get("text")], {type: "text/javascript"}));
+      try { return await import(url); } finally { URL.revokeObjectURL(url); }
+    })();
   }
   return globalThis[SHARED];
 }
@@ -48,6 +54,7 @@ export default () => {
 """
 
 _classes: dict[str, type] = {}
+_holders: list = []
 
 
 class _ImportedOnFirstUse:
@@ -78,11 +85,28 @@ def _import_renderers_without_nbformat() -> None:
         renderers.nbformat = _ImportedOnFirstUse("nbformat")
 
 
+def _module_holder():
+    """The kernel's one widget holding plotly's widget module as text (made anew if it was closed)."""
+    if not _holders or _holders[0].comm is None:
+        import ipywidgets
+        import plotly.graph_objects as go
+        import traitlets
+
+        class PlotlyWidgetModule(ipywidgets.Widget):
+            """plotly's anywidget module as text; a model without a view."""
+
+            text = traitlets.Unicode().tag(sync=True)
+
+        _holders[:] = [PlotlyWidgetModule(text=str(go.FigureWidget._esm))]
+    return _holders[0]
+
+
 def figure_widget_class() -> type:
     """A ``plotly.graph_objects.FigureWidget`` subclass whose plotly.js the page evaluates once
     for all figures; imported without nbformat."""
     if "FigureWidget" not in _classes:
         _import_renderers_without_nbformat()
+        import ipywidgets
         import plotly.graph_objects as go
         import traitlets
 
@@ -90,7 +114,11 @@ def figure_widget_class() -> type:
             """plotly's FigureWidget; its browser module is shared by all figures of a page."""
 
             _esm = SHARED_LOADER
-            _plotly_module = traitlets.Unicode(str(go.FigureWidget._esm)).tag(sync=True)
+            _plotly_module = traitlets.Instance(ipywidgets.Widget).tag(sync=True, **ipywidgets.widget_serialization)
+
+            @traitlets.default("_plotly_module")
+            def _shared_module(self):
+                return _module_holder()
 
         _classes["FigureWidget"] = FigureWidget
     return _classes["FigureWidget"]
