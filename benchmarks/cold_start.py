@@ -212,6 +212,7 @@ def main():
     parser.add_argument("--runs", type=int, default=1, help="servers started one after another (default 1)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds a page may take (default 120)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped (SIGTERM)"))  # so the server is stopped too
     print("command: " + " ".join([Path(sys.executable).name] + sys.argv))
     summary = [run_once(args) for _ in range(args.runs)]
     print("\ninteractive, per run (from the server's launch / from the visitor's arrival):")

@@ -1,12 +1,12 @@
 """Several users on one voila server: concurrent drags, memory per kernel, closed tabs, culling.
 
-    python benchmarks/shared_server.py [--users 4] [--seconds 10] [--rate 30] [--cull-after 20]
+    python benchmarks/shared_server.py [--users 4] [--seconds 10] [--rate 30] [--cull-after 20] [--voila-arg=--X.y=z]
 
 Starts ``voila app.ipynb`` from the repository root (its ``voila.json`` in effect, so one kernel
 is pre-heated) with a short idle-culling time for the measurement
 (``--MappingKernelManager.cull_idle_timeout=--cull-after``, checked every
 ``--cull-interval`` s; the repository's own setting is in voila.json), then
-1. opens ``--users`` headless Chromium pages at once, each in its own browser context (as
+1. opens ``--users`` headless Chromium pages at once, each in a browser of its own (as
    separate people are), and waits until every one is interactive;
 2. has every page hold an atom and drag it at the same time, a mouse move every 1/``--rate`` s
    for ``--seconds``. As in ``dashboard_latency.py``, every position a viewer sends to its kernel
@@ -25,6 +25,7 @@ printed at the end.
 import argparse
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,6 +44,8 @@ from _machine import machine_line  # noqa: E402
 from _voila import (RECORDERS, RESET_RECORDERS, drag_latencies, free_port, kernel_processes,  # noqa: E402
                     wait_listening)
 
+FOREGROUND_FLAGS = ["--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                    "--disable-backgrounding-occluded-windows"]
 FIND_ATOM = """() => {
     const canvas = document.querySelector('canvas[data-xanesviz-drag=ready]');
     const view = canvas._xvView; const box = canvas.getBoundingClientRect();
@@ -60,7 +63,10 @@ INTERACTIVE = (f"document.querySelector('canvas[data-xanesviz-drag=ready]') && d
                f"&& document.querySelector('{PLOT}').data[1].y.length > 100")
 
 
-async def open_page(browser, url: str, timeout_s: float) -> dict:
+async def open_page(playwright, url: str, timeout_s: float) -> dict:
+    # a browser of its own per user, as separate people have (pages of one shared headless browser
+    # opened at once did not redraw their spectra during a drag in this benchmark)
+    browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + FOREGROUND_FLAGS)
     context = await browser.new_context(viewport={"width": 1500, "height": 1100})
     page = await context.new_page()
     errors = []
@@ -68,7 +74,7 @@ async def open_page(browser, url: str, timeout_s: float) -> dict:
     start = time.time()
     await page.goto(url, timeout=timeout_s * 1000)
     await page.wait_for_function(INTERACTIVE, timeout=timeout_s * 1000, polling=100)
-    return {"context": context, "page": page, "errors": errors, "open_s": time.time() - start}
+    return {"browser": browser, "context": context, "page": page, "errors": errors, "open_s": time.time() - start}
 
 
 async def drag(user: dict, seconds: float, interval: float) -> None:
@@ -80,6 +86,7 @@ async def drag(user: dict, seconds: float, interval: float) -> None:
         user["errors"].append("no atom found under the pointer grid")
         return
     user["atom"] = atom
+    user["y_before"] = await page.evaluate(f"Array.from(document.querySelector('{PLOT}').data[1].y)")
     await page.evaluate(RECORDERS)
     await page.evaluate(RESET_RECORDERS)
     x, y = atom["x"], atom["y"]
@@ -96,6 +103,9 @@ async def drag(user: dict, seconds: float, interval: float) -> None:
     user["held_s"] = time.perf_counter() - start
     await asyncio.sleep(2.0)  # the last positions are drawn
     user["record"] = await page.evaluate("window._xvRec")
+    user["spectrum_changed"] = not np.allclose(
+        await page.evaluate(f"Array.from(document.querySelector('{PLOT}').data[1].y)"), user["y_before"])
+    user["message"] = (await page.inner_text(".xanesviz-message")).strip()
     user["acked"] = await page.evaluate("document.querySelector('canvas[data-xanesviz-drag=ready]')._xvView"
                                         ".model.get('drag_ack')")
 
@@ -121,11 +131,14 @@ async def wait_gone(server, kernel_ids: set[str], timeout: float) -> dict[str, f
 
 async def main_async(args, server, url: str, log_path: Path) -> None:
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         before = set(kernel_processes(server))
         print(f"kernels before any visitor: {len(before)} (the pre-heated pool)")
         t = time.time()
-        users = await asyncio.gather(*(open_page(browser, url, args.timeout) for _ in range(args.users)))
+        opened = await asyncio.gather(*(open_page(p, url, args.timeout) for _ in range(args.users)),
+                                      return_exceptions=True)
+        users = [u for u in opened if isinstance(u, dict)]
+        for failure in [u for u in opened if not isinstance(u, dict)]:
+            print(f"a page never became interactive: {type(failure).__name__}: {str(failure)[:200]}")
         print(f"{args.users} pages opened at once: interactive after "
               + ", ".join(f"{u['open_s']:.1f}" for u in users) + f" s (all within {time.time() - t:.1f} s)")
         print(machine_line())
@@ -149,7 +162,8 @@ async def main_async(args, server, url: str, log_path: Path) -> None:
                   f"{redrawn} redrawn, {superseded} superseded, {missing} never drawn; {len(redraws)} spectrum "
                   f"redraws of {rec.get('figures')} spectrum figure(s) (last position answered by the kernel: {user.get('acked')}); drag -> redraw p50 {pct(50):.0f} ms, "
                   f"p95 {pct(95):.0f} ms; page errors "
-                  f"{len(user['errors'])}" + "".join(f"\n    {e}" for e in user["errors"][:3]))
+                  f"{len(user['errors'])}; spectrum {'changed' if user['spectrum_changed'] else 'UNCHANGED'} by the drag; "
+                  f"message: {user['message'] or '(none)'}" + "".join(f"\n    {e}" for e in user["errors"][:3]))
         lat = np.concatenate(pooled) if pooled else np.array([])
         if len(lat):
             print(f"all {len(pooled)} pages, every sent position: drag -> redraw p50 {np.percentile(lat, 50):.0f} ms, "
@@ -167,7 +181,6 @@ async def main_async(args, server, url: str, log_path: Path) -> None:
 
         # closed tabs: the kernels that served them
         log = log_path.read_text()
-        import re
         served = (re.findall(r"Using pre-heated kernel: (\S+)", log) + re.findall(r"Kernel started: (\S+)", log))
         page_kernels = [kernel_id for kernel_id in dict.fromkeys(served) if kernel_id in running][:args.users]
         half = max(1, args.users // 2)
@@ -196,7 +209,8 @@ async def main_async(args, server, url: str, log_path: Path) -> None:
         if page_kernels:
             still = [k[:8] for k in page_kernels if k in left]
             print(f"kernels that served the {args.users} pages still running: {len(still)} {still}")
-        await browser.close()
+        for user in users:
+            await user["browser"].close()
 
 
 def main():
@@ -204,17 +218,22 @@ def main():
     parser.add_argument("--users", type=int, default=4, help="concurrent pages (default 4)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the drags (default 10 s)")
     parser.add_argument("--rate", type=float, default=30.0, help="mouse moves per second per page (default 30)")
-    parser.add_argument("--cull-after", type=int, default=20, help="idle seconds before a kernel is culled (default 20)")
-    parser.add_argument("--cull-interval", type=int, default=5, help="seconds between the culler's checks (default 5)")
+    parser.add_argument("--cull-after", type=int, default=120,
+                        help="idle seconds before a kernel is culled (default 120; shorter than the pages take to "
+                             "connect, a kernel handed out is culled before its page connects)")
+    parser.add_argument("--cull-interval", type=int, default=10, help="seconds between the culler's checks (default 10)")
+    parser.add_argument("--voila-arg", action="append", default=[], metavar="ARG",
+                        help="one more voila command-line argument, e.g. --voila-arg=--VoilaConfiguration.default_pool_size=2")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds a page may take to open (default 180)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped (SIGTERM)"))  # so the server is stopped too
     print("command: " + " ".join([Path(sys.executable).name] + sys.argv))
     print(machine_line())
     port = free_port()
     log_path = Path(tempfile.mkdtemp(prefix="xanesviz-shared-")) / "voila.log"
     command = [sys.executable, "-m", "voila", "app.ipynb", "--no-browser", f"--port={port}",
                f"--MappingKernelManager.cull_idle_timeout={args.cull_after}",
-               f"--MappingKernelManager.cull_interval={args.cull_interval}"]
+               f"--MappingKernelManager.cull_interval={args.cull_interval}", *args.voila_arg]
     print("$ " + " ".join(["voila"] + command[3:]) + f"   (cwd {REPO}; voila.json "
           f"{'present' if (REPO / 'voila.json').exists() else 'absent'})")
     url = f"http://localhost:{port}/"
@@ -233,7 +252,11 @@ def main():
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-    errors = server_errors(log_path.read_text())
+    log = log_path.read_text()
+    errors = server_errors(log)
+    lost = len(set(re.findall(r"Kernel does not exist: (\S+)", log)))
+    if lost:
+        print(f"{lost} kernel(s) culled before their page connected (a page asked for a kernel that was gone)")
     print(f"voila log: {len(errors)} tracebacks" + "".join(f"\n  {e}" for e in errors[:5]) + f" ({log_path})")
     print(machine_line())
 

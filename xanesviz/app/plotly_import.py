@@ -13,11 +13,13 @@ a figure shows:
 * **The browser.** FigureWidget is an anywidget whose module is all of plotly.js (5 MB); anywidget
   evaluates a module given as text once per widget, so every figure on a page costs the
   browser one more evaluation of plotly.js (seconds on a busy 2-core machine, and anywidget
-  gives a widget 2 s to start), and every figure's state carries the 5 MB of text.
+  gives a widget 2 s to start, after which that figure never draws), and every figure's state
+  carries the 5 MB of text.
   :func:`figure_widget_class` returns a subclass whose module is a small loader: plotly's module
   text is sent once, in a widget of its own (a model without a view) that every figure refers
   to, and the page evaluates it once; every figure shares it (as plotly's own JupyterLab
-  extension does).
+  extension does). The figure's model is set up once plotly.js is ready, not within
+  anywidget's 2 s.
 """
 
 from __future__ import annotations
@@ -41,14 +43,21 @@ async function plotlyWidgetModule(model) {
   return globalThis[SHARED];
 }
 export default () => {
-  let figure = null;
+  // anywidget gives a model 2 s to initialize, less than evaluating plotly.js takes on a busy
+  // machine (the figure then never draws): plotly's model is set up once its module is ready,
+  // and the view waits for that. The kernel sends a figure no changes before its page is drawn.
+  let figure = null, ready = null;
   return {
-    async initialize(context) {
-      const plotly = await plotlyWidgetModule(context.model);
-      figure = await plotly.default();
-      return figure.initialize(context);
+    initialize(context) {
+      ready = plotlyWidgetModule(context.model).then(async (plotly) => {
+        figure = await plotly.default();
+        await figure.initialize(context);
+      });
     },
-    render(context) { return figure.render(context); },
+    async render(context) {
+      await ready;
+      return figure.render(context);
+    },
   };
 };
 """
