@@ -161,8 +161,8 @@ def run_once(args) -> tuple:
             first = visit(browser, url, args.timeout)
             used = kernel_processes(server)
             # the second visitor: once a further kernel has run the notebook (a pre-heated pool
-            # refilled; voila refills it a second after a kernel is taken), else a while later
-            deadline = time.time() + 15
+            # refilled; voila refills it fill_delay seconds after a kernel is taken), else a while later
+            deadline = time.time() + (5 if args.no_preheat else 60)  # voila.json's fill_delay and more
             while time.time() < deadline and len(kernel_processes(server)) < 2:
                 time.sleep(0.2)
             pooled = len(kernel_processes(server)) >= 2
