@@ -45,7 +45,8 @@ async function plotlyWidgetModule(model) {
 export default () => {
   // anywidget gives a model 2 s to initialize, less than evaluating plotly.js takes on a busy
   // machine (the figure then never draws): plotly's model is set up once its module is ready,
-  // and the view waits for that. The kernel sends a figure no changes before its page is drawn.
+  // as it was before (anywidget too sets a model up only after importing its module), and the
+  // view waits for that, without anywidget's time limit.
   let figure = null, ready = null;
   return {
     initialize(context) {
