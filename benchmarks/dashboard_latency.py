@@ -2,7 +2,8 @@
 
     python benchmarks/dashboard_latency.py [--seconds 6] [--drags 3] [--rate 60] [--memory-moves 1000]
 
-Serves app.ipynb as ``scripts/app.sh`` does (voila, pre-heated kernel, 127.0.0.1), then
+Serves app.ipynb as ``voila app.ipynb`` does with the repository's voila.json (a pre-heated
+kernel; 127.0.0.1), then
 1. times opening the page until the viewer accepts drags and the spectrum is drawn;
 2. holds an atom and moves the mouse by 3 px every 1/60 s (``--rate``, as a hand drags: many
    moves per position the viewer sends) for ``--seconds``, ``--drags`` times. Every position
@@ -40,6 +41,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 from test_browser import CHROMIUM, CHROMIUM_FLAGS, PLOT, find_atom_pixel  # noqa: E402
 from _machine import machine_line  # noqa: E402
+from _voila import RECORDERS, RESET_RECORDERS, drag_latencies  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--seconds", type=float, default=6.0, help="length of each drag (default 6 s)")
@@ -62,48 +64,10 @@ with socket.socket() as s:
     port = s.getsockname()[1]
 log_path = Path(tempfile.mkdtemp()) / "voila.log"
 command = [sys.executable, "-m", "voila", "app.ipynb", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"]
-if not args.no_preheat:
-    command += ["--preheat_kernel=True", "--pool_size=1"]
+command += (["--VoilaConfiguration.preheat_kernel=False"] if args.no_preheat  # voila.json pre-heats
+            else ["--preheat_kernel=True", "--pool_size=1"])
 server = subprocess.Popen(command, cwd=REPO, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
 url = f"http://127.0.0.1:{port}/"
-
-# Recorders installed in the page: pointer moves of a held button, each position the viewer
-# sends (its number, the time stamp of the pointer event that put the atom there, send time),
-# and each redraw of the spectrum (time, the drag position it shows).
-RECORDERS = f"""() => {{
-    const gd = document.querySelector('{PLOT}');
-    const view = document.querySelector('canvas[data-xanesviz-drag=ready]')._xvView;
-    const rec = window._xvRec = {{moves: [], sends: [], redraws: [], busy: 0}};
-    let lastMove = null;
-    window.addEventListener('pointermove', e => {{ if (e.buttons) {{ lastMove = e.timeStamp; rec.moves.push(e.timeStamp); }} }}, true);
-    window.addEventListener('pointerup', e => {{ lastMove = e.timeStamp; }}, true);
-    view.model.on('change:drag_event', () => {{
-        const ev = view.model.get('drag_event');
-        rec.sends.push([ev.seq, lastMove === null ? performance.now() : lastMove, performance.now(), ev.final ? 1 : 0]);
-    }});
-    gd.on('plotly_afterplot', () => {{
-        const r = gd.layout.datarevision; rec.redraws.push([performance.now(), typeof r === 'number' ? r : -1]);
-    }});
-    try {{ new PerformanceObserver(l => {{ for (const e of l.getEntries()) rec.busy += e.duration; }})
-           .observe({{entryTypes: ['longtask']}}); }} catch (e) {{}}
-}}"""
-
-
-def drag_latencies(sends: np.ndarray, redraws: np.ndarray) -> tuple[np.ndarray, int, int, int]:
-    """Per sent position: ms from its pointer event to the first redraw showing it or a later
-    position; also how many were redrawn themselves, superseded, or never followed by a redraw."""
-    latencies, redrawn, superseded, missing = [], 0, 0, 0
-    for seq, origin, _sent, _final in sends:
-        later = np.nonzero(redraws[:, 1] >= seq)[0]
-        if len(later) == 0:
-            missing += 1
-            continue
-        t, shown = redraws[later[0]]
-        latencies.append(t - origin)
-        redrawn += shown == seq
-        superseded += shown != seq
-    return np.array(latencies), redrawn, superseded, missing
-
 
 def kernel_rss_mb() -> float:
     """Resident memory of the voila server's child kernels (MB)."""
@@ -171,7 +135,7 @@ try:
         n_moves = max(1, round(args.seconds / interval))
         all_latencies, totals = [], np.zeros(4, int)
         for k in range(args.drags):
-            page.evaluate("() => { const r = window._xvRec; r.moves = []; r.sends = []; r.redraws = []; r.busy = 0; }")
+            page.evaluate(RESET_RECORDERS)
             t_drag = time.perf_counter()
             drag(page, atom["x"], atom["y"], n_moves)
             held = time.perf_counter() - t_drag

@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# A pre-heated kernel runs the notebook before the first visitor arrives (faster first page).
-exec .venv/bin/voila app.ipynb --no-browser --Voila.ip=127.0.0.1 --preheat_kernel=True --pool_size=1 "$@"
+# voila.json (read from this folder) pre-heats a kernel: it runs the notebook before the first
+# visitor arrives, and again for the next one; idle kernels are culled.
+exec .venv/bin/voila app.ipynb --no-browser --Voila.ip=127.0.0.1 "$@"

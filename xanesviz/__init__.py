@@ -2,6 +2,10 @@
 
 __version__ = "0.1.0"
 
+from .timing import mark as _mark
+
+_mark("xanesviz import starts")
+
 from .descriptor import WACSF
 from .errors import ModelBundleError, RecipeError, SpectrumFileError, StructureError, XanesvizError
 from .predictor import Predictor

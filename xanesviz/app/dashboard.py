@@ -14,6 +14,7 @@ from ase import Atoms
 from ..errors import XanesvizError
 from ..examples import GALLERY, example
 from ..predictor import Predictor
+from ..timing import mark
 from .. import read_structure  # the package's public reader (ase.io + XANESNET xyz)
 from .controls import BroadeningControls, on_slider_grid, uploaded_file
 from .feff_panel import FeffPanel, geometry_key
@@ -62,6 +63,7 @@ class Dashboard(widgets.VBox):
 
     def __init__(self, predictor: Predictor | None = None, atoms: Atoms | None = None, name: str | None = None):
         self.predictor = predictor or Predictor.load()
+        mark("bundle loaded")
         self.atoms: Atoms | None = None
         self.loaded: Atoms | None = None
         self.name = ""
@@ -160,6 +162,7 @@ class Dashboard(widgets.VBox):
         super().__init__([top, self.message, widgets.HBox([left, right]),
                           widgets.HBox([self.controls, widgets.VBox([self.importance, self.model_info])])])
         self.add_class("xanesviz-dashboard")
+        mark("widgets built")
         if atoms is None or not self.load_atoms(atoms, name or "structure"):
             message = self.message.value
             self.load_example(self.gallery.value)
@@ -168,6 +171,7 @@ class Dashboard(widgets.VBox):
         # The figures were filled before any browser view exists: make that their initial state.
         sync_initial_state(self.panel.figure)
         sync_initial_state(self.importance.figure)
+        mark("dashboard built")
 
     # -- loading ---------------------------------------------------------------------------
     def load_example(self, label: str) -> None:
@@ -197,6 +201,7 @@ class Dashboard(widgets.VBox):
         except XanesvizError as exc:
             self.show_message(str(exc), "error")
             return False
+        mark("first prediction")
         self.loaded, self.atoms, self.name, self.absorber = atoms.copy(), atoms.copy(), name, absorber
         self.cluster = cluster
         self.undo_stack.clear()
@@ -257,6 +262,7 @@ class Dashboard(widgets.VBox):
         self.raw_spectrum = raw
         self.spectrum = raw.broaden(self.controls.broadening).with_meta(structure=self.name)
         self.panel.show(self.spectrum, revision=self._drawing_seq)
+        mark("first spectrum drawn")
         self.measured.show_prediction(self.spectrum, raw, self.controls.broadening)
         if self.feff_spectrum is not None:
             self._label_feff()
@@ -322,6 +328,7 @@ class Dashboard(widgets.VBox):
         except XanesvizError as exc:
             self.show_message(str(exc), "error")
             return
+        mark("first sensitivities")
         colours, top = colours_for(self.sensitivity_values)
         self.viewer.color_atoms(colours)
         self.colour_bar.value = colour_bar_html(top, label)

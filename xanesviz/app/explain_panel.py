@@ -8,6 +8,8 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
+from .plotly_import import figure_widget_class
+
 
 #: Colour map for atom sensitivity (viridis, 9 stops), low to high.
 VIRIDIS = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"]
@@ -55,7 +57,7 @@ class SideFigure(widgets.VBox):
         figure.update_yaxes(title_text="atoms", rangemode="tozero", showgrid=False, tickformat="d", row=1, col=2,
                             secondary_y=True)
         figure.update_yaxes(title_text="importance", rangemode="tozero", row=1, col=3)
-        self.figure = go.FigureWidget(figure)
+        self.figure = figure_widget_class()(figure)
         self.figure.add_class("xanesviz-side-figure")
         super().__init__([self.figure])
         self.add_class("xanesviz-importance")

@@ -10,13 +10,14 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..spectrum import Spectrum
+from .plotly_import import figure_widget_class
 
 
 class SpectrumPanel(widgets.VBox):
     """Draws a :class:`Spectrum`; knows nothing about how it was computed."""
 
     def __init__(self):
-        self.figure = go.FigureWidget(
+        self.figure = figure_widget_class()(
             data=[
                 go.Scatter(name="±1σ", mode="lines", line={"width": 0}, fill="toself", fillcolor="rgba(31,119,180,0.2)",
                            hoverinfo="skip"),

@@ -1,0 +1,98 @@
+"""What the browser benchmarks share: a voila server on a free port, its kernel processes, and
+the page-side recorders of a drag (each position the viewer sends, each spectrum redraw)."""
+
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from test_browser import PLOT  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(url: str, server: subprocess.Popen, timeout: float = 120) -> float:
+    """Wait until the server answers; the time (epoch s) it first did."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"voila exited with status {server.returncode} before listening")
+        try:
+            urllib.request.urlopen(url + "voila/static/", timeout=1)
+        except urllib.error.HTTPError:
+            return time.time()  # it answers
+        except OSError:
+            time.sleep(0.05)
+            continue
+        return time.time()
+    sys.exit(f"voila did not listen within {timeout:.0f} s")
+
+
+def kernel_processes(server: subprocess.Popen) -> dict[str, psutil.Process]:
+    """kernel id -> process, for the kernels the voila server runs now."""
+    found = {}
+    try:
+        children = psutil.Process(server.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return found
+    for child in children:
+        try:
+            cmdline = child.cmdline()
+        except psutil.Error:
+            continue
+        if any("ipykernel" in part for part in cmdline):
+            ids = [m.group(1) for part in cmdline for m in [re.search(r"kernel-(.+)\.json", part)] if m]
+            found[ids[0] if ids else str(child.pid)] = child
+    return found
+
+
+# Recorders installed in a page: pointer moves of a held button, each position the viewer
+# sends (its number, the time stamp of the pointer event that put the atom there, send time),
+# and each redraw of the spectrum (time, the drag position it shows).
+RECORDERS = f"""() => {{
+    const view = document.querySelector('canvas[data-xanesviz-drag=ready]')._xvView;
+    const rec = window._xvRec = {{moves: [], sends: [], redraws: [], busy: 0}};
+    let lastMove = null;
+    window.addEventListener('pointermove', e => {{ if (e.buttons) {{ lastMove = e.timeStamp; rec.moves.push(e.timeStamp); }} }}, true);
+    window.addEventListener('pointerup', e => {{ lastMove = e.timeStamp; }}, true);
+    view.model.on('change:drag_event', () => {{
+        const ev = view.model.get('drag_event');
+        rec.sends.push([ev.seq, lastMove === null ? performance.now() : lastMove, performance.now(), ev.final ? 1 : 0]);
+    }});
+    // every spectrum figure on the page (one, unless a view was rendered twice)
+    rec.figures = document.querySelectorAll('{PLOT}').length;
+    document.querySelectorAll('{PLOT}').forEach(gd => gd.on('plotly_afterplot', () => {{
+        const r = gd.layout.datarevision; rec.redraws.push([performance.now(), typeof r === 'number' ? r : -1]);
+    }}));
+    try {{ new PerformanceObserver(l => {{ for (const e of l.getEntries()) rec.busy += e.duration; }})
+           .observe({{entryTypes: ['longtask']}}); }} catch (e) {{}}
+}}"""
+RESET_RECORDERS = "() => { const r = window._xvRec; r.moves = []; r.sends = []; r.redraws = []; r.busy = 0; }"
+
+
+def drag_latencies(sends: np.ndarray, redraws: np.ndarray) -> tuple[np.ndarray, int, int, int]:
+    """Per sent position: ms from its pointer event to the first redraw showing it or a later
+    position; also how many were redrawn themselves, superseded, or never followed by a redraw."""
+    latencies, redrawn, superseded, missing = [], 0, 0, 0
+    for seq, origin, _sent, _final in sends:
+        later = np.nonzero(redraws[:, 1] >= seq)[0]
+        if len(later) == 0:
+            missing += 1
+            continue
+        t, shown = redraws[later[0]]
+        latencies.append(t - origin)
+        redrawn += shown == seq
+        superseded += shown != seq
+    return np.array(latencies), redrawn, superseded, missing

@@ -1,0 +1,134 @@
+"""plotly's FigureWidget, made cheaper to start in a kernel and in the browser.
+
+Two costs of ``plotly.graph_objects.FigureWidget`` are cut here, neither of which changes what
+a figure shows:
+
+* **The kernel.** plotly imports nbformat when FigureWidget is first used, though only
+  ``fig.show()`` (MIME rendering) needs it; nbformat imports jsonschema, which (with
+  rfc3987-syntax installed) compiles 39 grammars on import: about 2 s of a dashboard kernel's
+  start on a loaded 2-core machine, the largest single import. plotly's renderers are imported
+  here with nbformat held back, and a stand-in that imports nbformat on first use takes its
+  place, so ``fig.show()`` still works. If nbformat or plotly's renderers are already imported,
+  or plotly's internals differ from what is expected, the plain import is used.
+* **The browser.** FigureWidget is an anywidget whose module is all of plotly.js (5 MB); anywidget
+  evaluates a module given as text once per widget, so every figure on a page costs the
+  browser one more evaluation of plotly.js (seconds on a busy 2-core machine, and anywidget
+  gives a widget 2 s to start, after which that figure never draws), and every figure's state
+  carries the 5 MB of text.
+  :func:`figure_widget_class` returns a subclass whose module is a small loader: plotly's module
+  text is sent once, in a widget of its own (a model without a view) that every figure refers
+  to, and the page evaluates it once; every figure shares it (as plotly's own JupyterLab
+  extension does). The figure's model is set up once plotly.js is ready, not within
+  anywidget's 2 s.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: The figures' anywidget module: evaluates plotly's widget module (the text held by the widget
+#: that ``_plotly_module`` refers to) once per page, then hands each figure its own instance of
+#: plotly's widget.
+SHARED_LOADER = """
+const SHARED = Symbol.for("xanesviz.plotly-widget-module");
+async function plotlyWidgetModule(model) {
+  if (!globalThis[SHARED]) {
+    globalThis[SHARED] = (async () => {
+      const holder = await model.widget_manager.get_model(model.get("_plotly_module").slice("IPY_MODEL_".length));
+      const url = URL.createObjectURL(new Blob([holder.get("text")], {type: "text/javascript"}));
+      try { return await import(url); } finally { URL.revokeObjectURL(url); }
+    })();
+  }
+  return globalThis[SHARED];
+}
+export default () => {
+  // anywidget gives a model 2 s to initialize, less than evaluating plotly.js takes on a busy
+  // machine (the figure then never draws): plotly's model is set up once its module is ready,
+  // as it was before (anywidget too sets a model up only after importing its module), and the
+  // view waits for that, without anywidget's time limit.
+  let figure = null, ready = null;
+  return {
+    initialize(context) {
+      ready = plotlyWidgetModule(context.model).then(async (plotly) => {
+        figure = await plotly.default();
+        await figure.initialize(context);
+      });
+    },
+    async render(context) {
+      await ready;
+      return figure.render(context);
+    },
+  };
+};
+"""
+
+_classes: dict[str, type] = {}
+_holders: list = []
+
+
+class _ImportedOnFirstUse:
+    """Stands for a module; imports it when an attribute is first read."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+def _import_renderers_without_nbformat() -> None:
+    if "nbformat" in sys.modules or "plotly.io._renderers" in sys.modules:
+        return
+    try:
+        from _plotly_utils import optional_imports
+    except ImportError:
+        return
+    if not isinstance(getattr(optional_imports, "_not_importable", None), set):
+        return
+    optional_imports._not_importable.add("nbformat")
+    try:
+        import plotly.io._renderers as renderers
+    finally:
+        optional_imports._not_importable.discard("nbformat")
+    if getattr(renderers, "nbformat", 0) is None:
+        renderers.nbformat = _ImportedOnFirstUse("nbformat")
+
+
+def _module_holder():
+    """The kernel's one widget holding plotly's widget module as text (made anew if it was closed)."""
+    if not _holders or _holders[0].comm is None:
+        import ipywidgets
+        import plotly.graph_objects as go
+        import traitlets
+
+        class PlotlyWidgetModule(ipywidgets.Widget):
+            """plotly's anywidget module as text; a model without a view."""
+
+            text = traitlets.Unicode().tag(sync=True)
+
+        _holders[:] = [PlotlyWidgetModule(text=str(go.FigureWidget._esm))]
+    return _holders[0]
+
+
+def figure_widget_class() -> type:
+    """A ``plotly.graph_objects.FigureWidget`` subclass whose plotly.js the page evaluates once
+    for all figures; imported without nbformat."""
+    if "FigureWidget" not in _classes:
+        _import_renderers_without_nbformat()
+        import ipywidgets
+        import plotly.graph_objects as go
+        import traitlets
+
+        class FigureWidget(go.FigureWidget):
+            """plotly's FigureWidget; its browser module is shared by all figures of a page."""
+
+            _esm = SHARED_LOADER
+            _plotly_module = traitlets.Instance(ipywidgets.Widget).tag(sync=True, **ipywidgets.widget_serialization)
+
+            @traitlets.default("_plotly_module")
+            def _shared_module(self):
+                return _module_holder()
+
+        _classes["FigureWidget"] = FigureWidget
+    return _classes["FigureWidget"]
