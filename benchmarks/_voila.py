@@ -1,7 +1,9 @@
 """What the browser benchmarks share: a voila server on a free port, its kernel processes, and
 the page-side recorders of a drag (each position the viewer sends, each spectrum redraw)."""
 
+import contextlib
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +40,25 @@ def wait_listening(url: str, server: subprocess.Popen, timeout: float = 120) -> 
             continue
         return time.time()
     sys.exit(f"voila did not listen within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def served_app(settle: float = 12.0):
+    """``voila app.ipynb`` on a free 127.0.0.1 port (the repository's voila.json in effect); yields
+    its URL once it listens and ``settle`` s have passed (the pre-heated kernel runs the notebook);
+    stopped with SIGTERM on exit."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "voila", "app.ipynb", "--no-browser", f"--port={port}",
+                               "--Voila.ip=127.0.0.1"], cwd=REPO, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_listening(url, server)
+        time.sleep(settle)
+        yield url
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def kernel_processes(server: subprocess.Popen) -> dict[str, psutil.Process]:

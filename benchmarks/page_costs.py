@@ -11,9 +11,6 @@ alone, but a drag gets only a few pointer moves a second through, the time goes 
 widget messages of each update).
 """
 
-import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +20,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from _machine import machine_line  # noqa: E402
+from _voila import served_app  # noqa: E402
 from test_browser import CHROMIUM, CHROMIUM_FLAGS, PLOT  # noqa: E402
 
 PROBE = """async () => {
@@ -45,26 +43,17 @@ PROBE = """async () => {
   return {idle, viewer, restyled, restyle, react, canvas: [canvas.width, canvas.height]};
 }""".replace("PLOT", PLOT)
 
-with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-server = subprocess.Popen([sys.executable, "-m", "voila", "app.ipynb", "--no-browser", f"--port={port}",
-                           "--Voila.ip=127.0.0.1"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-try:
+with served_app() as url:
     from playwright.sync_api import sync_playwright
 
-    time.sleep(12)  # the pre-heated kernel runs the notebook
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.goto(f"http://127.0.0.1:{port}/", timeout=90_000)
+        page.goto(url, timeout=90_000)
         page.wait_for_selector("canvas[data-xanesviz-drag=ready]", timeout=90_000)
         time.sleep(3)
         r = page.evaluate(PROBE)
         browser.close()
-finally:
-    server.send_signal(signal.SIGTERM)
-    server.wait(timeout=30)
 print(f"frames per second: idle {r['idle']:.0f}; 3D viewer re-rendered every frame {r['viewer']:.0f}; "
       f"spectrum restyled every 6th frame {r['restyled']:.0f} (viewer canvas {r['canvas'][0]}x{r['canvas'][1]} px)")
 print(f"one Plotly.restyle of the main trace {r['restyle']:.1f} ms; one Plotly.react without change {r['react']:.1f} ms")

@@ -11,9 +11,6 @@ the share of samples that were idle, and how many pointer moves the page took pe
 
 import argparse
 import collections
-import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +20,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from _machine import machine_line  # noqa: E402
+from _voila import served_app  # noqa: E402
 from test_browser import CHROMIUM, CHROMIUM_FLAGS, find_atom_pixel  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -30,19 +28,13 @@ parser.add_argument("--seconds", type=float, default=5.0)
 parser.add_argument("--top", type=int, default=25)
 args = parser.parse_args()
 
-with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-server = subprocess.Popen([sys.executable, "-m", "voila", "app.ipynb", "--no-browser", f"--port={port}",
-                           "--Voila.ip=127.0.0.1"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-try:
+with served_app() as url:
     from playwright.sync_api import sync_playwright
 
-    time.sleep(12)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.goto(f"http://127.0.0.1:{port}/", timeout=90_000)
+        page.goto(url, timeout=90_000)
         page.wait_for_selector("canvas[data-xanesviz-drag=ready]", timeout=90_000)
         time.sleep(4)
         atom = find_atom_pixel(page)
@@ -63,9 +55,6 @@ try:
         held = time.perf_counter() - start
         profile = cdp.send("Profiler.stop")["profile"]
         browser.close()
-finally:
-    server.send_signal(signal.SIGTERM)
-    server.wait(timeout=30)
 
 nodes = {n["id"]: n for n in profile["nodes"]}
 counts = collections.Counter(profile["samples"])
