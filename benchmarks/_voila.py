@@ -94,9 +94,10 @@ RECORDERS = f"""() => {{
     }});
     // every spectrum figure on the page (one, unless a view was rendered twice)
     rec.figures = document.querySelectorAll('{PLOT}').length;
-    document.querySelectorAll('{PLOT}').forEach(gd => gd.on('plotly_afterplot', () => {{
+    // a full redraw ends with 'plotly_afterplot', a drag position's traces-only redraw with 'plotly_animated'
+    document.querySelectorAll('{PLOT}').forEach(gd => ['plotly_afterplot', 'plotly_animated'].forEach(name => gd.on(name, () => {{
         const r = gd.layout.datarevision; rec.redraws.push([performance.now(), typeof r === 'number' ? r : -1]);
-    }}));
+    }})));
     try {{ new PerformanceObserver(l => {{ for (const e of l.getEntries()) rec.busy += e.duration; }})
            .observe({{entryTypes: ['longtask']}}); }} catch (e) {{}}
 }}"""

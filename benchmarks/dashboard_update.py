@@ -5,7 +5,7 @@
 Feeds drag positions to the dashboard as the viewer does, one every ``--every`` seconds (the
 viewer sends at most one per 100 ms, so a drag at 60 Hz mouse moves gives one per 100 ms), in
 a running event loop as in the kernel, so that the steps scheduled in time (the sensitivity
-colouring, which mid-drag waits until the atom rests ``SENSITIVITY_IDLE_S``) run as often as in
+colouring, which mid-drag waits until the atom rests ``REST_DELAY_S``) run as often as in
 a real drag. Reports the time of one
 update and its split: cluster + prediction, trust signal, sensitivity (and on how many updates
 it ran), spectrum figure, side figure, atom editor and the rest (widget state, HTML). Without a
@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_line  # noqa: E402
 from xanesviz.app import Dashboard  # noqa: E402
-from xanesviz.app.dashboard import SENSITIVITY_IDLE_S  # noqa: E402
+from xanesviz.app.dashboard import REST_DELAY_S  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--updates", type=int, default=150)
@@ -97,6 +97,6 @@ for gaussian in (0.0, 1.0):
     print(f"drag update in Python (Gaussian {gaussian:g} eV, one position every {args.every * 1e3:.0f} ms): "
           f"p50 {np.percentile(times, 50):.1f} ms, p95 {np.percentile(times, 95):.1f} ms, mean {times.mean():.1f} ms")
     print(f"  mean per update (ms): {split}, rest {rest / args.updates:.2f}; sensitivity ran on "
-          f"{calls['sensitivity']} of {args.updates} updates (mid-drag once the atom rests {SENSITIVITY_IDLE_S} s; "
+          f"{calls['sensitivity']} of {args.updates} updates (mid-drag once the atom rests {REST_DELAY_S} s; "
           f"always on the release)")
 print(machine_line())

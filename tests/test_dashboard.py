@@ -71,7 +71,7 @@ def test_distance_slider_moves_selected_atom(dashboard):
 def test_distance_slider_snapping_its_shown_value_moves_nothing(dashboard):
     start = dashboard.atoms.positions[1].copy()
     dragged = start / np.linalg.norm(start) * 2.2345
-    drag(dashboard, 1, dragged, seq=1, final=False)
+    drag(dashboard, 1, dragged, seq=1, final=True)
     spectrum = dashboard.panel.trace_values("predicted").copy()
     assert dashboard.atom_distance.value == 2.23  # shown on the slider's grid, so the browser has nothing to snap
     dashboard.atom_distance.value = 2.231  # within half a step: the grid, not a move

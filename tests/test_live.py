@@ -5,7 +5,7 @@ import asyncio
 import numpy as np
 
 from xanesviz.app import Dashboard
-from xanesviz.app.dashboard import SENSITIVITY_IDLE_S
+from xanesviz.app.dashboard import REST_DELAY_S
 from xanesviz.app.live import Coalescer, one_blas_thread
 
 
@@ -73,20 +73,54 @@ def test_a_refused_drag_position_is_acknowledged_too():
     np.testing.assert_allclose(board.panel.trace_values("predicted"), before)
 
 
-def test_mid_drag_the_sensitivity_runs_once_the_atom_rests_not_on_every_position():
+def test_mid_drag_only_the_spectrum_follows_and_the_rest_once_the_atom_rests():
     board = Dashboard()
     calls = []
     compute = board.predictor.sensitivity
     board.predictor.sensitivity = lambda *args, **kwargs: (calls.append(1), compute(*args, **kwargs))[1]
+    board.select_atom(1)
     start = board.atoms.positions[1].copy()
+    details = lambda: (board.trust.value, board.panel.peak_table.value, board.atom_info.value,  # noqa: E731
+                       board.atom_xyz[0].value, list(board.importance.figure.data[1].y))
+    before = details()
 
     async def drag_then_rest():
+        spectrum = board.panel.trace_values("predicted").copy()
         for step in range(1, 6):
-            board._dragged(drag_event(board, step, start + [0.02 * step, 0, 0]))
-            await asyncio.sleep(0.01)  # the next position comes sooner than SENSITIVITY_IDLE_S
+            board._dragged(drag_event(board, step, start + [0.06 * step, 0, 0]))
+            await asyncio.sleep(0.01)  # the next position comes sooner than REST_DELAY_S
         assert calls == []
-        await asyncio.sleep(SENSITIVITY_IDLE_S + 0.3)
+        assert not np.allclose(board.panel.trace_values("predicted"), spectrum)  # the spectrum follows
+        assert details() == before  # badge, peak table, editor, histogram wait
+        await asyncio.sleep(REST_DELAY_S + 0.3)
         assert len(calls) == 1  # the atom rested: colours for where it is now
         np.testing.assert_allclose(board.sensitivity_values, compute(board.atoms, window=board.window_range))
+        after = details()
+        assert after[2] != before[2] and after[3] == round(board.atoms.positions[1][0], 4)
+        assert after[0] != before[0]  # the trust badge's distance follows the geometry
 
     asyncio.run(drag_then_rest())
+
+
+def test_mid_drag_the_spectrum_is_one_traces_only_message_and_the_release_a_full_redraw():
+    board = Dashboard()
+    figure = board.panel.figure
+    sent, updates = [], []
+    figure.send = lambda content, buffers=None: sent.append(content)
+    figure.observe(lambda change: updates.append(change["new"]) if change["new"] else None, names="_py2js_update")
+    start = board.atoms.positions[1].copy()
+
+    async def drag():
+        board._dragged(drag_event(board, 1, start * 1.03))
+        await asyncio.sleep(0)
+        assert len(sent) == 1 and updates == []  # one message, no full update of the figure
+        message = sent[0]
+        assert message["xanesviz"] == "animate" and message["options"]["frame"]["redraw"] is False
+        assert message["layout"]["datarevision"] == 1  # the page can tell which position it shows
+        drawn = dict(zip(message["traces"], message["data"]))
+        np.testing.assert_allclose(drawn[1]["y"], board.panel.trace_values("predicted"))
+        board._dragged(drag_event(board, 2, start * 1.05, final=True))
+        await asyncio.sleep(0)
+        assert len(updates) >= 1 and len(sent) == 1  # the release redraws everything (axes too)
+
+    asyncio.run(drag())

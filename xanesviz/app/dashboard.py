@@ -29,10 +29,14 @@ from .viewer import DraggableViewer
 DISPLAY_RADIUS = 8.0
 MAX_DISPLAY_ATOMS = 2000
 UNDO_DEPTH = 200
-#: During a drag the sensitivity colouring (the costliest part of an update) waits until the
-#: held atom has rested this long (no new position), so it never holds up the next spectrum
-#: update; a release always recomputes it at once.
-SENSITIVITY_IDLE_S = 0.15
+#: During a drag each position redraws the spectrum only; what else follows the geometry (the
+#: peak table, trust badge, radial histogram, atom colours by sensitivity and the atom editor's
+#: fields) waits until the held atom has rested this long (no new position), so the kernel and
+#: the page spend a drag on the spectrum; a release brings them up to date at once. Longer than
+#: a pause between positions of a moving hand (the page sends one every 100 ms at most): at
+#: 0.15 s this work (~0.1 s in the kernel, a full redraw of the side figure and new atom colours
+#: in the page) started mid-drag and held the next positions up.
+REST_DELAY_S = 0.4
 
 
 def data_link(text: str, filename: str, mime: str, label: str, css_class: str) -> str:
@@ -71,7 +75,7 @@ class Dashboard(widgets.VBox):
         self.undo_stack: list[np.ndarray] = []
         self._drag_start: np.ndarray | None = None
         self._mid_drag = False  # True while an update comes from a drag that has not been released
-        self._idle_colours = IdleTask(self._colour_atoms, SENSITIVITY_IDLE_S)
+        self._at_rest = IdleTask(self._settle, REST_DELAY_S)
         self._last_seq = -1
         self._drawing_seq: int | None = None  # the drag position being drawn (tags the spectrum's redraw)
         self._drags = Coalescer(self._apply_drag)
@@ -261,15 +265,27 @@ class Dashboard(widgets.VBox):
     def _show(self, raw, explain: bool = True) -> None:
         self.raw_spectrum = raw
         self.spectrum = raw.broaden(self.controls.broadening).with_meta(structure=self.name)
-        self.panel.show(self.spectrum, revision=self._drawing_seq)
+        self.panel.show(self.spectrum, revision=self._drawing_seq, live=self._mid_drag)
         mark("first spectrum drawn")
         self.measured.show_prediction(self.spectrum, raw, self.controls.broadening)
         if self.feff_spectrum is not None:
             self._label_feff()
         if self._drag_start is None:  # mid-drag the download links wait for the release
             self._refresh_export()
-        if explain:
+        if not explain:
+            return
+        if self._mid_drag:
+            self._at_rest.restart()  # the rest follows once the atom rests (or on release)
+        else:
+            self._at_rest.cancel()
             self._explain()
+
+    def _settle(self) -> None:
+        """The held atom rests: bring up to date what a drag left behind."""
+        self.panel.show_peak_table()
+        self._explain()
+        if self._selected >= 0:
+            self._refresh_atom_editor()
 
     # -- explanations ------------------------------------------------------------------------
     @property
@@ -297,6 +313,10 @@ class Dashboard(widgets.VBox):
         """Refresh trust badge, importance overlays and atom colours for the current geometry."""
         if self.atoms is None:
             return
+        with one_blas_thread():  # a second BLAS thread spins on the core the page needs
+            self._explain_now()
+
+    def _explain_now(self) -> None:
         try:
             cluster = self.cluster
             score = self.predictor.domain_score(cluster, prediction=self.raw_spectrum)
@@ -306,10 +326,6 @@ class Dashboard(widgets.VBox):
         except XanesvizError as exc:
             self.show_message(str(exc), "error")
             return
-        if self.colour_by_sensitivity.value and self._mid_drag:
-            self._idle_colours.restart()  # mid-drag, colours follow once the atom rests (or on release)
-            return
-        self._idle_colours.cancel()
         self._colour_atoms()
 
     def _colour_atoms(self) -> None:
@@ -364,7 +380,7 @@ class Dashboard(widgets.VBox):
                 del self.undo_stack[:-UNDO_DEPTH]
             self._drag_start = None
             self._refresh_export()
-        if index == self._selected:
+        if index == self._selected and (final or not ok):  # mid-drag the editor waits for the rest
             self._refresh_atom_editor()
         return ok
 

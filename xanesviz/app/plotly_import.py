@@ -42,6 +42,26 @@ async function plotlyWidgetModule(model) {
   }
   return globalThis[SHARED];
 }
+// plotly's view reports back to Python, after every edit, the defaults plotly.js filled in; the
+// layout's go to a trait plotly's Python side does not have (_js2py_widget_layoutDelta, 8-12 kB
+// to the kernel and dropped there), so they are not sent.
+function withoutUnusedReports(model) {
+  return new Proxy(model, {
+    get(target, name) {
+      if (name === "set") {
+        return (key, ...rest) => (key === "_js2py_widget_layoutDelta" ? undefined : target.set(key, ...rest));
+      }
+      const value = target[name];
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+// A traces-only redraw (FigureWidget._send_animate_msg below) arrives as one custom message.
+function redrawTraces(el, message) {
+  if (!message || message.xanesviz !== "animate" || !globalThis.Plotly || !el.data) { return; }
+  globalThis.Plotly.animate(el, {data: message.data, traces: message.traces, layout: message.layout},
+                            message.options).catch(() => {});  // an interrupted animation is no error
+}
 export default () => {
   // anywidget gives a model 2 s to initialize, less than evaluating plotly.js takes on a busy
   // machine (the figure then never draws): plotly's model is set up once its module is ready,
@@ -52,11 +72,12 @@ export default () => {
     initialize(context) {
       ready = plotlyWidgetModule(context.model).then(async (plotly) => {
         figure = await plotly.default();
-        await figure.initialize(context);
+        await figure.initialize({...context, model: withoutUnusedReports(context.model)});
       });
     },
     async render(context) {
       await ready;
+      context.model.on("msg:custom", (message) => redrawTraces(context.el, message));
       return figure.render(context);
     },
   };
@@ -121,7 +142,9 @@ def figure_widget_class() -> type:
         import traitlets
 
         class FigureWidget(go.FigureWidget):
-            """plotly's FigureWidget; its browser module is shared by all figures of a page."""
+            """plotly's FigureWidget; its browser module is shared by all figures of a page, and an
+            animation (``batch_animate``, the dashboard's traces-only redraw of a drag position)
+            reaches the page as one message."""
 
             _esm = SHARED_LOADER
             _plotly_module = traitlets.Instance(ipywidgets.Widget).tag(sync=True, **ipywidgets.widget_serialization)
@@ -129,6 +152,14 @@ def figure_widget_class() -> type:
             @traitlets.default("_plotly_module")
             def _shared_module(self):
                 return _module_holder()
+
+            def _send_animate_msg(self, styles_data, relayout_data, trace_indexes, animation_opts):
+                # plotly sends an animation as four trait changes (the animation, its reset to
+                # None, and two edit counters), each a message through the server, and the page
+                # answers with the defaults plotly.js filled in; one custom message does the same
+                # redraw. The figure's Python state is already updated by plotly.
+                self.send({"xanesviz": "animate", "data": styles_data, "layout": relayout_data,
+                           "traces": self._normalize_trace_indexes(trace_indexes), "options": animation_opts})
 
         _classes["FigureWidget"] = FigureWidget
     return _classes["FigureWidget"]

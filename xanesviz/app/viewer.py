@@ -33,7 +33,14 @@ DRAG_JS = r"""
   let held = null, last = -1e9, seq = 0, timer = null, inflight = null, waiting = false;
   // The atom that panAtom moves: NGL 2 reads trackballControls.atom/.component through getters
   // from stage.transformAtom/.transformComponent (assigning to the getters throws).
-  function grab(atom, component) { stage.transformAtom = atom; stage.transformComponent = component; }
+  // While an atom is held, no hover picking: NGL (hoverTimeout 0) otherwise renders its picking
+  // buffer and reads it back after every pointer move, for a tooltip nobody sees mid-drag;
+  // with software WebGL that read-back held each move up by tens of ms.
+  const observer = stage.mouseObserver, hoverTimeout = observer.hoverTimeout;
+  function grab(atom, component) {
+    stage.transformAtom = atom; stage.transformComponent = component;
+    observer.setParameters({hoverTimeout: atom ? -1 : hoverTimeout});
+  }
   function send(final) {
     if (timer !== null) { clearTimeout(timer); timer = null; }
     waiting = false;
@@ -99,7 +106,7 @@ DRAG_JS = r"""
 class DraggableViewer(nglview.NGLWidget):
     """An NGLWidget whose atoms can be dragged with the mouse; positions come back via traits."""
 
-    drag_event = Dict().tag(sync=True)
+    drag_event = Dict().tag(sync=True, echo_update=False)  # the page needs no echo of what it sent
     #: The ``seq`` of the last drag position Python has finished with (it may have skipped
     #: older ones); the page sends the next position only after this.
     drag_ack = Int(0).tag(sync=True)
