@@ -21,33 +21,52 @@ def _absorber(value: str | None):
 
 
 def cmd_predict(args) -> int:
+    from .catalogue import absorber_element
     from .predictor import Predictor
     from .spectrum import csv_text
     from .structure import read_structure
 
-    predictor = Predictor.load(args.model)
-    columns, failed = {"energy_eV": predictor.energy}, 0
+    # With --model, that model for every file; without, each structure's absorber picks its edge's model.
+    named = Predictor.load(args.model) if args.model else None
+    predictors: dict[str, Predictor] = {}
+    columns, failed, used = {}, 0, named
     for path in args.files:
         stem = Path(path).stem
         try:
-            spectrum = predictor.predict(read_structure(path), absorber=_absorber(args.absorber), source=str(path))
+            atoms = read_structure(path)
+            predictor = named
+            if predictor is None:
+                element = absorber_element(atoms, _absorber(args.absorber), source=str(path))
+                if element not in predictors:
+                    try:
+                        predictors[element] = Predictor.load(element=element)
+                    except XanesvizError as exc:
+                        raise XanesvizError(f"{path}: {exc}") from None
+                predictor = predictors[element]
+            if "energy_eV" in columns and not np.array_equal(columns["energy_eV"], predictor.energy):
+                raise XanesvizError(f"{path}: its absorber's model has another energy grid than the files before "
+                                    "it; predict each edge's structures separately")
+            columns.setdefault("energy_eV", predictor.energy)
+            spectrum = predictor.predict(atoms, absorber=_absorber(args.absorber), source=str(path))
         except XanesvizError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
             continue
+        used = predictor
         name = stem if stem not in columns else f"{stem}_{len(columns)}"
         columns[name] = spectrum.mu
         if args.std:
             columns[f"{name}_std"] = spectrum.std
-    header = [f"xanesviz {predictor.card.get('package_version', '')} predicted {predictor.element} K-edge XANES",
-              f"model: {predictor.name} ({' + '.join(predictor.members)}, "
-              f"recipe {predictor.card['recipe']['name']})",
-              f"edge: {predictor.element} {predictor.edge}",
-              "units: energy_eV absolute eV; intensity on the training targets' scale",
-              f"broadening: the targets' own only ({predictor.target_broadening})"]
-    if args.std:
-        header.append("<stem>_std: standard deviation over the ensemble's networks")
     if len(columns) > 1:
+        predictor = used
+        header = [f"xanesviz {predictor.card.get('package_version', '')} predicted {predictor.element} K-edge XANES",
+                  f"model: {predictor.name} ({' + '.join(predictor.members)}, "
+                  f"recipe {predictor.card['recipe']['name']})",
+                  f"edge: {predictor.element} {predictor.edge}",
+                  "units: energy_eV absolute eV; intensity on the training targets' scale",
+                  f"broadening: the targets' own only ({predictor.target_broadening})"]
+        if args.std:
+            header.append("<stem>_std: standard deviation over the ensemble's networks")
         text = csv_text(header, columns)
         if args.output:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -415,6 +434,18 @@ def cmd_simulate(args) -> int:
     return 1 if counts["failed"] else 0
 
 
+def cmd_models(args) -> int:
+    from .catalogue import model_for, shipped_models
+
+    models = shipped_models()
+    for model in models:
+        default = f" [default for {model.element}]" if model_for(model.element, model.edge) == model else ""
+        print(f"{model.element} {model.edge}  {model.name:24s} {model.spectra}{default}  {model.path}")
+    if not models:
+        print("no models found", file=sys.stderr)
+    return 0 if models else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xanesviz", description="Predict K-edge XANES from local geometry (wACSF + MLP).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -422,11 +453,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict spectra of structure files into one CSV",
                        description="Predict the K-edge XANES of each FILE; write one CSV (energy_eV, one column per file).")
     p.add_argument("files", nargs="+", metavar="FILE", help="structure files (any ase.io format, XANESNET xyz)")
-    p.add_argument("--model", help="model bundle directory (default: the shipped pretrained/fe-k)")
+    p.add_argument("--model", help="model bundle directory (default: the shipped model for each structure's "
+                                   "absorber, e.g. pretrained/fe-k for Fe; see 'xanesviz models')")
     p.add_argument("-o", "--output", help="CSV to write (default: standard output)")
-    p.add_argument("--absorber", help="absorber atom index or element symbol (default: first atom of the model's element)")
+    p.add_argument("--absorber", help="absorber atom index or element symbol (default: the structure's one Ti-Zn "
+                                      "metal; with --model, the first atom of the model's element)")
     p.add_argument("--std", action="store_true", help="add <stem>_std columns (ensemble standard deviation)")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("models", help="list the shipped models and the edge each predicts",
+                       description="List the shipped model bundles: element and edge, name, training data, "
+                                   "which is the default for its element, and where it is.")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("train", help="train a model bundle on a data directory",
                        description="Train on DATA_DIR (xyz/ + spectra/) and save a model bundle in MODEL_DIR.")

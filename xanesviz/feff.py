@@ -29,7 +29,7 @@ from ase.data import chemical_symbols
 
 from .errors import StructureError, XanesvizError
 from .spectrum import Spectrum
-from .structure import choose_absorber, cut_cluster
+from .structure import choose_absorber, cut_cluster, default_absorber
 
 #: The FEFF stages a XANES calculation with these cards needs, in order. The default pipeline
 #: also runs dmdw, ldos, crpa, opconsat, sfconv, compton, eels and rhorrp, which do nothing
@@ -38,7 +38,6 @@ STAGES = ("rdinp", "atomic", "pot", "screen", "xsph", "fms", "mkgtr", "path", "g
 #: FEFF's small files worth keeping (the run's binary files are several MB and are not kept).
 KEPT_FILES = ("feff.inp", "xmu.dat", "convergence.scf", "feff.out", "list.dat", "paths.dat")
 #: First-row transition metals: the default absorber is the structure's one such element.
-TRANSITION_METALS = ("Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn")
 #: The grid: the edge energy -15 eV to +60 eV in 226 points (1/3 eV steps), as the Fe K model's.
 GRID_BELOW_EV, GRID_ABOVE_EV, GRID_POINTS = 15.0, 60.0, 226
 
@@ -145,18 +144,6 @@ def edge_grid(element: str, edge: str = "K") -> np.ndarray:
 
     e0 = float(xraydb.xray_edge(element, edge).energy)
     return np.linspace(e0 - GRID_BELOW_EV, e0 + GRID_ABOVE_EV, GRID_POINTS)
-
-
-def default_absorber(atoms: Atoms, absorber: int | str | None = None, source: str = "structure") -> int:
-    """The absorber's index: as given (index or element), else the structure's one first-row transition metal."""
-    if absorber is not None:
-        return choose_absorber(atoms, absorber, source=source)
-    present = [s for s in TRANSITION_METALS if s in set(atoms.get_chemical_symbols())]
-    if not present:
-        raise StructureError(f"{source}: no first-row transition metal (Sc-Zn) to use as absorber; give the absorber")
-    if len(present) > 1:
-        raise StructureError(f"{source}: several metals ({', '.join(present)}); choose the absorber")
-    return choose_absorber(atoms, present[0], source=source)
 
 
 def feff_input(atoms: Atoms, absorber: int | str | None = None, settings: "str | FeffSettings" = REFERENCE,

@@ -51,8 +51,24 @@ class Predictor:
         self.name = bundle.card.get("name", bundle.path.name)
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None, backend: str = "numpy") -> "Predictor":
+    def load(cls, path: str | os.PathLike | None = None, backend: str = "numpy",
+             element: str | None = None) -> "Predictor":
+        """The bundle at ``path``; else the default model for ``element``'s K edge (see
+        :mod:`xanesviz.catalogue`); else $XANESVIZ_MODEL or the shipped Fe K model."""
+        if path is None and element is not None:
+            from .catalogue import model_for
+
+            path = model_for(element).path
         return cls(load_bundle(default_bundle_path() if path is None else path, backend=backend))
+
+    @classmethod
+    def for_structure(cls, atoms: Atoms, absorber: int | str | None = None, source: str = "structure",
+                      backend: str = "numpy") -> "Predictor":
+        """The default model for the structure's absorber (the named atom, or its one Ti–Zn
+        metal); a structure with several metals needs ``absorber``."""
+        from .catalogue import absorber_element
+
+        return cls.load(element=absorber_element(atoms, absorber, source), backend=backend)
 
     # -- what the model is ------------------------------------------------------------------
     @property

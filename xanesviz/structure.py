@@ -124,6 +124,24 @@ def choose_absorber(atoms: Atoms, absorber: int | str | None = None, element: st
     return index % len(atoms)
 
 
+#: The first-row transition metals: the absorbers the project predicts and simulates.
+TRANSITION_METALS = ("Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn")
+
+
+def default_absorber(atoms: Atoms, absorber: int | str | None = None, source: str = "structure") -> int:
+    """The absorber's index: as given (index or element), else the structure's one first-row transition metal."""
+    if absorber is not None:
+        return choose_absorber(atoms, absorber, source=source)
+    symbols = set(atoms.get_chemical_symbols())
+    present = [s for s in TRANSITION_METALS if s in symbols]
+    if not present:
+        raise StructureError(f"{source}: no first-row transition metal (Sc-Zn) to use as absorber; give the absorber")
+    if len(present) > 1:
+        raise StructureError(f"{source}: several metals ({', '.join(present)}); name the absorber "
+                             f"(an atom index or element, e.g. --absorber {present[0]})")
+    return choose_absorber(atoms, present[0], source=source)
+
+
 @dataclass(frozen=True)
 class Cluster:
     """The absorber's neighbourhood: neighbour atomic numbers and vectors from the absorber (Å)."""

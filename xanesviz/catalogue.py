@@ -1,0 +1,80 @@
+"""The shipped model bundles, and which one predicts a given absorber's edge.
+
+Each folder of ``pretrained/`` with a ``model_card.json`` is a model; its card says the element
+and edge it predicts (``edge``), what it learned from (``training_data``) and its name. One model
+per edge is the default for that element: the one whose card says ``"default_for_element": true``,
+else the only one for that element (the Fe K FDMNES model is the default for Fe). A structure's
+absorber picks the model when none is named: the named atom, or the structure's one first-row
+transition metal; with several metals the caller must name the absorber.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ase.data import chemical_symbols
+
+from .errors import ModelBundleError
+from .structure import TRANSITION_METALS, default_absorber
+
+#: Where the shipped bundles live.
+PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One bundle, as its card describes it."""
+
+    name: str
+    element: str
+    edge: str
+    path: Path
+    spectra: str  # what it learned from, in words: e.g. "FDMNES, 4079 Fe complexes"
+    default: bool  # the card asks to be its element's default
+
+    @property
+    def label(self) -> str:
+        return f"{self.element} {self.edge} edge: {self.name} ({self.spectra})"
+
+
+def _entry(folder: Path) -> ModelEntry | None:
+    try:
+        card = json.loads((folder / "model_card.json").read_text())
+        edge = card["edge"]
+        element, edge_name = str(edge["element"]), str(edge.get("edge", "K"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # not a bundle (or a damaged one: loading it names the problem)
+    data = card.get("training_data", {}) if isinstance(card.get("training_data"), dict) else {}
+    method = data.get("method") or ("FEFF10" if "feff" in str(data.get("directory", "")).lower() else "FDMNES")
+    count = data.get("n_samples")
+    spectra = f"{method}, {count} spectra" if count else method
+    return ModelEntry(name=str(card.get("name", folder.name)), element=element, edge=edge_name, path=folder,
+                      spectra=spectra, default=bool(card.get("default_for_element", False)))
+
+
+def shipped_models(root: str | Path = PRETRAINED) -> list[ModelEntry]:
+    """Every bundle under ``root`` (one folder each), sorted by element in Ti–Zn order, then name."""
+    root = Path(root)
+    entries = [e for folder in sorted(root.iterdir()) if folder.is_dir() for e in [_entry(folder)] if e] \
+        if root.is_dir() else []
+    order = {symbol: i for i, symbol in enumerate(TRANSITION_METALS)}
+    return sorted(entries, key=lambda e: (order.get(e.element, len(order)), not e.default, e.name))
+
+
+def model_for(element: str, edge: str = "K", root: str | Path = PRETRAINED) -> ModelEntry:
+    """The default model for ``element``'s ``edge``; a one-line error naming what exists if none."""
+    models = shipped_models(root)
+    candidates = [m for m in models if m.element == element and m.edge == edge]
+    if not candidates:
+        have = ", ".join(sorted({f"{m.element} {m.edge}" for m in models})) or "none"
+        raise ModelBundleError(f"no model for the {element} {edge} edge yet (models shipped for: {have})")
+    defaults = [m for m in candidates if m.default]
+    return (defaults or candidates)[0]
+
+
+def absorber_element(atoms, absorber: int | str | None = None, source: str = "structure") -> str:
+    """The element of the absorbing atom: the named one (index or symbol), else the structure's one
+    first-row transition metal; several metals without a named absorber is an error."""
+    return chemical_symbols[atoms.numbers[default_absorber(atoms, absorber, source)]]
