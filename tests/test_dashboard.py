@@ -168,3 +168,16 @@ def test_values_set_from_python_land_on_the_sliders_grid():
     controls = BroadeningControls(FE_K_GRID, core_hole_width=1.44)  # off the 0.05 eV grid
     controls.use_core_hole.value = True
     assert controls.gamma_hole.value == 1.45 and controls.broadening.gamma_hole == 1.45
+
+
+def test_a_complex_of_another_metal_is_refused_naming_its_edge(dashboard):
+    from helpers import random_complex
+
+    name_before, before = dashboard.name, dashboard.panel.trace_values("predicted").copy()
+    copper = random_complex(np.random.default_rng(3))
+    copper.numbers[0] = 29
+    assert not dashboard.load_atoms(copper, "copper.xyz")
+    assert "copper.xyz: no model for the Cu K edge yet" in dashboard.message.value
+    assert "Fe K edge" in dashboard.message.value
+    assert dashboard.name == name_before
+    np.testing.assert_array_equal(dashboard.panel.trace_values("predicted"), before)

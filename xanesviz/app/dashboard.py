@@ -11,7 +11,7 @@ import ipywidgets as widgets
 import numpy as np
 from ase import Atoms
 
-from ..errors import XanesvizError
+from ..errors import StructureError, XanesvizError
 from ..examples import GALLERY, example
 from ..predictor import Predictor
 from ..timing import mark
@@ -194,6 +194,8 @@ class Dashboard(widgets.VBox):
         """Show a new structure; refuses (message, state kept) if it cannot be predicted."""
         note = ""
         try:
+            if self.predictor.element not in set(atoms.get_chemical_symbols()):
+                self._refuse_other_metal(atoms, name)
             absorber = self.predictor.absorber_index(atoms, None, name)
             if any(atoms.pbc) or len(atoms) > MAX_DISPLAY_ATOMS:
                 cluster = self.predictor.cluster(atoms, absorber, name, radius=DISPLAY_RADIUS)
@@ -224,6 +226,24 @@ class Dashboard(widgets.VBox):
         self.atom_info.value = "<i>Press on an atom to select it; drag it to move it.</i>"
         self.show_message(f"Loaded {name}: {len(atoms)} atoms, absorber {self.predictor.element} {absorber}{note}.")
         return True
+
+    def _refuse_other_metal(self, atoms: Atoms, name: str) -> None:
+        """A structure without the model's element: say which edge it would need, and whether a
+        model for it ships (this dashboard predicts one edge: its model's)."""
+        from ..catalogue import absorber_element, model_for
+
+        try:
+            element = absorber_element(atoms, source=name)
+        except XanesvizError:
+            return  # no metal, or several: the predictor's own message says what is missing
+        try:
+            other = model_for(element)
+        except XanesvizError as exc:
+            raise StructureError(f"{name}: {exc}; this dashboard predicts the {self.predictor.element} "
+                                 f"{self.predictor.edge} edge") from None
+        raise StructureError(f"{name}: a {element} complex; this dashboard's model predicts the "
+                             f"{self.predictor.element} {self.predictor.edge} edge (start it with "
+                             f"Dashboard(Predictor.load('{other.path}')) for {element})")
 
     def _uploaded(self, change) -> None:
         with uploaded_file(change, "upload") as upload:
