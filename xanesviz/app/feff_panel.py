@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import html
 import threading
 import time
 from typing import Callable
@@ -11,8 +10,8 @@ from typing import Callable
 import ipywidgets as widgets
 import numpy as np
 
-from ..errors import XanesvizError
 from ..feff import REFERENCE, STAGES, FeffCancelled, FeffSettings, run_feff
+from .background import BackgroundPanel
 
 #: Rough share of a reference run's time in each stage (the reference cards on a 13-atom octahedron:
 #: pot, with SCF, about 60 %), used only for the estimate of time left.
@@ -28,12 +27,14 @@ def geometry_key(atoms, absorber: int, settings: FeffSettings) -> str:
     return digest.hexdigest()
 
 
-class FeffPanel(widgets.VBox):
+class FeffPanel(BackgroundPanel):
     """Buttons and a status line; ``on_result(spectrum, key)`` gets each finished (or cached) FEFF spectrum.
 
     ``current()`` returns (atoms, absorber index, name) of the geometry to compute. The run
     happens off the widget thread, so dragging stays live; Cancel kills the running FEFF stage.
     """
+
+    css, what = "xanesviz-feff", "FEFF10"
 
     def __init__(self, current: Callable, on_result: Callable, settings: FeffSettings = REFERENCE, runner=run_feff):
         self.current, self.on_result, self.settings, self.runner = current, on_result, settings, runner
@@ -41,20 +42,15 @@ class FeffPanel(widgets.VBox):
         self.button = widgets.Button(description="Compute with FEFF10", icon="flask",
                                      tooltip="ab initio spectrum of the current geometry (reference settings; minutes)",
                                      layout=widgets.Layout(width="200px"))
-        self.cancel_button = widgets.Button(description="Cancel", disabled=True, layout=widgets.Layout(width="90px"))
+        self.stop_button = widgets.Button(description="Cancel", disabled=True, layout=widgets.Layout(width="90px"))
         self.pin_button = widgets.Button(description="Pin FEFF10", disabled=True, layout=widgets.Layout(width="110px"))
         self.status = widgets.HTML()
         self.status.add_class("xanesviz-feff-status")
         self.button.on_click(lambda _: self.start())
-        self.cancel_button.on_click(lambda _: self.cancel())
+        self.stop_button.on_click(lambda _: self.cancel())
         self._cancel = threading.Event()
-        self.thread: threading.Thread | None = None
-        super().__init__([widgets.HBox([self.button, self.cancel_button, self.pin_button]), self.status])
+        super().__init__([widgets.HBox([self.button, self.stop_button, self.pin_button]), self.status])
         self.add_class("xanesviz-feff")
-
-    @property
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
 
     def start(self) -> bool:
         """Start a run for the current geometry (or show the cached result); False if one is running."""
@@ -64,30 +60,23 @@ class FeffPanel(widgets.VBox):
         atoms = atoms.copy()
         key = geometry_key(atoms, absorber, self.settings)
         if key in self.cache:
-            self._say("FEFF10: this geometry was computed before; shown from the cache.")
+            self.say("FEFF10: this geometry was computed before; shown from the cache.")
             self.on_result(self.cache[key], key)
             return True
         self._cancel = threading.Event()
-        self.button.disabled, self.cancel_button.disabled = True, False
-        self._say(f"FEFF10: starting ({self.settings.describe()}) …")
-        self.thread = threading.Thread(target=self._work, args=(atoms, absorber, name, key), daemon=True,
-                                       name="xanesviz-feff")
-        self.thread.start()
+        self.say(f"FEFF10: starting ({self.settings.describe()}) …")
+        self.launch(self._work, (atoms, absorber, name, key), name="xanesviz-feff")
         return True
 
     def cancel(self) -> None:
         self._cancel.set()
-        self._say("FEFF10: cancelling …")
-
-    def _say(self, text: str, level: str = "info") -> None:
-        colour = {"info": "#555", "error": "#b00020"}[level]
-        self.status.value = f"<span class='xanesviz-feff-{level}' style='color:{colour}'>{html.escape(text)}</span>"
+        self.say("FEFF10: cancelling …")
 
     def _progress(self, event) -> None:
         finished = STAGES[: event.index + (event.kind == "finished")]
         done = sum(STAGE_SHARE.get(s, 0.0) for s in finished)
         left = f", about {event.elapsed * (1 - done) / done / 60:.1f} min left" if done >= 0.03 else ""
-        self._say(f"FEFF10: stage {event.index + 1} of {event.n_stages} ({event.stage}) {event.kind}, "
+        self.say(f"FEFF10: stage {event.index + 1} of {event.n_stages} ({event.stage}) {event.kind}, "
                   f"{event.elapsed:.0f} s{left}")
 
     def _work(self, atoms, absorber, name, key) -> None:
@@ -96,14 +85,8 @@ class FeffPanel(widgets.VBox):
             spectrum = self.runner(atoms, absorber, self.settings, source=name, progress=self._progress,
                                    cancel=self._cancel)
         except FeffCancelled:
-            self._say("FEFF10: cancelled.")
-        except XanesvizError as exc:
-            self._say(str(exc), "error")
-        except Exception as exc:  # noqa: BLE001 - shown, never lost in a thread
-            self._say(f"FEFF10 failed: {type(exc).__name__}: {exc}", "error")
-        else:
-            self.cache[key] = spectrum
-            self._say(f"FEFF10: done in {time.perf_counter() - start:.0f} s.")
-            self.on_result(spectrum, key)
-        finally:
-            self.button.disabled, self.cancel_button.disabled = False, True
+            self.say("FEFF10: cancelled.")
+            return
+        self.cache[key] = spectrum
+        self.say(f"FEFF10: done in {time.perf_counter() - start:.0f} s.")
+        self.on_result(spectrum, key)

@@ -16,6 +16,7 @@ import ipywidgets as widgets
 
 from ..errors import XanesvizError
 from ..refine import WEAK_BONDS_NOTE, refine
+from .background import BackgroundPanel
 
 MODES = {"first shell, ligand by ligand": "ligands", "first shell together (breathing)": "breathing"}
 #: Shortest time between two animation frames (s): each frame re-predicts and redraws.
@@ -39,12 +40,14 @@ def bonds_html(result) -> str:
             f"evaluations, {result.seconds:.1f} s</small>{notes}")
 
 
-class RefinePanel(widgets.VBox):
+class RefinePanel(BackgroundPanel):
     """Mode, Refine and Stop buttons, a status line and the table of bond lengths.
 
     ``current()`` returns ``(predictor, atoms, measured, absorber, broadening)`` or raises
     :class:`XanesvizError` saying what is missing.
     """
+
+    css, what = "xanesviz-refine", "Refinement"
 
     def __init__(self, current: Callable, on_step: Callable, on_done: Callable, refiner=refine):
         self.current, self.on_step, self.on_done, self.refiner = current, on_step, on_done, refiner
@@ -62,14 +65,9 @@ class RefinePanel(widgets.VBox):
         self.button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         self._stop = threading.Event()
-        self.thread: threading.Thread | None = None
         self.result = None
         super().__init__([widgets.HBox([self.mode, self.button, self.stop_button]), self.status, self.table])
         self.add_class("xanesviz-refine-panel")
-
-    @property
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
 
     def enable(self, on: bool) -> None:
         """Refine is offered while a measurement is loaded."""
@@ -83,28 +81,19 @@ class RefinePanel(widgets.VBox):
         try:
             predictor, atoms, measured, absorber, broadening = self.current()
         except XanesvizError as exc:
-            self._say(str(exc), "error")
+            self.say(str(exc), "error")
             return False
         self._stop = threading.Event()
-        self.button.disabled, self.stop_button.disabled = True, False
         mode = MODES[self.mode.value]
-        self._say(f"Refining ({self.mode.value}) …"
+        self.say(f"Refining ({self.mode.value}) …"
                   + (f" Note: {WEAK_BONDS_NOTE}." if mode == "ligands" else ""))
-        args = (predictor, atoms.copy(), measured, absorber, broadening, mode)
-        if wait:
-            self._work(*args)
-            return True
-        self.thread = threading.Thread(target=self._work, args=args, daemon=True, name="xanesviz-refine")
-        self.thread.start()
+        self.launch(self._work, (predictor, atoms.copy(), measured, absorber, broadening, mode),
+                    name="xanesviz-refine", wait=wait)
         return True
 
     def stop(self) -> None:
         self._stop.set()
-        self._say("Stopping: keeping the best structure so far …")
-
-    def _say(self, text: str, level: str = "info") -> None:
-        colour = {"info": "#555", "error": "#b00020"}[level]
-        self.status.value = f"<span class='xanesviz-refine-{level}' style='color:{colour}'>{html.escape(text)}</span>"
+        self.say("Stopping: keeping the best structure so far …")
 
     def _work(self, predictor, atoms, measured, absorber, broadening, mode) -> None:
         last = [0.0]
@@ -115,25 +104,17 @@ class RefinePanel(widgets.VBox):
             now = time.perf_counter()
             if now - last[0] >= FRAME_INTERVAL_S:
                 last[0] = now
-                self._say(f"Refining ({info['stage']}): R-factor {info['r_factor']:.4f} after "
+                self.say(f"Refining ({info['stage']}): R-factor {info['r_factor']:.4f} after "
                           f"{info['evaluation']} model evaluations …")
                 self.on_step(positions.copy())
             return False
 
-        try:
-            result = self.refiner(predictor, atoms, measured, mode=mode, absorber=absorber, broadening=broadening,
-                                  callback=step, source="structure")
-        except XanesvizError as exc:
-            self._say(str(exc), "error")
-        except Exception as exc:  # noqa: BLE001 - shown, never lost in a thread
-            self._say(f"Refinement failed: {type(exc).__name__}: {exc}", "error")
-        else:
-            self.result = result
-            self.table.value = bonds_html(result)
-            self._say(("Stopped" if result.stopped else "Refined")
-                      + f": R-factor {result.before.r_factor:.4f} → {result.after.r_factor:.4f}; "
-                        f"mean first-shell distance {result.mean_before:.3f} → {result.mean_after:.3f} Å. "
-                        "Undo restores the structure before.")
-            self.on_done(result)
-        finally:
-            self.button.disabled, self.stop_button.disabled = False, True
+        result = self.refiner(predictor, atoms, measured, mode=mode, absorber=absorber, broadening=broadening,
+                              callback=step, source="structure")
+        self.result = result
+        self.table.value = bonds_html(result)
+        self.say(("Stopped" if result.stopped else "Refined")
+                 + f": R-factor {result.before.r_factor:.4f} → {result.after.r_factor:.4f}; "
+                   f"mean first-shell distance {result.mean_before:.3f} → {result.mean_after:.3f} Å. "
+                   "Undo restores the structure before.")
+        self.on_done(result)
