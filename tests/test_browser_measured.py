@@ -37,11 +37,17 @@ def test_upload_real_xdi_overlay_and_figures_follow_a_drag(page):
 
     atom = find_atom_pixel(page)
     assert atom is not None, "no atom found under the pointer grid"
+    residual_js = f"document.querySelector('{PLOT}').data.find(t => t.name === 'measured − predicted').y.slice()"
+    residual_before = page.evaluate(f"() => {residual_js}")
     page.mouse.move(atom["x"], atom["y"])
     page.mouse.down()
     for step in range(1, 16):
         page.mouse.move(atom["x"] + 5 * step, atom["y"] + 3 * step)
         time.sleep(0.03)
+    # Mid-drag (the button still held) the residual follows the prediction, not only on release.
+    page.wait_for_function(f"(before) => {{ const now = {residual_js}; "
+                           "return now.length === before.length && now.some((v, i) => Math.abs(v - before[i]) > 1e-9); }",
+                           arg=residual_before, timeout=15_000)
     page.mouse.up()
     deadline = time.time() + 30
     while time.time() < deadline and figure_text(page, "rfactor") == before:

@@ -72,6 +72,22 @@ def test_figures_follow_a_drag_with_the_shift_held_and_align_refits(dashboard):
     assert panel.result.r_factor < held
 
 
+def test_mid_drag_the_prediction_and_residual_go_to_the_page_as_one_traces_only_redraw(dashboard):
+    upload(dashboard, "mine.xdi", measured_xdi(dashboard, shift=3.0))
+    figure, sent = dashboard.panel.figure, []
+    figure.send = lambda content, buffers=None: sent.append(content)
+    try:
+        start = dashboard.atoms.positions[1].copy()
+        drag(dashboard, 1, start * 1.03, seq=200, final=False)
+        assert len(sent) == 1 and sent[0]["options"]["frame"]["redraw"] is False
+        drawn = dict(zip(sent[0]["traces"], sent[0]["data"]))
+        assert 1 in drawn and 6 in drawn  # the prediction and the residual, in one message
+        np.testing.assert_allclose(drawn[6]["y"], dashboard.panel.trace_values("measured − predicted"))
+        drag(dashboard, 1, start * 1.03, seq=201, final=True)
+    finally:
+        del figure.send
+
+
 def test_fit_broadening_sets_the_sliders_and_lowers_the_misfit(dashboard):
     upload(dashboard, "mine.xdi", measured_xdi(dashboard, shift=1.0))
     dashboard.controls.reset()

@@ -285,9 +285,10 @@ class Dashboard(widgets.VBox):
     def _show(self, raw, explain: bool = True) -> None:
         self.raw_spectrum = raw
         self.spectrum = raw.broaden(self.controls.broadening).with_meta(structure=self.name)
-        self.panel.show(self.spectrum, revision=self._drawing_seq, live=self._mid_drag)
+        with self.panel.redraw(live=self._mid_drag):  # the prediction and a measurement's residual at once
+            self.panel.show(self.spectrum, revision=self._drawing_seq, live=self._mid_drag)
+            self.measured.show_prediction(self.spectrum, raw, self.controls.broadening)
         mark("first spectrum drawn")
-        self.measured.show_prediction(self.spectrum, raw, self.controls.broadening)
         if self.feff_spectrum is not None:
             self._label_feff()
         if self._drag_start is None:  # mid-drag the download links wait for the release

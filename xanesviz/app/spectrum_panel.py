@@ -95,6 +95,11 @@ class SpectrumPanel(widgets.VBox):
         if not live:
             self.show_peak_table()
 
+    def redraw(self, live: bool = False):
+        """One redraw for all the drawing calls inside the block (``show``, ``show_measured``...):
+        ``live`` (a drag position) redraws the traces only, see :func:`traces_only`."""
+        return traces_only(self.figure) if live else self.figure.batch_update()
+
     def show_peak_table(self) -> None:
         """The table of the current spectrum's peaks, below the figure."""
         if self.current is None:
