@@ -1,5 +1,6 @@
 """FEFF10 input cards, errors, and a real (fast-settings) FEFF run on a 13-atom octahedron."""
 
+import os
 import threading
 
 import numpy as np
@@ -145,3 +146,29 @@ def test_cancel_kills_the_running_stage():
     with pytest.raises(feff.FeffCancelled, match="cancelled"):
         feff.run_feff(make_octahedron(), settings="fast", source="oct", progress=progress, cancel=cancel)
     assert ("pot", "starting") in events and ("pot", "finished") not in events
+
+
+def test_niceness_lowers_the_stage_workers_priority():
+    psutil = pytest.importorskip("psutil")
+    seen, done = {}, threading.Event()
+
+    def watch():
+        while not done.wait(0.05):
+            for child in psutil.Process().children(recursive=True):
+                try:
+                    if "feff10._worker" in " ".join(child.cmdline()):
+                        seen[child.pid] = max(seen.get(child.pid, -20), child.nice())
+                except psutil.Error:
+                    continue
+
+    own = os.nice(0)
+    wanted = min(own + 5, 19)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        feff.run_feff(make_octahedron(), settings="fast", source="oct", niceness=wanted)
+    finally:
+        done.set()
+        watcher.join()
+    assert seen, "no stage worker seen"
+    assert max(seen.values()) == wanted and os.nice(0) == own  # the workers, not this process

@@ -228,20 +228,39 @@ def _stdout_to(path: Path):
                 _stdout_saved = None
 
 
-def _kill_stage_workers(work_dir: str) -> int:
-    """Kill this process's feff10 stage workers running in ``work_dir`` (found through /proc); returns how many."""
-    killed = 0
+def _stage_workers(work_dir: str) -> list[int]:
+    """Process ids of this process's feff10 stage workers running in ``work_dir`` (found through /proc)."""
+    found = []
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != os.getpid():
                 continue
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            if f"FEFF10_WORKER_DIR={work_dir}".encode() in environ:
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed += 1
+            if f"FEFF10_WORKER_DIR={work_dir}".encode() in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
         except (OSError, ValueError, IndexError):
             continue
+    return found
+
+
+def _kill_stage_workers(work_dir: str) -> int:
+    """Kill this process's feff10 stage workers running in ``work_dir``; returns how many."""
+    killed = 0
+    for pid in _stage_workers(work_dir):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except OSError:
+            continue
     return killed
+
+
+def _lower_priority(work_dir: str, niceness: int, done: set[int]) -> None:
+    """Raise the niceness of stage workers in ``work_dir`` not yet in ``done`` (added to it)."""
+    for pid in _stage_workers(work_dir):
+        if pid not in done:
+            done.add(pid)
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, pid, max(niceness, os.getpriority(os.PRIO_PROCESS, pid)))
 
 
 def _last_lines(path: Path, n: int = 3) -> list[str]:
@@ -322,7 +341,7 @@ def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | F
              source: str = "structure", output_dir: str | os.PathLike | None = None,
              progress: Callable[[FeffProgress], None] | None = None,
              cancel: "threading.Event | Callable[[], bool] | None" = None,
-             stage_timeout: float | None = None, quiet: bool = True) -> Spectrum:
+             stage_timeout: float | None = None, quiet: bool = True, niceness: int = 0) -> Spectrum:
     """FEFF10 XANES of ``atoms`` around ``absorber`` as a :class:`Spectrum` on :func:`edge_grid`.
 
     FEFF runs in a temporary folder; ``output_dir`` (created) receives its small files
@@ -331,7 +350,8 @@ def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | F
     is polled while FEFF runs: when set, the running stage's worker is killed and
     :class:`FeffCancelled` raised. ``stage_timeout`` (s) bounds each stage. ``quiet`` sends
     FEFF's console output to ``feff.out`` in the run's folder instead of standard output.
-    Raises :class:`FeffInputError` or :class:`FeffError` (one line: structure and stage).
+    ``niceness`` > 0 runs the stage workers at that lower CPU priority (the dashboard's runs:
+    the live drag loop comes first). Raises :class:`FeffInputError` or :class:`FeffError` (one line: structure and stage).
     """
     import feff10
 
@@ -360,14 +380,18 @@ def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | F
         done = threading.Event()
         killed = threading.Event()
 
+        reniced: set[int] = set()
+
         def watch():
             while not done.wait(0.2):
-                if cancelled():
+                if cancelled is not None and cancelled():
                     killed.set()
                     _kill_stage_workers(str(work_dir))
+                if niceness > 0:
+                    _lower_priority(str(work_dir), niceness, reniced)
 
         watcher = None
-        if cancelled is not None:
+        if cancelled is not None or niceness > 0:
             watcher = threading.Thread(target=watch, name="feff-cancel-watch", daemon=True)
             watcher.start()
         try:

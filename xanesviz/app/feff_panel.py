@@ -19,6 +19,10 @@ STAGE_SHARE = {"rdinp": 0.01, "atomic": 0.04, "pot": 0.60, "screen": 0.07, "xsph
                "mkgtr": 0.05, "path": 0.02, "genfmt": 0.04, "ff2x": 0.04}
 
 
+#: CPU priority of the dashboard's FEFF10 stage workers (os.nice scale): the live loop comes first.
+FEFF_NICENESS = 10
+
+
 def geometry_key(atoms, absorber: int, settings: FeffSettings) -> str:
     """Cache key of a geometry: elements, positions to 1e-4 Å, absorber and settings."""
     digest = hashlib.sha1(np.asarray(atoms.numbers, np.int64).tobytes())
@@ -83,7 +87,7 @@ class FeffPanel(BackgroundPanel):
         start = time.perf_counter()
         try:
             spectrum = self.runner(atoms, absorber, self.settings, source=name, progress=self._progress,
-                                   cancel=self._cancel)
+                                   cancel=self._cancel, niceness=FEFF_NICENESS)
         except FeffCancelled:
             self.say("FEFF10: cancelled.")
             return
