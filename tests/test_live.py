@@ -124,3 +124,32 @@ def test_mid_drag_the_spectrum_is_one_traces_only_message_and_the_release_a_full
         assert len(updates) >= 1 and len(sent) == 1  # the release redraws everything (axes too)
 
     asyncio.run(drag())
+
+
+def test_mid_drag_an_axis_widens_only_when_the_data_would_leave_it_and_autorange_returns_on_release():
+    board = Dashboard()
+    board._pin()
+    board.difference.value = True  # current − pinned: zero now, and it grows as the atom moves away
+    figure = board.panel.figure
+    sent, updates = [], []
+    figure.send = lambda content, buffers=None: sent.append(content)
+    figure.observe(lambda change: updates.append(change["new"]) if change["new"] else None, names="_py2js_update")
+    start = board.atoms.positions[1].copy()
+
+    async def drag():
+        for seq, scale in enumerate((1.002, 1.10, 1.101), start=1):
+            board._dragged(drag_event(board, seq, start * scale))
+            await asyncio.sleep(0)
+        layouts = [message["layout"] for message in sent]
+        assert len(layouts) == 3
+        widened = layouts[1].get("yaxis2", {}).get("range") or layouts[1].get("yaxis2.range")
+        assert widened is not None, layouts[1]  # the difference left the range it had
+        difference = board.panel.trace_values("current − pinned")
+        assert widened[0] <= difference.min() and difference.max() <= widened[1]
+        assert "yaxis2" not in layouts[2] and "yaxis2.range" not in layouts[2]  # still inside: not sent again
+        board._dragged(drag_event(board, 4, start * 1.101, final=True))
+        await asyncio.sleep(0)
+        assert any(update["layout_data"].get("yaxis2.autorange") is True or
+                   (update["layout_data"].get("yaxis2") or {}).get("autorange") is True for update in updates)
+
+    asyncio.run(drag())

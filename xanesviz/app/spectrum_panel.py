@@ -47,6 +47,11 @@ class SpectrumPanel(widgets.VBox):
         self.show_difference = False
         self._drawn_grid: np.ndarray | None = None  # the energies the band and line show
         self._drawn_pinned: Spectrum | None = None  # the spectrum the pinned trace shows
+        self._extents: dict[str, dict[str, tuple[float, float]]] = {"y": {}, "y2": {}}  # drawn data, per axis
+        self._settled: dict[str, tuple[float, float]] = {}  # data extents at the last full redraw
+        self._held: dict[str, tuple[float, float]] | None = None  # mid-drag: the ranges the axes cover
+        self._ranges_sent = False
+        self._live = False  # inside a live redraw
         super().__init__([self.figure, self.peak_table])
         self.add_class("xanesviz-spectrum")
 
@@ -77,28 +82,73 @@ class SpectrumPanel(widgets.VBox):
                 self._drawn_grid = np.array(e)
             band.y = np.concatenate([mu + std, (mu - std)[::-1]]).tolist()
             line.y = mu.tolist()
+            self._extents["y"]["prediction"] = (float(np.min(mu - std)), float(np.max(mu + std)))
             peaks.x, peaks.y = peak_e.tolist(), peak_mu.tolist()
             peaks.text = [f"{v:.1f}" for v in peak_e]
             if self.pinned is not None:
                 if self._drawn_pinned is not self.pinned:
                     pinned.x, pinned.y, pinned.visible = self.pinned.energy.tolist(), self.pinned.mu.tolist(), True
                     self._drawn_pinned = self.pinned
+                self._extents["y"]["pinned"] = (float(np.min(self.pinned.mu)), float(np.max(self.pinned.mu)))
                 if self.show_difference:
-                    diff.x, diff.y = e.tolist(), (mu - np.interp(e, self.pinned.energy, self.pinned.mu)).tolist()
+                    difference = mu - np.interp(e, self.pinned.energy, self.pinned.mu)
+                    diff.x, diff.y = e.tolist(), difference.tolist()
+                    self._extents["y2"]["difference"] = (float(difference.min()), float(difference.max()))
+                else:
+                    self._extents["y2"].pop("difference", None)
                 diff.visible = self.show_difference
             else:
                 pinned.visible = diff.visible = False
                 self._drawn_pinned = None
+                self._extents["y"].pop("pinned", None)
+                self._extents["y2"].pop("difference", None)
             self.figure.layout.yaxis2.visible = bool(self.pinned is not None and self.show_difference) or measured_shown
             if revision is not None:
                 self.figure.layout.datarevision = revision
         if not live:
             self.show_peak_table()
+            if not self._live:
+                self._settled = self._data_extents()
 
+    @contextmanager
     def redraw(self, live: bool = False):
-        """One redraw for all the drawing calls inside the block (``show``, ``show_measured``...):
-        ``live`` (a drag position) redraws the traces only, see :func:`traces_only`."""
-        return traces_only(self.figure) if live else self.figure.batch_update()
+        """One redraw for all the drawing calls inside the block (``show``, ``show_measured``...).
+
+        ``live`` (a drag position) redraws the traces only (:func:`traces_only`), axes held; an
+        axis is widened only when the data would leave what it covered at the drag's first
+        position (a difference to a pinned spectrum grows as you drag). The next redraw that is
+        not live gives the axes back to plotly's autorange."""
+        outer, self._live = self._live, live or self._live
+        try:
+            with (traces_only(self.figure) if self._live else self.figure.batch_update()):
+                yield
+                self._fit_axes(self._live)
+        finally:
+            self._live = outer
+
+    def _data_extents(self) -> dict[str, tuple[float, float]]:
+        return {axis: (min(lo for lo, _ in spans.values()), max(hi for _, hi in spans.values()))
+                for axis, spans in self._extents.items() if spans}
+
+    def _fit_axes(self, live: bool) -> None:
+        extents = self._data_extents()
+        if not live:
+            if self._ranges_sent:
+                self.figure.layout.yaxis.autorange = True
+                self.figure.layout.yaxis2.autorange = True
+            self._held, self._ranges_sent, self._settled = None, False, extents
+            return
+        if self._held is None:
+            self._held = dict(self._settled)  # plotly's autorange covers at least these
+        for axis, (lo, hi) in extents.items():
+            held = self._held.get(axis)
+            if held is not None and held[0] <= lo and hi <= held[1]:
+                continue
+            lo, hi = (lo, hi) if held is None else (min(lo, held[0]), max(hi, held[1]))
+            pad = 0.05 * max(hi - lo, 1e-6)
+            self._held[axis] = (lo - pad, hi + pad)
+            self.figure.layout["yaxis" if axis == "y" else "yaxis2"].range = list(self._held[axis])
+            self._ranges_sent = True
 
     def show_peak_table(self) -> None:
         """The table of the current spectrum's peaks, below the figure."""
@@ -119,11 +169,17 @@ class SpectrumPanel(widgets.VBox):
         with self.figure.batch_update():
             if not shown:
                 measured.visible = difference.visible = False
+                self._extents["y"].pop("measured", None)
+                self._extents["y2"].pop("residual", None)
             else:
                 e = np.asarray(energy, float).tolist()
                 measured.x, measured.y, measured.visible = e, np.asarray(mu, float).tolist(), True
                 difference.x, difference.y, difference.visible = e, np.asarray(residual, float).tolist(), True
+                self._extents["y"]["measured"] = (float(np.min(mu)), float(np.max(mu)))
+                self._extents["y2"]["residual"] = (float(np.min(residual)), float(np.max(residual)))
             self.figure.layout.yaxis2.visible = pinned_difference or shown
+        if not self._live:
+            self._settled = self._data_extents()
 
     def show_feff(self, spectrum: Spectrum | None, label: str = "FEFF10, ab initio", note: str = "") -> None:
         """Draw (or, with None, hide) a FEFF10 spectrum already aligned to the prediction; ``note`` says how."""
@@ -132,11 +188,15 @@ class SpectrumPanel(widgets.VBox):
             if spectrum is None:
                 trace.visible = False
                 self.figure.layout.annotations = []
+                self._extents["y"].pop("feff", None)
                 return
             trace.x, trace.y, trace.name, trace.visible = spectrum.energy.tolist(), spectrum.mu.tolist(), label, True
+            self._extents["y"]["feff"] = (float(np.min(spectrum.mu)), float(np.max(spectrum.mu)))
             self.figure.layout.annotations = [{"text": note, "xref": "paper", "yref": "paper", "x": 0.0, "y": -0.22,
                                                "showarrow": False, "xanchor": "left",
                                                "font": {"size": 10, "color": "#9467bd"}}] if note else []
+        if not self._live:
+            self._settled = self._data_extents()
 
     def pin(self) -> None:
         self.pinned = self.current
