@@ -101,6 +101,14 @@ def test_rerun_computes_only_what_is_missing_and_ignores_partial_files(local_run
     # spectra of other settings are never mixed into one data set
     assert main(["simulate", str(inputs / "oct.xyz"), "-o", str(out)]) == 2
     assert "holds spectra made with other FEFF settings" in capsys.readouterr().err
+    # a task run again for a structure it finished (Dask recomputes results a lost worker held)
+    # returns the written record and writes nothing
+    from xanesviz.feff import get_settings
+    from xanesviz.simulate import simulate_one
+
+    written = json.loads((out / "feff" / "oct" / "result.json").read_text())
+    again = simulate_one("oct", str(inputs / "oct.xyz"), str(out), settings=get_settings("fast").as_dict())
+    assert again == written and spectrum.stat().st_mtime_ns == before[0]
 
 
 def test_structures_are_collected_from_files_and_directories(inputs, tmp_path):

@@ -87,6 +87,16 @@ def spectrum_text(spectrum) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _finished_record(out: Path, stem: str, feff_settings: str) -> dict | None:
+    """The record of a structure whose spectrum is already written with these settings, else None."""
+    try:
+        record = json.loads((out / "feff" / stem / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    done = record.get("status") == "ok" and record.get("feff_settings") == feff_settings
+    return record if done and (out / "spectra" / f"{stem}.txt").is_file() else None
+
+
 def simulate_one(stem: str, path: str, out_dir: str, absorber=None, settings: dict | None = None,
                  stage_timeout: float | None = None) -> dict:
     """Compute one structure's spectrum into ``out_dir``; never raises: returns its manifest record."""
@@ -95,6 +105,9 @@ def simulate_one(stem: str, path: str, out_dir: str, absorber=None, settings: di
 
     settings = REFERENCE if settings is None else FeffSettings.from_dict(settings)
     out, path = Path(out_dir), Path(path)
+    done = _finished_record(out, stem, settings.describe())
+    if done is not None:  # computed already (Dask reruns a task whose result a lost worker held)
+        return done
     record = {"stem": stem, "source": str(path), "settings": settings.name, "feff_settings": settings.describe(),
               "host": socket.gethostname(), "pid": os.getpid()}
     feff_tmp = out / "feff" / f".{stem}.{uuid.uuid4().hex[:8]}.tmp"
@@ -315,14 +328,17 @@ def _run_on_cluster(todo, out, absorber, settings, workers, scheduler, stage_tim
     client, cluster = _client(workers, scheduler)
     try:
         tag = uuid.uuid4().hex[:8]
-        futures = {}
+        stems, submitted = {}, []
         for stem, path in todo:
             future = client.submit(simulate_one, stem, str(path.resolve()), str(out.resolve()), absorber,
                                    settings.as_dict(), stage_timeout, key=f"xanesviz-feff-{stem}-{tag}", pure=False)
-            futures[future] = stem
+            stems[future.key] = stem
+            submitted.append(future)
+        finished = as_completed(submitted)
+        del submitted  # as_completed holds each future until it is done; then it is released below
         start = time.perf_counter()
-        for n, future in enumerate(as_completed(futures), start=1):
-            stem = futures[future]
+        for n, future in enumerate(finished, start=1):
+            stem = stems[future.key]
             try:
                 record = future.result()
             except Exception as exc:  # noqa: BLE001 - the worker died (KilledWorker), or the task could not run
@@ -332,6 +348,9 @@ def _run_on_cluster(todo, out, absorber, settings, workers, scheduler, stage_tim
                 record = {"stem": stem, "source": str(dict(todo)[stem]), "settings": settings.name,
                           "status": "failed", "stage": "worker", "finished": _now(),
                           "error": f"{stem}: {what} ({type(exc).__name__}: {first})"[:400]}
+            # Its files are written: the cluster may forget the result, so a worker lost later does
+            # not make Dask compute it again.
+            future.release()
             manifest.append(record)
             elapsed = time.perf_counter() - start
             left = elapsed / n * (len(todo) - n)
