@@ -115,9 +115,9 @@ class SpectrumPanel(widgets.VBox):
         """One redraw for all the drawing calls inside the block (``show``, ``show_measured``...).
 
         ``live`` (a drag position) redraws the traces only (:func:`traces_only`), axes held; an
-        axis is widened only when the data would leave what it covered at the drag's first
-        position (a difference to a pinned spectrum grows as you drag). The next redraw that is
-        not live gives the axes back to plotly's autorange."""
+        axis is widened only when the data would leave the extent it was autoranged to at the
+        last full redraw (a difference to a pinned spectrum grows as you drag). The next redraw
+        that is not live gives the axes back to plotly's autorange."""
         outer, self._live = self._live, live or self._live
         try:
             with (traces_only(self.figure) if self._live else self.figure.batch_update()):
