@@ -102,12 +102,17 @@ def test_mid_drag_only_the_spectrum_follows_and_the_rest_once_the_atom_rests():
     asyncio.run(drag_then_rest())
 
 
-def test_mid_drag_the_spectrum_is_one_traces_only_message_and_the_release_a_full_redraw():
-    board = Dashboard()
-    figure = board.panel.figure
+def figure_messages(figure) -> tuple[list, list]:
+    """What the figure sends the page from now on: (custom messages: traces-only redraws, full updates)."""
     sent, updates = [], []
     figure.send = lambda content, buffers=None: sent.append(content)
     figure.observe(lambda change: updates.append(change["new"]) if change["new"] else None, names="_py2js_update")
+    return sent, updates
+
+
+def test_mid_drag_the_spectrum_is_one_traces_only_message_and_the_release_a_full_redraw():
+    board = Dashboard()
+    sent, updates = figure_messages(board.panel.figure)
     start = board.atoms.positions[1].copy()
 
     async def drag():
@@ -130,10 +135,7 @@ def test_mid_drag_an_axis_widens_only_when_the_data_would_leave_it_and_autorange
     board = Dashboard()
     board._pin()
     board.difference.value = True  # current − pinned: zero now, and it grows as the atom moves away
-    figure = board.panel.figure
-    sent, updates = [], []
-    figure.send = lambda content, buffers=None: sent.append(content)
-    figure.observe(lambda change: updates.append(change["new"]) if change["new"] else None, names="_py2js_update")
+    sent, updates = figure_messages(board.panel.figure)
     start = board.atoms.positions[1].copy()
 
     async def drag():
