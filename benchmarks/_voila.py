@@ -61,6 +61,26 @@ def served_app(settle: float = 12.0):
         server.wait(timeout=30)
 
 
+@contextlib.contextmanager
+def dashboard_page(before_load=None, viewport=(1500, 1100)):
+    """A headless Chromium page on a freshly served ``voila app.ipynb``, once its 3D viewer accepts
+    drags; ``before_load(page)`` runs before the page loads (to attach listeners)."""
+    from playwright.sync_api import sync_playwright
+    from test_browser import CHROMIUM, CHROMIUM_FLAGS
+
+    with served_app() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+            if before_load is not None:
+                before_load(page)
+            page.goto(url, timeout=90_000)
+            page.wait_for_selector("canvas[data-xanesviz-drag=ready]", timeout=90_000)
+            yield page
+        finally:
+            browser.close()
+
+
 def kernel_processes(server: subprocess.Popen) -> dict[str, psutil.Process]:
     """kernel id -> process, for the kernels the voila server runs now."""
     found = {}

@@ -32,8 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _machine import machine_line  # noqa: E402
-from _voila import RECORDERS, RESET_RECORDERS, drag_latencies, kernel_processes, served_app  # noqa: E402
-from test_browser import CHROMIUM, CHROMIUM_FLAGS, find_atom_pixel  # noqa: E402
+from _voila import RECORDERS, RESET_RECORDERS, dashboard_page, drag_latencies, kernel_processes  # noqa: E402
+from test_browser import find_atom_pixel  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--seconds", type=float, default=6.0)
@@ -122,71 +122,63 @@ def drag(page, x: float, y: float, seconds: float) -> float:
 
 print("command: " + " ".join([Path(sys.executable).name] + sys.argv))
 print(machine_line())
-with served_app(settle=8) as url:
-    from playwright.sync_api import sync_playwright
+messages, recording = collections.Counter(), [False]
 
+
+def watch(ws):
+    for event, arrow in (("framereceived", "<-"), ("framesent", "->")):
+        ws.on(event, lambda payload, arrow=arrow: recording[0] and messages.update([f"{arrow} {message_kind(payload)}"]))
+
+
+with dashboard_page(before_load=lambda page: page.on("websocket", watch)) as page:
     server = next(c for c in psutil.Process().children() if "voila" in " ".join(c.cmdline()))
-
-    messages, recording = collections.Counter(), [False]
-
-    def watch(ws):
-        for event, arrow in (("framereceived", "<-"), ("framesent", "->")):
-            ws.on(event, lambda payload, arrow=arrow: recording[0] and messages.update([f"{arrow} {message_kind(payload)}"]))
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.on("websocket", watch)
-        page.goto(url, timeout=90_000)
-        page.wait_for_selector("canvas[data-xanesviz-drag=ready]", timeout=90_000)
-        deadline = time.time() + 90  # voila refills its pool: a second kernel runs the notebook
-        while len(kernel_processes(server)) < 2 and time.time() < deadline:
-            time.sleep(1)
-        time.sleep(8)
-        kernels = list(kernel_processes(server).values())
-        page.evaluate(RECORDERS)
-        page.evaluate(TIMERS)
-        atom = find_atom_pixel(page)
-        for k in range(args.drags):
-            page.evaluate(RESET_RECORDERS)
-            page.evaluate("() => { for (const k in window._xvAcc) { window._xvAcc[k] = [0, 0]; } }")
-            messages.clear()
-            if args.stop_kernel:
-                for kernel in kernels:
-                    kernel.send_signal(signal.SIGSTOP)
-            recording[0] = True
-            before = cpu_by_process(server)
-            held = drag(page, atom["x"], atom["y"], args.seconds)
-            after = cpu_by_process(server)
-            if args.stop_kernel:
-                for kernel in kernels:
-                    kernel.send_signal(signal.SIGCONT)
-            time.sleep(1.5)
-            recording[0] = False
-            rec, timers = page.evaluate("window._xvRec"), page.evaluate("window._xvAcc")
-            sends = np.array(rec["sends"], float).reshape(-1, 4)
-            redraws = np.array(rec["redraws"], float).reshape(-1, 2)
-            latency, redrawn, superseded, missing = drag_latencies(sends, redraws)
-            print(f"\ndrag {k + 1}: {len(rec['moves'])} pointer moves in {held:.1f} s "
-                  f"({len(rec['moves']) / held:.0f}/s), {len(sends)} positions sent, {redrawn} redrawn, "
-                  f"{superseded} superseded, {missing} never drawn")
-            if len(latency):
-                waited = (sends[:, 2] - sends[:, 1])[: len(latency)]
-                back = latency - waited
-                pct = lambda a: f"p50 {np.percentile(a, 50):.0f} ms, p95 {np.percentile(a, 95):.0f} ms"  # noqa: E731
-                print(f"  pointer event -> redrawn: {pct(latency)}; of which pointer event -> sent: {pct(waited)}; "
-                      f"sent -> redrawn: {pct(back)}")
-            print("  CPU seconds during the drag: " + ", ".join(
-                f"{role} {after[role] - before.get(role, 0.0):.2f}" for role in
-                sorted(after, key=lambda r: before.get(r, 0.0) - after[r]) if after[role] - before.get(role, 0.0) >= 0.01))
-            per = max(len(sends), 1)
-            print(f"  websocket messages ({sum(messages.values())}; {sum(messages.values()) / per:.1f} per position sent):")
-            for kind, count in messages.most_common(12):
-                print(f"    {count:5d}  {kind}")
-            print("  page main thread, synchronous time:")
-            for name, (ms, calls) in sorted(timers.items(), key=lambda kv: -kv[1][0]):
-                print(f"    {name:42s} {ms:7.0f} ms in {calls:4d} calls ({ms / max(calls, 1):5.1f} ms each)")
-            atom = find_atom_pixel(page) or atom
-        browser.close()
+    deadline = time.time() + 90  # voila refills its pool: a second kernel runs the notebook
+    while len(kernel_processes(server)) < 2 and time.time() < deadline:
+        time.sleep(1)
+    time.sleep(8)
+    kernels = list(kernel_processes(server).values())
+    page.evaluate(RECORDERS)
+    page.evaluate(TIMERS)
+    atom = find_atom_pixel(page)
+    for k in range(args.drags):
+        page.evaluate(RESET_RECORDERS)
+        page.evaluate("() => { for (const k in window._xvAcc) { window._xvAcc[k] = [0, 0]; } }")
+        messages.clear()
+        if args.stop_kernel:
+            for kernel in kernels:
+                kernel.send_signal(signal.SIGSTOP)
+        recording[0] = True
+        before = cpu_by_process(server)
+        held = drag(page, atom["x"], atom["y"], args.seconds)
+        after = cpu_by_process(server)
+        if args.stop_kernel:
+            for kernel in kernels:
+                kernel.send_signal(signal.SIGCONT)
+        time.sleep(1.5)
+        recording[0] = False
+        rec, timers = page.evaluate("window._xvRec"), page.evaluate("window._xvAcc")
+        sends = np.array(rec["sends"], float).reshape(-1, 4)
+        redraws = np.array(rec["redraws"], float).reshape(-1, 2)
+        latency, redrawn, superseded, missing = drag_latencies(sends, redraws)
+        print(f"\ndrag {k + 1}: {len(rec['moves'])} pointer moves in {held:.1f} s "
+              f"({len(rec['moves']) / held:.0f}/s), {len(sends)} positions sent, {redrawn} redrawn, "
+              f"{superseded} superseded, {missing} never drawn")
+        if len(latency):
+            waited = (sends[:, 2] - sends[:, 1])[: len(latency)]
+            back = latency - waited
+            pct = lambda a: f"p50 {np.percentile(a, 50):.0f} ms, p95 {np.percentile(a, 95):.0f} ms"  # noqa: E731
+            print(f"  pointer event -> redrawn: {pct(latency)}; of which pointer event -> sent: {pct(waited)}; "
+                  f"sent -> redrawn: {pct(back)}")
+        print("  CPU seconds during the drag: " + ", ".join(
+            f"{role} {after[role] - before.get(role, 0.0):.2f}" for role in
+            sorted(after, key=lambda r: before.get(r, 0.0) - after[r]) if after[role] - before.get(role, 0.0) >= 0.01))
+        per = max(len(sends), 1)
+        print(f"  websocket messages ({sum(messages.values())}; {sum(messages.values()) / per:.1f} per position sent):")
+        for kind, count in messages.most_common(12):
+            print(f"    {count:5d}  {kind}")
+        print("  page main thread, synchronous time:")
+        for name, (ms, calls) in sorted(timers.items(), key=lambda kv: -kv[1][0]):
+            print(f"    {name:42s} {ms:7.0f} ms in {calls:4d} calls ({ms / max(calls, 1):5.1f} ms each)")
+        atom = find_atom_pixel(page) or atom
 print()
 print(machine_line())

@@ -20,8 +20,8 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from _machine import machine_line  # noqa: E402
-from _voila import served_app  # noqa: E402
-from test_browser import CHROMIUM, CHROMIUM_FLAGS, PLOT  # noqa: E402
+from _voila import dashboard_page  # noqa: E402
+from test_browser import PLOT  # noqa: E402
 
 PROBE = """async () => {
   const canvas = document.querySelector('canvas[data-xanesviz-drag=ready]');
@@ -43,17 +43,9 @@ PROBE = """async () => {
   return {idle, viewer, restyled, restyle, react, canvas: [canvas.width, canvas.height]};
 }""".replace("PLOT", PLOT)
 
-with served_app() as url:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.goto(url, timeout=90_000)
-        page.wait_for_selector("canvas[data-xanesviz-drag=ready]", timeout=90_000)
-        time.sleep(3)
-        r = page.evaluate(PROBE)
-        browser.close()
+with dashboard_page() as page:
+    time.sleep(3)
+    r = page.evaluate(PROBE)
 print(f"frames per second: idle {r['idle']:.0f}; 3D viewer re-rendered every frame {r['viewer']:.0f}; "
       f"spectrum restyled every 6th frame {r['restyled']:.0f} (viewer canvas {r['canvas'][0]}x{r['canvas'][1]} px)")
 print(f"one Plotly.restyle of the main trace {r['restyle']:.1f} ms; one Plotly.react without change {r['react']:.1f} ms")

@@ -20,41 +20,34 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from _machine import machine_line  # noqa: E402
-from _voila import served_app  # noqa: E402
-from test_browser import CHROMIUM, CHROMIUM_FLAGS, find_atom_pixel  # noqa: E402
+from _voila import dashboard_page  # noqa: E402
+from test_browser import find_atom_pixel  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--seconds", type=float, default=5.0)
 parser.add_argument("--top", type=int, default=25)
 args = parser.parse_args()
 
-with served_app() as url:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.goto(url, timeout=90_000)
-        page.wait_for_selector("canvas[data-xanesviz-drag=ready]", timeout=90_000)
-        time.sleep(4)
-        atom = find_atom_pixel(page)
-        cdp = page.context.new_cdp_session(page)
-        cdp.send("Profiler.enable")
-        cdp.send("Profiler.setSamplingInterval", {"interval": 500})
-        cdp.send("Profiler.start")
-        x, y = atom["x"], atom["y"]
+with dashboard_page() as page:
+    time.sleep(4)
+    atom = find_atom_pixel(page)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Profiler.enable")
+    cdp.send("Profiler.setSamplingInterval", {"interval": 500})
+    cdp.send("Profiler.start")
+    x, y = atom["x"], atom["y"]
+    page.mouse.move(x, y)
+    page.mouse.down()
+    start, moves = time.perf_counter(), 0
+    while time.perf_counter() - start < args.seconds:
+        moves += 1
+        x += 2 if (moves // 40) % 2 == 0 else -2
         page.mouse.move(x, y)
-        page.mouse.down()
-        start, moves = time.perf_counter(), 0
-        while time.perf_counter() - start < args.seconds:
-            moves += 1
-            x += 2 if (moves // 40) % 2 == 0 else -2
-            page.mouse.move(x, y)
-            time.sleep(0.017)
-        page.mouse.up()
-        held = time.perf_counter() - start
-        profile = cdp.send("Profiler.stop")["profile"]
-        browser.close()
+        time.sleep(0.017)
+    page.mouse.up()
+    held = time.perf_counter() - start
+    profile = cdp.send("Profiler.stop")["profile"]
+
 
 nodes = {n["id"]: n for n in profile["nodes"]}
 counts = collections.Counter(profile["samples"])
