@@ -105,20 +105,27 @@ def energy_grid(card: dict) -> np.ndarray:
 
 def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra: dict,
                 energy: np.ndarray, training_features: np.ndarray | None = None,
-                importance: dict | None = None) -> Path:
+                importance: dict | None = None, networks_from: str | None = None) -> Path:
     """Write a trained :class:`~xanesviz.ensemble.Ensemble` as a bundle directory.
 
     ``training_features``: the raw descriptor rows it was trained on, stored standardised for
-    the trust signal (none stored without them)."""
+    the trust signal (none stored without them: with ``networks_from``, that bundle's are used).
+    ``networks_from``: the name of a sibling bundle whose networks this one uses unchanged (only
+    its preprocessing and output scaling are its own); no weights are written then."""
     from . import __version__
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     for old in path.glob("member_*.keras"):
         old.unlink()
-    for m, network in enumerate(ensemble.keras_networks or ()):
-        network.save(path / f"member_{m}.keras")
-    np.savez(path / FAST_WEIGHTS, **ensemble.network.arrays())
+    if networks_from is None:
+        for m, network in enumerate(ensemble.keras_networks or ()):
+            network.save(path / f"member_{m}.keras")
+        np.savez(path / FAST_WEIGHTS, **ensemble.network.arrays())
+    else:
+        _shared_networks_dir(path, networks_from)  # refuses a name that is not a sibling bundle
+        (path / FAST_WEIGHTS).unlink(missing_ok=True)
+        card_extra = {**card_extra, "networks_from": networks_from}
     arrays = {"support": ensemble.support, "x_mean": ensemble.x_mean, "x_scale": ensemble.x_scale,
               "y_mean": ensemble.y_mean, "y_scale": ensemble.y_scale}
     if training_features is not None:
@@ -216,19 +223,40 @@ def check_descriptor(card: dict, path: Path) -> WACSF:
     return descriptor
 
 
+def _shared_networks_dir(path: Path, name) -> Path:
+    """The sibling bundle folder ``name`` whose networks a bundle uses (card ``networks_from``)."""
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise ModelBundleError(f"{path / CARD}: networks_from must name a sibling bundle folder, not {name!r}")
+    shared = path.parent / name
+    if not (shared / CARD).is_file():
+        raise ModelBundleError(f"{path}: uses the networks of {shared}, which is not a model bundle")
+    return shared
+
+
 def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
-    """Load a bundle. ``backend="keras"`` reads the ``.keras`` files (safe_mode) instead of fast weights."""
+    """Load a bundle. ``backend="keras"`` reads the ``.keras`` files (safe_mode) instead of fast weights.
+
+    A bundle whose card names ``networks_from`` reads that sibling bundle's networks (and, if it
+    stores none of its own, its training features for the trust signal)."""
     path = Path(path)
     card = read_card(path)
     descriptor = check_descriptor(card, path)
     pre = _load_npz(path / PREPROCESSING, ("support", "x_mean", "x_scale", "y_mean", "y_scale"))
+    networks_dir = path
+    if "networks_from" in card:
+        networks_dir = _shared_networks_dir(path, card["networks_from"])
+        if "training_features" not in pre:
+            shared_pre = _load_npz(networks_dir / PREPROCESSING, ("support", "x_mean", "x_scale"))
+            if "training_features" in shared_pre and all(np.array_equal(shared_pre[k], pre[k])
+                                                         for k in ("support", "x_mean", "x_scale")):
+                pre["training_features"] = shared_pre["training_features"]
     if backend == "numpy":
-        arrays = _load_npz(path / FAST_WEIGHTS, ("W0", "b0"))
+        arrays = _load_npz(networks_dir / FAST_WEIGHTS, ("W0", "b0"))
         network = StackedMLP.from_arrays(arrays)
     elif backend == "keras":
-        member_files = sorted(path.glob("member_*.keras"))
+        member_files = sorted(networks_dir.glob("member_*.keras"))
         if not member_files:
-            raise ModelBundleError(f"{path}: no member_*.keras files")
+            raise ModelBundleError(f"{networks_dir}: no member_*.keras files")
         network = StackedMLP.from_keras([_load_keras_file(p) for p in member_files])
     else:
         raise ValueError(f"unknown backend {backend!r}")
