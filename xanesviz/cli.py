@@ -434,6 +434,45 @@ def cmd_simulate(args) -> int:
     return 1 if counts["failed"] else 0
 
 
+def cmd_train_edges(args) -> int:
+    from .bundle import load_bundle
+    from .edges import FdmnesTransfer, cross_validate_edges, pool, read_edges, write_edge_bundles
+    from .evaluation import format_summary
+
+    sets = read_edges(args.data_root)
+    for element, dataset in sets.items():
+        for reason in dataset.skipped:
+            print(f"skipped ({element}): {reason}", file=sys.stderr)
+    base = load_bundle(args.networks)
+    data = pool(sets, base.descriptor)
+    print(f"{len(data)} FEFF10 spectra of {len(set(data.parents))} parent complexes: "
+          + ", ".join(f"{e} {len(d)}" for e, d in sets.items()))
+    energy_rel = base.energy - base.energy[0] - 15.0
+    fit = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask)}
+    cv, curve = None, []
+    if args.cv:
+        cv = cross_validate_edges(data, fit, energy_rel, k=args.cv, seed=args.seed)
+        for method, table in cv["scores"].items():
+            for edge, kinds in table.items():
+                if kinds["all"].get("n_spectra"):
+                    print(f"CV {method}, {edge}: {format_summary(kinds['all'])}")
+        for fraction in args.learning_curve:
+            point = cross_validate_edges(data, fit, energy_rel, k=args.cv, seed=args.seed, parent_fraction=fraction,
+                                         leave_edge_out=False)
+            scores = point["scores"]["FDMNES transfer"]
+            curve.append({"parent_fraction": fraction,
+                          "train_parents": round(fraction * (args.cv - 1) / args.cv * point["n_parents"], 1),
+                          "delta_mu_median_pct": {e: round(k["all"]["delta_mu_median_pct"], 2)
+                                                  for e, k in scores.items() if k["all"].get("n_spectra")}})
+            print(f"learning curve, {curve[-1]['train_parents']} training parents a fold: "
+                  f"{curve[-1]['delta_mu_median_pct']}")
+    model = FdmnesTransfer.fit(data, base.ensemble)
+    for path in write_edge_bundles(model, data, base, args.output, cv=cv, learning_curve=curve,
+                                   data_label=args.data_label or str(args.data_root)):
+        print(f"saved {path}")
+    return 0
+
+
 def cmd_models(args) -> int:
     from .catalogue import model_for, shipped_models
 
@@ -484,6 +523,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="model name for the card (default: the directory name)")
     p.add_argument("--skip-importance", action="store_true", help="do not compute permutation importance")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("train-edges", help="a model for each of the nine K edges from FEFF10 data sets",
+                       description="Fit the FEFF10 edge models on DATA_ROOT/{metal}-k/ (made by simulate): the "
+                                   "networks of --networks recalibrated to FEFF10 over all edges, each edge on "
+                                   "its mean spectrum; writes OUT/{metal}-k-feff/ for Ti to Zn.")
+    p.add_argument("data_root", metavar="DATA_ROOT", nargs="?", default="data/feff")
+    p.add_argument("-o", "--output", default="pretrained", metavar="OUT", help="default: pretrained")
+    p.add_argument("--networks", default="pretrained/fe-k", help="the bundle whose networks are recalibrated "
+                                                                 "(must be in OUT; default pretrained/fe-k)")
+    p.add_argument("--cv", type=int, metavar="K", help="K-fold CV grouped by parent complex first (figures go on the cards)")
+    p.add_argument("--learning-curve", type=float, nargs="*", default=[], metavar="FRACTION",
+                   help="with --cv: also CV on these shares of each fold's training parents (e.g. 0.25 0.5 0.75)")
+    p.add_argument("--data-label", help="how the cards name the data (default: DATA_ROOT as given)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train_edges)
 
     p = sub.add_parser("evaluate", help="score a model (or a recipe by K-fold CV) on a data directory",
                        description="Per-spectrum errors, their median and quartiles, and peak-position statistics.")

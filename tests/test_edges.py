@@ -1,0 +1,174 @@
+"""The nine-edge FEFF10 models: pooling edges, the FDMNES transfer, bundles that share networks,
+grouped CV by parent complex, and the train-edges command (synthetic data, no FEFF runs)."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from ase.io import write
+
+from xanesviz import Predictor
+from xanesviz.bundle import load_bundle
+from xanesviz.catalogue import model_for, shipped_models
+from xanesviz.cli import main
+from xanesviz.edges import (EDGE_METALS, FdmnesTransfer, PooledNetwork, cross_validate_edges, pool, read_edges,
+                            write_edge_bundles)
+from xanesviz.errors import ModelBundleError
+from xanesviz.feff import edge_grid
+from xanesviz.model import Recipe
+
+from helpers import random_complex, tiny_bundle
+
+PARENTS = ["AAAAAA", "BBBBBB", "CCCCCC", "DDDDDD", "EEEEEE", "FFFFFF"]
+
+
+def fake_spectrum(atoms, element):
+    """A smooth edge whose position follows the mean first-shell distance, offset per element."""
+    grid = edge_grid(element)
+    e0 = grid[0] + 15.0
+    bond = np.sort(atoms.get_distances(0, range(1, len(atoms))))[:6].mean()
+    offset = {"Cu": 0.1, "Ni": 0.0, "Co": -0.1}[element]
+    return grid, 0.6 / (1 + np.exp(-(grid - e0 - 8 * (bond - 2.1)) / 1.5)) + 0.2 + offset
+
+
+@pytest.fixture(scope="module")
+def feff_root(tmp_path_factory):
+    """``{metal}-k/`` folders as simulate writes them: Cu and Ni for every parent (Cu also a
+    displaced variant of two), Co for three; no other edge."""
+    root = tmp_path_factory.mktemp("feff")
+    rng = np.random.default_rng(5)
+    geometries = {p: random_complex(rng) for p in PARENTS}
+    for element, parents in (("Cu", PARENTS), ("Ni", PARENTS), ("Co", PARENTS[:3])):
+        folder = root / f"{element.lower()}-k"
+        (folder / "xyz").mkdir(parents=True)
+        (folder / "spectra").mkdir()
+        for parent in parents:
+            for tag in ([None, "stretch0"] if element == "Cu" and parent in PARENTS[:2] else [None]):
+                atoms = geometries[parent].copy()
+                atoms.numbers[0] = {"Cu": 29, "Ni": 28, "Co": 27}[element]
+                if tag:
+                    atoms.positions[1] *= 1.08
+                stem = f"{element}_{parent}" + (f"_{tag}" if tag else "")
+                write(folder / "xyz" / f"{stem}.xyz", atoms)
+                grid, mu = fake_spectrum(atoms, element)
+                np.savetxt(folder / "spectra" / f"{stem}.txt", np.column_stack([grid, mu]), header="fake FEFF10")
+    return root
+
+
+@pytest.fixture(scope="module")
+def networks(tmp_path_factory):
+    """A pretrained root holding a small Fe bundle whose networks the edge models reuse."""
+    root = tmp_path_factory.mktemp("pretrained")
+    tiny_bundle(root / "fe-k")
+    return root
+
+
+def test_edges_pool_with_their_parents_and_variants(feff_root, networks):
+    sets = read_edges(feff_root)
+    assert list(sets) == ["Co", "Ni", "Cu"]  # Ti to Zn order, only edges with spectra
+    data = pool(sets, load_bundle(networks / "fe-k").descriptor)
+    assert len(data) == 3 + 6 + 8 and data.X.shape[0] == data.y.shape[0] == len(data)
+    assert set(data.parents) == set(PARENTS)
+    assert data.variants.sum() == 2 and all(s.endswith("stretch0") for s in np.array(data.stems)[data.variants])
+
+
+def test_the_transfer_folds_into_each_edges_output_scaling(feff_root, networks):
+    base = load_bundle(networks / "fe-k")
+    data = pool(read_edges(feff_root), base.descriptor)
+    model = FdmnesTransfer.fit(data, base.ensemble)
+    assert model.counts == {"Co": 3, "Ni": 6, "Cu": 8}
+    for element in ("Cu", "Co", "Zn"):
+        rows = slice(None) if element == "Zn" else data.edges == element
+        direct = model.predict(data.X[rows], [element] * len(data.X[rows]))
+        np.testing.assert_allclose(model.ensemble_for(element).predict_mean(data.X[rows]), direct, atol=1e-10)
+    # an edge without spectra stands on the pooled mean; one with spectra on its own
+    zn = model.predict(data.X[:1], ["Zn"])[0] - model.predict(data.X[:1], ["Cu"])[0]
+    np.testing.assert_allclose(zn, model.pooled_mean - model.edge_means["Cu"], atol=1e-10)
+    # and it fits the training spectra better than each edge's mean spectrum alone
+    fitted = model.predict(data.X, data.edges)
+    means = np.array([model.mean_for(e) for e in data.edges])
+    assert np.abs(fitted - data.y).mean() < np.abs(means - data.y).mean()
+
+
+def test_grouped_cv_never_trains_on_a_held_out_parent(feff_root, networks):
+    base = load_bundle(networks / "fe-k")
+    data = pool(read_edges(feff_root), base.descriptor)
+    seen = []
+
+    def fit(mask, seed):
+        seen.append(mask.copy())
+        return FdmnesTransfer.fit(data, base.ensemble, mask)
+
+    cv = cross_validate_edges(data, {"transfer": fit}, edge_grid("Fe") - 7112.0, k=3, leave_edge_out=False)
+    assert len(seen) == 3 and np.isfinite(cv["predictions"]["transfer"]).all()
+    for train_mask in seen:  # a parent, its variants and its other metals: all on one side
+        assert set(data.parents[train_mask]).isdisjoint(data.parents[~train_mask])
+    table = cv["scores"]
+    assert table["transfer"]["Cu"]["variants"]["n_spectra"] == 2 and table["transfer"]["Cu"]["parents"]["n_spectra"] == 6
+    assert np.isfinite(cv["predictions"]["edge mean"]).all()
+
+    seen.clear()
+    cv = cross_validate_edges(data, {"transfer": fit}, edge_grid("Fe") - 7112.0, k=3)
+    left_out = cv["predictions"]["transfer, edge left out"]
+    assert np.isfinite(left_out).all()
+    assert any(len(set(data.edges[m])) == 2 for m in seen)  # models trained without one edge
+
+
+def test_a_pooled_network_learns_deviations_from_each_edges_mean(feff_root, networks):
+    data = pool(read_edges(feff_root), load_bundle(networks / "fe-k").descriptor)
+    recipe = Recipe(name="tiny-pooled", hidden=(16,), epochs=3, standardise_targets=True)
+    model = PooledNetwork.fit(data, recipe, n_members=1)
+    out = model.predict(data.X[:4], data.edges[:4])
+    assert out.shape == (4, 226) and np.isfinite(out).all()
+
+
+def test_train_edges_writes_nine_bundles_that_share_the_networks(feff_root, networks, tmp_path):
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    code = main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"), "--cv", "3",
+                 "--learning-curve", "0.5"])
+    assert code == 0
+    written = sorted(p.name for p in root.iterdir() if p.name.endswith("-k-feff"))
+    assert written == sorted(f"{m.lower()}-k-feff" for m in EDGE_METALS)
+    for folder in root.glob("*-k-feff"):
+        assert not (folder / "fast_weights.npz").exists() and not list(folder.glob("member_*.keras"))
+    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    assert card["training_data"]["n_samples"] == 8 and card["training_data"]["n_samples_all_edges"] == 17
+    assert card["networks_from"] == "fe-k" and card["edge"]["element"] == "Cu"
+    assert card["cv_metrics"]["per_method"]["FDMNES transfer"]["variants"]["n_spectra"] == 2
+    assert card["learning_curve"][0]["parent_fraction"] == 0.5
+    zn = json.loads((root / "zn-k-feff" / "model_card.json").read_text())
+    assert zn["training_data"]["n_samples"] == 0 and "no spectra yet" in zn["method"]
+    # the catalogue picks them by element; Fe keeps its own model
+    assert model_for("Cu", root=root).name == "cu-k-feff" and model_for("Fe", root=root).name == "tiny"  # the fe-k folder
+    labels = {m.name: m.spectra for m in shipped_models(root)}
+    assert labels["zn-k-feff"] == "FEFF10, no Zn spectra yet, 17 of all edges"
+    # a Cu complex predicts on the Cu grid, with the trust signal of the networks' training set
+    predictor = Predictor.load(root / "cu-k-feff")
+    cu = random_complex(np.random.default_rng(9))
+    cu.numbers[0] = 29
+    spectrum = predictor.predict(cu)
+    np.testing.assert_allclose(spectrum.energy, edge_grid("Cu"))
+    assert np.isfinite(spectrum.mu).all() and np.isfinite(spectrum.std).all()
+    assert predictor.bundle.training_features is not None
+    assert np.isfinite(predictor.sensitivity(cu)).all()
+
+
+def test_a_bundle_whose_shared_networks_are_missing_or_outside_is_refused(feff_root, networks, tmp_path):
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k")]) == 0
+    card_path = root / "ni-k-feff" / "model_card.json"
+    card = json.loads(card_path.read_text())
+    for bad, message in (("../fe-k", "must name a sibling bundle folder"), ("gone", "which is not a model bundle")):
+        card["networks_from"] = bad
+        card_path.write_text(json.dumps(card))
+        with pytest.raises(ModelBundleError, match=message):
+            load_bundle(root / "ni-k-feff")
+
+
+def test_train_edges_without_spectra_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "cu-k" / "spectra").mkdir(parents=True)
+    assert main(["train-edges", str(tmp_path), "-o", str(tmp_path)]) == 2
+    assert "no FEFF10 spectra" in capsys.readouterr().err

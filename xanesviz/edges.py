@@ -1,0 +1,303 @@
+"""One network for every first-row K edge with FEFF10 data, and a bundle per edge from it.
+
+The FEFF10 data sets (``data/feff/{metal}-k/``, made by ``xanesviz simulate``) share one grid
+relative to each edge (xraydb's edge energy -15 to +60 eV, 226 points), so their spectra stack.
+A few dozen spectra per edge cannot train a network per edge, so one network learns from all
+edges together: the absorber enters as its edge's **mean spectrum**. Each spectrum's target is
+its deviation from its edge's mean (plus the pooled mean, to keep the targets' scale), and an
+edge's bundle adds its own mean back (in the networks' output scaling ``y_mean``). That is a
+one-hot absorber input wired straight to the output layer: the networks learn how geometry
+moves a spectrum, shared across edges; the edge decides the baseline. An edge with no spectra
+yet gets the pooled mean: its predictions are the other edges' geometry response on the
+pooled mean spectrum, on its own energies, and :func:`cross_validate_edges` measures what that
+is worth by leaving whole edges out.
+
+Cross-validation groups by parent complex (:func:`xanesviz.derived_set.parent_of`): a parent,
+its displaced variants and the same complex with the other metals share one fold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .data import Dataset, load_dataset
+from .derived_set import parent_of, variant_of
+from .errors import XanesvizError
+from .model import Recipe, train
+from .structure import TRANSITION_METALS
+
+#: The nine K edges the project predicts, Ti to Zn.
+EDGE_METALS = TRANSITION_METALS[TRANSITION_METALS.index("Ti"):]
+
+#: Where the shipped FEFF10 data sets live (one ``{metal}-k`` folder each).
+FEFF_DATA = Path(__file__).resolve().parents[1] / "data" / "feff"
+
+
+def edge_folder(root: str | Path, element: str) -> Path:
+    return Path(root) / f"{element.lower()}-k"
+
+
+def read_edges(root: str | Path = FEFF_DATA, elements=EDGE_METALS) -> dict[str, Dataset]:
+    """The FEFF10 data set of each edge under ``root`` that has spectra, by element (Ti–Zn order)."""
+    from .feff import edge_grid
+
+    sets = {}
+    for element in elements:
+        folder = edge_folder(root, element)
+        if not (folder / "spectra").is_dir() or not any((folder / "spectra").glob("*.txt")):
+            continue
+        sets[element] = load_dataset(folder, edge_grid(element))
+    if not sets:
+        raise XanesvizError(f"{root}: no FEFF10 spectra in any {{metal}}-k/ folder")
+    return sets
+
+
+@dataclass
+class Pooled:
+    """Every edge's samples stacked: descriptor rows, spectra, and per sample its edge, parent
+    and whether it is a displaced variant."""
+
+    X: np.ndarray
+    y: np.ndarray
+    edges: np.ndarray  # element symbol per sample
+    parents: np.ndarray  # parent refcode per sample (the CV group)
+    variants: np.ndarray  # bool: a displaced variant
+    stems: list
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def pool(sets: dict[str, Dataset], descriptor) -> Pooled:
+    """Featurise every edge's structures (each at its own metal) and stack them."""
+    X, y, edges, stems = [], [], [], []
+    for element, dataset in sets.items():
+        X.append(descriptor.transform(dataset.structures, absorber=element))
+        y.append(dataset.spectra)
+        edges += [str(element)] * len(dataset)
+        stems += list(dataset.names)
+    return Pooled(np.vstack(X), np.vstack(y), np.array(edges, dtype=object), np.array([parent_of(s) for s in stems]),
+                  np.array([variant_of(s) is not None for s in stems]), stems)
+
+
+class EdgeModel:
+    """Spectra of every edge from one set of networks: each edge's mean spectrum plus the
+    networks' learned deviation from the pooled mean. Subclasses say how the networks are fitted."""
+
+    method = ""
+
+    def __init__(self, ensemble, pooled_mean: np.ndarray, edge_means: dict, counts: dict):
+        self.ensemble = ensemble  # xanesviz.ensemble.Ensemble, predicting pooled mean + deviation
+        self.pooled_mean = pooled_mean
+        self.edge_means = edge_means  # element -> mean spectrum of that edge's training spectra
+        self.counts = counts  # element -> training spectra of that edge
+
+    def mean_for(self, element: str) -> np.ndarray:
+        return self.edge_means.get(element, self.pooled_mean)
+
+    def ensemble_for(self, element: str):
+        """The ensemble that predicts ``element``'s edge: the shared networks on its mean."""
+        offset = self.mean_for(element) - self.pooled_mean
+        return dataclasses.replace(self.ensemble, y_mean=self.ensemble.y_mean + offset)
+
+    def predict(self, X: np.ndarray, edges) -> np.ndarray:
+        out = self.ensemble.predict_mean(X) - self.pooled_mean
+        return out + np.array([self.mean_for(e) for e in edges])
+
+
+def edge_means(y: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, dict, dict]:
+    """The pooled mean spectrum, each edge's mean and each edge's count."""
+    return (y.mean(axis=0), {str(e): y[edges == e].mean(axis=0) for e in dict.fromkeys(edges)},
+            {str(e): int((edges == e).sum()) for e in dict.fromkeys(edges)})
+
+
+class PooledNetwork(EdgeModel):
+    """Networks trained (recipe as given) on all edges' deviations from their edge's mean."""
+
+    method = "pooled network"
+
+    @classmethod
+    def fit(cls, data: Pooled, recipe: Recipe, seed: int = 0, n_members: int | None = None,
+            mask: np.ndarray | None = None) -> "PooledNetwork":
+        mask = np.ones(len(data), bool) if mask is None else mask
+        X, y, edges = data.X[mask], data.y[mask], data.edges[mask]
+        pooled, means, counts = edge_means(y, edges)
+        targets = y - np.array([means[e] for e in edges]) + pooled
+        return cls(train(X, targets, recipe, seed=seed, n_members=n_members), pooled, means, counts)
+
+
+class FdmnesTransfer(EdgeModel):
+    """The Fe K FDMNES model's networks (trained on 4079 complexes), their output recalibrated
+    to FEFF10: per energy point, deviation = b(E) x (FDMNES prediction - its mean over the
+    training structures), b fitted by least squares over all edges' training spectra, added to
+    each edge's mean. Its nearest-neighbour member is left out (it holds Fe FDMNES residuals).
+    The descriptor rows must be the FDMNES model's (same WACSF settings)."""
+
+    method = "FDMNES transfer"
+
+    @classmethod
+    def fit(cls, data: Pooled, base, mask: np.ndarray | None = None) -> "FdmnesTransfer":
+        mask = np.ones(len(data), bool) if mask is None else mask
+        base = dataclasses.replace(base, neighbours=None)
+        y, edges = data.y[mask], data.edges[mask]
+        pooled, means, counts = edge_means(y, edges)
+        F = base.predict_mean(data.X[mask])
+        centre = F.mean(axis=0)
+        A, D = F - centre, y - np.array([means[e] for e in edges])
+        b = (A * D).sum(axis=0) / np.maximum((A * A).sum(axis=0), 1e-12)
+        # spectrum = pooled + b (F - centre), F = out * y_scale + y_mean: fold it into the scaling
+        ensemble = dataclasses.replace(base, y_scale=b * base.y_scale, y_mean=pooled + b * (base.y_mean - centre))
+        return cls(ensemble, pooled, means, counts)
+
+
+def _scores(energy_rel: np.ndarray, predicted: np.ndarray, true: np.ndarray) -> dict:
+    from .evaluation import summarise
+
+    return summarise(energy_rel, predicted, true) if len(true) else {"n_spectra": 0}
+
+
+def cross_validate_edges(data: Pooled, fitters: dict, energy_rel: np.ndarray, k: int = 5, seed: int = 0,
+                         parent_fraction: float = 1.0, leave_edge_out: bool = True,
+                         progress: bool = False) -> dict:
+    """K-fold CV grouped by parent complex of each method of ``fitters`` (name -> ``fit(mask,
+    seed)`` returning an :class:`EdgeModel` trained on the samples of ``mask``).
+
+    Every held-out spectrum gets, per method, the prediction of the model trained on its fold's
+    training parents (``name``) and, with ``leave_edge_out``, of one trained also without any
+    spectrum of its edge (``name, edge left out``: what an edge with no data of its own gets);
+    and the baseline ``edge mean`` (its edge's mean training spectrum: what the networks must
+    beat). ``parent_fraction`` < 1 trains each fold on that share of its training parents (a
+    learning-curve point). Scores per method, per edge, for parents and variants separately
+    (:func:`score_table`, on ``energy_rel``).
+    """
+    from sklearn.model_selection import GroupKFold
+
+    parents = np.unique(data.parents)
+    if len(parents) < k:
+        raise XanesvizError(f"{k}-fold CV grouped by parent needs at least {k} parent complexes, "
+                            f"the data has {len(parents)}")
+    rng = np.random.default_rng(seed)
+    shuffled = {p: i for i, p in enumerate(rng.permutation(parents))}
+    groups = np.array([shuffled[p] for p in data.parents])
+    names = ["edge mean", *fitters] + ([f"{n}, edge left out" for n in fitters] if leave_edge_out else [])
+    predicted = {m: np.full(data.y.shape, np.nan) for m in names}
+    for fold, (train_idx, test_idx) in enumerate(GroupKFold(k).split(data.X, groups=groups)):
+        train_mask = np.zeros(len(data), bool)
+        train_mask[train_idx] = True
+        if parent_fraction < 1.0:
+            fold_parents = np.unique(data.parents[train_mask])
+            keep = rng.choice(fold_parents, max(1, int(round(parent_fraction * len(fold_parents)))), replace=False)
+            train_mask &= np.isin(data.parents, keep)
+        test_edges = data.edges[test_idx]
+        _, means, _ = edge_means(data.y[train_mask], data.edges[train_mask])
+        pooled = data.y[train_mask].mean(axis=0)
+        predicted["edge mean"][test_idx] = [means.get(e, pooled) for e in test_edges]
+        for name, fit in fitters.items():
+            model = fit(train_mask, seed + fold)
+            predicted[name][test_idx] = model.predict(data.X[test_idx], test_edges)
+            if not leave_edge_out:
+                continue
+            for element in np.unique(test_edges):
+                rows = test_idx[test_edges == element]
+                without = train_mask & (data.edges != element)
+                if without.any():
+                    other = fit(without, seed + fold)
+                    predicted[f"{name}, edge left out"][rows] = other.predict(data.X[rows], [element] * len(rows))
+        if progress:
+            print(f"fold {fold + 1}/{k}: {len(test_idx)} spectra held out", flush=True)
+    return {"k": k, "parent_fraction": parent_fraction, "n_parents": int(len(parents)),
+            "scores": score_table(data, predicted, energy_rel), "predictions": predicted}
+
+
+def score_table(data: Pooled, predicted: dict, energy_rel: np.ndarray) -> dict:
+    """{method: {edge or 'all': {'parents' | 'variants' | 'all': scores}}} over predicted rows."""
+    table = {}
+    for method, values in predicted.items():
+        done = ~np.isnan(values).any(axis=1)
+        per_edge = {}
+        for edge in ["all", *dict.fromkeys(data.edges)]:
+            rows = done & ((data.edges == edge) if edge != "all" else True)
+            per_edge[edge] = {kind: _scores(energy_rel, values[rows & sel], data.y[rows & sel])
+                              for kind, sel in (("all", np.ones(len(data), bool)), ("parents", ~data.variants),
+                                                ("variants", data.variants))}
+        table[method] = per_edge
+    return table
+
+
+# -- bundles ------------------------------------------------------------------------------
+def bundle_name(element: str) -> str:
+    return f"{element.lower()}-k-feff"
+
+
+def _edge_scores(cv: dict, element: str) -> dict:
+    """One edge's CV figures per method (spectra of parents and of variants separately)."""
+    return {method: {kind: scores for kind, scores in table.get(element, {}).items() if scores.get("n_spectra")}
+            for method, table in cv["scores"].items()}
+
+
+def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_root: str | Path,
+                       cv: dict | None = None, learning_curve: list | None = None,
+                       elements=EDGE_METALS, data_label: str = "data/feff") -> list[Path]:
+    """One bundle per edge, ``out_root/{metal}-k-feff/``, using ``base_bundle``'s networks (by
+    name, not copied) with the edge's output scaling; cards say what each learned from."""
+    from .bundle import save_bundle
+    from .descriptor import WACSF
+    from .explain import default_windows, importance_to_card, permutation_importance, window_importance
+    from .feff import REFERENCE, edge_grid
+    from .spectrum import edge_energy
+
+    out_root = Path(out_root)
+    base_name = Path(base_bundle.path).name
+    if Path(base_bundle.path).resolve().parent != out_root.resolve():
+        raise XanesvizError(f"{out_root}: the edge bundles must sit beside the networks' bundle {base_bundle.path}")
+    energy_rel = edge_grid("Fe") - edge_energy("Fe", "K")
+    importance = permutation_importance(
+        lambda X: model.predict(X, data.edges), data.X, data.y, energy_rel,
+        names=base_bundle.descriptor.feature_names(), repeats=2, seed=0)
+    recipe = {**base_bundle.card.get("recipe", {}), "name": "fdmnes-transfer", "neighbour_width": 0.0}
+    written = []
+    for element in elements:
+        e0 = edge_energy(element, "K")
+        energy = edge_grid(element)
+        descriptor = WACSF.from_params({**base_bundle.descriptor.to_params(), "element": element})
+        ensemble = dataclasses.replace(model.ensemble_for(element), recipe=recipe)
+        n_edge = model.counts.get(element, 0)
+        card = {
+            "name": bundle_name(element),
+            "edge": {"element": element, "edge": "K", "edge_energy_eV": e0, "fermi_level_eV": e0},
+            "default_for_element": element != base_bundle.card["edge"]["element"],
+            "target_broadening": "FEFF10's own (core-hole lifetime, Hedin-Lundqvist self-energy; no added broadening)",
+            "method": (f"{model.method}: the networks of {base_name} (trained on FDMNES Fe K spectra of 4079 "
+                       "complexes), their output recalibrated per energy point to FEFF10 spectra of all edges "
+                       "(energies relative to each edge), on this edge's mean FEFF10 spectrum"
+                       + ("" if n_edge else "; this edge has no spectra yet, so the pooled mean of the other "
+                                            "edges stands in")),
+            "training_data": {
+                "method": "FEFF10", "directory": data_label, "n_samples": n_edge,
+                "n_samples_all_edges": int(len(data)), "per_edge": dict(model.counts),
+                "n_parents_all_edges": int(len(np.unique(data.parents))),
+                "n_variants_all_edges": int(data.variants.sum()),
+                "feff_settings": REFERENCE.describe(),
+                "structures": "derived from tmQM-based Fe complexes (data/structures: metal replaced, ligands "
+                              "moved to the metal's typical bond lengths; displaced variants)",
+                "targets": "spectra/ (FEFF10 mu, absolute energies)"},
+            "trust_signal": f"distance to the training complexes of {base_name}'s networks",
+        }
+        if cv is not None:
+            card["cv_metrics"] = {"k": cv["k"], "group": "parent complex (all metals and variants of it in one fold)",
+                                  "n_parents": cv["n_parents"], "per_method": _edge_scores(cv, element),
+                                  "all_edges": _edge_scores(cv, "all")}
+        if learning_curve:
+            card["learning_curve"] = learning_curve
+        windows = default_windows(energy, e0)
+        result = {**importance, "energy": energy, "window_ranges": windows,
+                  "windows": {name: window_importance(importance["per_energy"], importance["baseline_mse"], energy,
+                                                      window) for name, window in windows.items()}}
+        card["feature_importance"] = importance_to_card(result)
+        written.append(save_bundle(out_root / bundle_name(element), ensemble, descriptor, card, energy,
+                                   importance=result, networks_from=base_name))
+    return written
