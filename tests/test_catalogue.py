@@ -19,14 +19,23 @@ from helpers import random_complex, tiny_bundle
 def test_the_shipped_fe_model_is_listed_and_is_the_default_for_fe():
     models = shipped_models()
     fe = [m for m in models if m.element == "Fe" and m.edge == "K"]
-    assert [m.name for m in fe] == ["fe-k"] and "FDMNES" in fe[0].spectra and "4079" in fe[0].spectra
+    assert [m.name for m in fe] == ["fe-k", "fe-k-feff"] and "FDMNES" in fe[0].spectra and "4079" in fe[0].spectra
+    assert "FEFF10" in fe[1].spectra
     assert model_for("Fe") == fe[0]
     assert Predictor.load(element="Fe").name == "fe-k"
 
 
+def test_every_edge_from_ti_to_zn_has_a_shipped_model():
+    for element in ("Ti", "V", "Cr", "Mn", "Co", "Ni", "Cu", "Zn"):
+        model = model_for(element)
+        assert model.name == f"{element.lower()}-k-feff" and model.spectra.startswith("FEFF10")
+        predictor = Predictor.load(model.path)
+        assert predictor.element == element and abs(predictor.energy[0] + 15 - predictor.edge_energy) < 1e-6
+
+
 def test_an_edge_without_a_model_is_a_one_line_error_naming_what_exists():
-    with pytest.raises(ModelBundleError, match=r"no model for the Cu K edge yet \(models shipped for: Fe K\)"):
-        model_for("Cu")
+    with pytest.raises(ModelBundleError, match=r"no model for the Sc K edge yet \(models shipped for: Ti K, V K"):
+        model_for("Sc")
 
 
 def relabelled(bundle, folder, element, default=False):
@@ -69,18 +78,27 @@ def test_the_absorber_element_is_the_named_atom_or_the_one_metal():
 def test_predict_without_a_model_picks_each_structures_edge_and_names_the_missing_one(tmp_path, capsys):
     rng = np.random.default_rng(2)
     fe = random_complex(rng)
-    cu = fe.copy()
-    cu.numbers[0] = 29
+    cu, sc = fe.copy(), fe.copy()
+    cu.numbers[0], sc.numbers[0] = 29, 21
     write(tmp_path / "iron.xyz", fe)
     write(tmp_path / "copper.xyz", cu)
+    write(tmp_path / "scandium.xyz", sc)
     out = tmp_path / "out.csv"
-    code = main(["predict", str(tmp_path / "iron.xyz"), str(tmp_path / "copper.xyz"), "-o", str(out)])
+    code = main(["predict", str(tmp_path / "iron.xyz"), str(tmp_path / "scandium.xyz"), "-o", str(out)])
     err = capsys.readouterr().err
-    assert code == 1 and "copper.xyz" in err and "no model for the Cu K edge yet" in err
+    assert code == 1 and "scandium.xyz" in err and "no model for the Sc K edge yet" in err
     lines = [line for line in out.read_text().splitlines() if not line.startswith("#")]
     assert lines[0] == "energy_eV,iron" and len(lines) == 227
     np.testing.assert_allclose([float(v) for v in (row.split(",")[1] for row in lines[1:])],
                                Predictor.load().predict(fe).mu, rtol=1e-5, atol=1e-6)  # as the CSV writes it
+    assert main(["predict", str(tmp_path / "copper.xyz"), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "# model: cu-k-feff" in text and "# edge: Cu K" in text
+    rows = [line.split(",") for line in text.splitlines() if not line.startswith("#")][1:]
+    np.testing.assert_allclose([float(r[0]) for r in rows], Predictor.load(element="Cu").energy, atol=1e-3)
+    # one CSV holds one energy axis: an iron and a copper complex together are refused by name
+    assert main(["predict", str(tmp_path / "iron.xyz"), str(tmp_path / "copper.xyz"), "-o", str(out)]) == 1
+    assert "copper.xyz" in capsys.readouterr().err
 
 
 def test_models_command_lists_the_shipped_models(capsys):

@@ -3,7 +3,8 @@
 Each folder of ``pretrained/`` with a ``model_card.json`` is a model; its card says the element
 and edge it predicts (``edge``), what it learned from (``training_data``) and its name. One model
 per edge is the default for that element: the one whose card says ``"default_for_element": true``,
-else the only one for that element (the Fe K FDMNES model is the default for Fe). A structure's
+else one whose card does not say ``false`` (the Fe K FDMNES model is the default for Fe; the Fe K
+FEFF10 model beside it declines). A structure's
 absorber picks the model when none is named: the named atom, or the structure's one first-row
 transition metal; with several metals the caller must name the absorber.
 """
@@ -32,7 +33,7 @@ class ModelEntry:
     edge: str
     path: Path
     spectra: str  # what it learned from, in words: e.g. "FDMNES, 4079 Fe complexes"
-    default: bool  # the card asks to be its element's default
+    default: bool | None  # the card asks to be its element's default (True), declines (False), or is silent
 
     @property
     def label(self) -> str:
@@ -48,10 +49,15 @@ def _entry(folder: Path) -> ModelEntry | None:
         return None  # not a bundle (or a damaged one: loading it names the problem)
     data = card.get("training_data", {}) if isinstance(card.get("training_data"), dict) else {}
     method = data.get("method") or ("FEFF10" if "feff" in str(data.get("directory", "")).lower() else "FDMNES")
-    count = data.get("n_samples")
-    spectra = f"{method}, {count} spectra" if count else method
+    count, pooled = data.get("n_samples"), data.get("n_samples_all_edges")
+    if pooled is not None:  # one of the FEFF10 edge models: its own spectra, and all edges'
+        spectra = (f"{method}, {count or 'no'} {element} spectra"
+                   + (" yet" if not count else "") + f", {pooled} of all edges")
+    else:
+        spectra = f"{method}, {count} spectra" if count else method
     return ModelEntry(name=str(card.get("name", folder.name)), element=element, edge=edge_name, path=folder,
-                      spectra=spectra, default=bool(card.get("default_for_element", False)))
+                      spectra=spectra,
+                      default=None if card.get("default_for_element") is None else bool(card["default_for_element"]))
 
 
 def shipped_models(root: str | Path = PRETRAINED) -> list[ModelEntry]:
@@ -60,7 +66,8 @@ def shipped_models(root: str | Path = PRETRAINED) -> list[ModelEntry]:
     entries = [e for folder in sorted(root.iterdir()) if folder.is_dir() for e in [_entry(folder)] if e] \
         if root.is_dir() else []
     order = {symbol: i for i, symbol in enumerate(TRANSITION_METALS)}
-    return sorted(entries, key=lambda e: (order.get(e.element, len(order)), not e.default, e.name))
+    rank = {True: 0, None: 1, False: 2}  # asks to be the default, is silent, declines
+    return sorted(entries, key=lambda e: (order.get(e.element, len(order)), rank[e.default], e.name))
 
 
 def model_for(element: str, edge: str = "K", root: str | Path = PRETRAINED) -> ModelEntry:
@@ -68,10 +75,9 @@ def model_for(element: str, edge: str = "K", root: str | Path = PRETRAINED) -> M
     models = shipped_models(root)
     candidates = [m for m in models if m.element == element and m.edge == edge]
     if not candidates:
-        have = ", ".join(sorted({f"{m.element} {m.edge}" for m in models})) or "none"
+        have = ", ".join(dict.fromkeys(f"{m.element} {m.edge}" for m in models)) or "none"  # Ti to Zn
         raise ModelBundleError(f"no model for the {element} {edge} edge yet (models shipped for: {have})")
-    defaults = [m for m in candidates if m.default]
-    return (defaults or candidates)[0]
+    return candidates[0]  # sorted: the one that asks to be the default, else one that does not decline
 
 
 def absorber_element(atoms, absorber: int | str | None = None, source: str = "structure") -> str:
