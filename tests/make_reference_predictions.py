@@ -21,7 +21,7 @@ SCORE_KEYS = ("distance", "percentile", "p99", "range_excess", "level", "ensembl
 
 def reference_structures():
     from xanesviz import read_structure
-    from xanesviz.examples import GALLERY
+    from xanesviz.examples import FE_EXAMPLES as GALLERY  # the Fe model's complexes
 
     labels, structures = [], []
     for label, build in GALLERY.items():

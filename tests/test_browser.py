@@ -357,3 +357,40 @@ def test_dashboard_screenshot(browser, voila_url, tmp_path):
     target = SCREENSHOT if os.environ.get("XANESVIZ_UPDATE_SCREENSHOT") == "1" else tmp_path / "dashboard.png"
     target.write_bytes(data)
     assert not page_errors, f"uncaught errors in the page: {page_errors}"
+
+
+def test_a_copper_complex_from_the_gallery_drags_and_exports_on_the_cu_edge(page, tmp_path):
+    """Pick a Cu complex: the Cu K model takes over (its energies on the axis), a drag re-predicts,
+    and the CSV says Cu K with the Cu grid."""
+    from xanesviz import Predictor
+
+    cu_grid = Predictor.load(element="Cu").energy
+    page.select_option(".widget-dropdown:has(label:text('Example')) select", label="[Cu(H2O)6]2+ (octahedral)")
+    page.wait_for_function(f"document.querySelector('{PLOT}').data[1].x[0] > {cu_grid[0] - 1}", timeout=30_000)
+    assert "cu-k-feff" in page.inner_text(".xanesviz-model-info")
+    assert "cu-k-feff" in page.inner_text(".xanesviz-model")
+    time.sleep(1.0)  # the viewer shows the new complex
+    before = plotted(page)
+    assert np.all(np.isfinite(before))
+    atom = find_atom_pixel(page)
+    assert atom is not None and atom["element"] in ("O", "H")
+    page.mouse.move(atom["x"], atom["y"])
+    page.mouse.down()
+    for step in range(1, 12):
+        page.mouse.move(atom["x"] + 4 * step, atom["y"] + 2 * step)
+        time.sleep(0.03)
+    page.mouse.up()
+    after = wait_for_change(page, before, timeout=15)
+    assert not np.allclose(after, before) and np.all(np.isfinite(after))
+    time.sleep(1.0)  # the download link follows the release
+    with page.expect_download() as info:
+        page.click("a.xanesviz-download-csv")
+    path = tmp_path / "copper.csv"
+    info.value.save_as(path)
+    lines = path.read_text().splitlines()
+    assert any("edge: Cu K" in line for line in lines if line.startswith("#"))
+    body = [line for line in lines if not line.startswith("#")]
+    assert body[0].startswith("energy_eV,mu")
+    rows = np.array([[float(v) for v in line.split(",")] for line in body[1:]])
+    np.testing.assert_allclose(rows[:, 0], cu_grid, atol=1e-3)
+    np.testing.assert_allclose(rows[:, 1], plotted(page), rtol=1e-4)

@@ -170,14 +170,44 @@ def test_values_set_from_python_land_on_the_sliders_grid():
     assert controls.gamma_hole.value == 1.45 and controls.broadening.gamma_hole == 1.45
 
 
-def test_a_complex_of_another_metal_is_refused_naming_its_edge(dashboard):
+def test_a_complex_of_another_metal_switches_to_its_edges_model_and_back(dashboard):
+    from helpers import random_complex
+
+    copper = random_complex(np.random.default_rng(3))
+    copper.numbers[0] = 29
+    assert dashboard.load_atoms(copper, "copper.xyz")
+    assert dashboard.predictor.name == "cu-k-feff" and "Cu K edge, model cu-k-feff" in dashboard.message.value
+    energy = dashboard.spectrum.energy
+    assert 8960 < energy[0] < energy[-1] < 9045 and np.isfinite(dashboard.panel.trace_values("predicted")).all()
+    assert dashboard.window.value == (energy[0], energy[-1]) and energy[0] <= dashboard.controls.e_fermi.value
+    assert [label.split(" ")[0] for label, _ in dashboard.model_choice.options] == ["cu-k-feff"]
+    assert "cu-k-feff" in dashboard.model_info.value and "FEFF10" in dashboard.model_info.value
+    assert dashboard.move_atom(1, dashboard.atoms.positions[1] * 1.05)  # a drag predicts on the Cu edge
+    assert np.isfinite(dashboard.sensitivity_values).all()
+    assert "energy_eV" in dashboard.spectrum_csv() and "# edge: Cu K" in dashboard.spectrum_csv()
+    dashboard.load_example(next(iter(GALLERY)))
+    assert dashboard.predictor.name == "fe-k" and dashboard.spectrum.energy[0] == 7097.0
+
+
+def test_the_model_picker_swaps_models_of_the_same_edge(dashboard):
+    dashboard.load_example(next(iter(GALLERY)))
+    before = dashboard.panel.trace_values("predicted").copy()
+    feff = [value for label, value in dashboard.model_choice.options if label.startswith("fe-k-feff")]
+    assert len(feff) == 1
+    dashboard.model_choice.value = feff[0]
+    assert dashboard.predictor.name == "fe-k-feff" and "Predicting with fe-k-feff" in dashboard.message.value
+    assert not np.allclose(dashboard.panel.trace_values("predicted"), before)
+    dashboard.model_choice.value = [v for label, v in dashboard.model_choice.options if label.startswith("fe-k ")][0]
+    np.testing.assert_allclose(dashboard.panel.trace_values("predicted"), before, rtol=1e-6)
+
+
+def test_a_complex_of_a_metal_without_a_model_is_refused_naming_its_edge(dashboard):
     from helpers import random_complex
 
     name_before, before = dashboard.name, dashboard.panel.trace_values("predicted").copy()
-    copper = random_complex(np.random.default_rng(3))
-    copper.numbers[0] = 29
-    assert not dashboard.load_atoms(copper, "copper.xyz")
-    assert "copper.xyz: no model for the Cu K edge yet" in dashboard.message.value
-    assert "Fe K edge" in dashboard.message.value
+    scandium = random_complex(np.random.default_rng(3))
+    scandium.numbers[0] = 21
+    assert not dashboard.load_atoms(scandium, "scandium.xyz")
+    assert "no model for the Sc K edge yet" in dashboard.message.value
     assert dashboard.name == name_before
     np.testing.assert_array_equal(dashboard.panel.trace_values("predicted"), before)

@@ -5,7 +5,7 @@ import pytest
 
 from xanesviz import Predictor
 from xanesviz.bundle import load_importance
-from xanesviz.examples import GALLERY, example
+from xanesviz.examples import FE_EXAMPLES as GALLERY, example
 from xanesviz.explain import DomainModel, window_importance
 
 

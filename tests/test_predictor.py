@@ -6,7 +6,7 @@ from ase import Atoms
 
 from xanesviz import Predictor
 from xanesviz.errors import StructureError
-from xanesviz.examples import GALLERY
+from xanesviz.examples import FE_EXAMPLES as GALLERY  # the Fe model's complexes
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 
 from xanesviz import Predictor
 from xanesviz.bundle import load_bundle
-from xanesviz.examples import GALLERY
+from xanesviz.examples import FE_EXAMPLES as GALLERY  # the Fe model's complexes
 from xanesviz.predictor import DEFAULT_BUNDLE
 
 

@@ -60,8 +60,9 @@ class BroadeningControls(widgets.VBox):
         for w in self._sliders:
             w.observe(self._changed, names="value")
         self.use_core_hole.observe(self._core_hole_toggled, names="value")
-        super().__init__([widgets.HTML(f"<small>{NOTE.format(target=target_broadening)}</small>", layout=widgets.Layout(width="340px")),
-                          self.use_core_hole, *self._sliders, self.reset_button])
+        self.note = widgets.HTML(f"<small>{NOTE.format(target=target_broadening)}</small>",
+                                 layout=widgets.Layout(width="340px"))
+        super().__init__([self.note, self.use_core_hole, *self._sliders, self.reset_button])
         self.add_class("xanesviz-broadening")
 
     @property
@@ -91,6 +92,27 @@ class BroadeningControls(widgets.VBox):
                 w.value = on_slider_grid(w, value)
                 w.observe(self._changed, names="value")
         self._changed()
+
+    def set_model(self, energy: np.ndarray, core_hole_width: float, fermi_level: float | None = None,
+                  target_broadening: str = "see the model card") -> None:
+        """Another model's energy axis, core-hole width, Fermi level and target broadening; the
+        sliders go back to their defaults (one change is announced)."""
+        self.energy = np.asarray(energy, float)
+        self.core_hole_width = core_hole_width
+        self.fermi_level = float(self.energy[0] if fermi_level is None else fermi_level)
+        self.note.value = f"<small>{NOTE.format(target=target_broadening)}</small>"
+        self.use_core_hole.description = f"add core-hole width ({core_hole_width:.2f} eV, xraydb)"
+        self.e_fermi.unobserve(self._changed, names="value")
+        lo, hi = float(self.energy[0]), float(self.energy[-1])
+        if lo > self.e_fermi.max:  # widen before narrowing, so min never exceeds max
+            self.e_fermi.max, self.e_fermi.min = hi, lo
+        else:
+            self.e_fermi.min, self.e_fermi.max = lo, hi
+        self.e_fermi.observe(self._changed, names="value")
+        self.use_core_hole.unobserve(self._core_hole_toggled, names="value")
+        self.use_core_hole.value = False
+        self.use_core_hole.observe(self._core_hole_toggled, names="value")
+        self.reset()
 
     def _core_hole_toggled(self, change) -> None:
         self.gamma_hole.value = on_slider_grid(self.gamma_hole, self.core_hole_width) if change["new"] else 0.0

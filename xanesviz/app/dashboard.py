@@ -62,11 +62,28 @@ def feff_settings_from_environment():
         return REFERENCE
 
 
+def _model_key(predictor: Predictor) -> str:
+    return str(Path(predictor.bundle.path).resolve())
+
+
+def model_info_html(predictor: Predictor) -> str:
+    """The line under the figures that says which model predicts, and from what data."""
+    data = predictor.card.get("training_data", {})
+    method = data.get("method") or "FDMNES"
+    count = data.get("n_samples")
+    learned = f"{method}, {count} {predictor.element} spectra" if count is not None else method
+    if data.get("n_samples_all_edges") is not None:
+        learned += f" (+ all edges: {data['n_samples_all_edges']})"
+    return (f"<small>model <b>{predictor.name}</b> ({learned}): {' + '.join(predictor.members)}, "
+            f"{predictor.element} {predictor.edge} edge, band = ±1σ over the networks</small>")
+
+
 class Dashboard(widgets.VBox):
     """3D viewer + live spectrum + broadening + export, for one structure at a time."""
 
     def __init__(self, predictor: Predictor | None = None, atoms: Atoms | None = None, name: str | None = None):
         self.predictor = predictor or Predictor.load()
+        self._predictors = {_model_key(self.predictor): self.predictor}  # loaded models, by bundle folder
         mark("bundle loaded")
         self.atoms: Atoms | None = None
         self.loaded: Atoms | None = None
@@ -89,6 +106,10 @@ class Dashboard(widgets.VBox):
         self.upload = widgets.FileUpload(accept="", multiple=False, description="Upload structure")
         self.upload.add_class("xanesviz-upload")
         self.absorber_choice = widgets.Dropdown(description="Absorber", layout=widgets.Layout(width="220px"))
+        self.model_choice = widgets.Dropdown(description="Model", layout=widgets.Layout(width="330px"))
+        self.model_choice.add_class("xanesviz-model")
+        self._listing_models = False
+        self._list_models()
         self.undo_button = widgets.Button(description="Undo", icon="undo", layout=widgets.Layout(width="90px"))
         self.reset_button = widgets.Button(description="Reset structure", icon="refresh")
         self.viewer = DraggableViewer()
@@ -132,13 +153,13 @@ class Dashboard(widgets.VBox):
                                      self.predictor.descriptor.r_max)
         self._draw_gamma()
         self.sensitivity_values = None
-        self.model_info = widgets.HTML(
-            f"<small>model <b>{self.predictor.name}</b>: {' + '.join(self.predictor.members)}, "
-            f"{self.predictor.element} {self.predictor.edge} edge, band = ±1σ over the networks</small>")
+        self.model_info = widgets.HTML(model_info_html(self.predictor))
+        self.model_info.add_class("xanesviz-model-info")
 
         self.gallery.observe(lambda c: self.load_example(c["new"]), names="value")
         self.upload.observe(self._uploaded, names="value")
         self.absorber_choice.observe(self._absorber_chosen, names="value")
+        self.model_choice.observe(self._model_chosen, names="value")
         self.undo_button.on_click(lambda _: self.undo())
         self.reset_button.on_click(lambda _: self.reset())
         self.viewer.observe(self._dragged, names="drag_event")
@@ -157,7 +178,8 @@ class Dashboard(widgets.VBox):
         self._selected = -1
         self._editing = False
 
-        top = widgets.HBox([self.gallery, self.upload, self.absorber_choice, self.undo_button, self.reset_button])
+        top = widgets.HBox([self.gallery, self.upload, self.absorber_choice, self.model_choice, self.undo_button,
+                            self.reset_button], layout=widgets.Layout(flex_flow="row wrap"))
         left = widgets.VBox([self.viewer, widgets.HBox([self.colour_by_sensitivity, self.colour_bar]), self.atom_box],
                             layout=widgets.Layout(width="48%"))
         right = widgets.VBox([self.trust, self.panel, self.window,
@@ -193,21 +215,25 @@ class Dashboard(widgets.VBox):
     def load_atoms(self, atoms: Atoms, name: str) -> bool:
         """Show a new structure; refuses (message, state kept) if it cannot be predicted."""
         note = ""
+        predictor = self.predictor
         try:
-            if self.predictor.element not in set(atoms.get_chemical_symbols()):
-                self._refuse_other_metal(atoms, name)
-            absorber = self.predictor.absorber_index(atoms, None, name)
+            if predictor.element not in set(atoms.get_chemical_symbols()):
+                predictor = self._model_for_structure(atoms, name)
+            absorber = predictor.absorber_index(atoms, None, name)
             if any(atoms.pbc) or len(atoms) > MAX_DISPLAY_ATOMS:
-                cluster = self.predictor.cluster(atoms, absorber, name, radius=DISPLAY_RADIUS)
+                cluster = predictor.cluster(atoms, absorber, name, radius=DISPLAY_RADIUS)
                 note = (f" (showing the {len(cluster.numbers) + 1} atoms within {DISPLAY_RADIUS:g} Å of the absorber "
                         f"of the {len(atoms)}-atom {'periodic ' if any(atoms.pbc) else ''}structure)")
                 atoms, absorber = cluster.to_atoms(), 0
-            cluster = self.predictor.cluster(atoms, absorber, name)
-            spectrum = self.predictor.predict(cluster, source=name)
+            cluster = predictor.cluster(atoms, absorber, name)
+            spectrum = predictor.predict(cluster, source=name)
         except XanesvizError as exc:
             self.show_message(str(exc), "error")
             return False
         mark("first prediction")
+        if predictor is not self.predictor:
+            note += f"; {predictor.element} {predictor.edge} edge, model {predictor.name}"
+            self.use_model(predictor)
         self.loaded, self.atoms, self.name, self.absorber = atoms.copy(), atoms.copy(), name, absorber
         self.cluster = cluster
         self.undo_stack.clear()
@@ -227,23 +253,86 @@ class Dashboard(widgets.VBox):
         self.show_message(f"Loaded {name}: {len(atoms)} atoms, absorber {self.predictor.element} {absorber}{note}.")
         return True
 
-    def _refuse_other_metal(self, atoms: Atoms, name: str) -> None:
-        """A structure without the model's element: say which edge it would need, and whether a
-        model for it ships (this dashboard predicts one edge: its model's)."""
+    def _model_for_structure(self, atoms: Atoms, name: str) -> Predictor:
+        """The default model for a structure without the current model's element (its one Ti–Zn
+        metal's edge); a one-line error if there is no such metal or no model for it."""
         from ..catalogue import absorber_element, model_for
 
         try:
             element = absorber_element(atoms, source=name)
-        except XanesvizError:
-            return  # no metal, or several: the predictor's own message says what is missing
+        except XanesvizError:  # no metal, or several: the current model's own message says what is missing
+            return self.predictor
+        return self._load_model(model_for(element).path)
+
+    def _load_model(self, path) -> Predictor:
+        """A model bundle, loaded once per session (switching back and forth costs nothing)."""
+        key = str(Path(path).resolve())
+        if key not in self._predictors:
+            self._predictors[key] = Predictor.load(path)
+        return self._predictors[key]
+
+    def use_model(self, predictor: Predictor) -> None:
+        """Predict with ``predictor`` from now on: when its edge or energy axis differs, the
+        broadening controls, window, measured spectrum (another element's is removed) and pinned
+        reference follow. The caller re-predicts the structure."""
+        old, self.predictor = self.predictor, predictor
+        self._predictors.setdefault(_model_key(predictor), predictor)
+        if old.element != predictor.element or not np.array_equal(old.energy, predictor.energy):
+            self.raw_spectrum = None  # the old edge's prediction is not redrawn on the new axis
+            self.controls.set_model(predictor.energy, predictor.core_hole_width, predictor.fermi_level,
+                                    predictor.target_broadening)
+            self._set_window_range(predictor.energy)
+            if self.panel.pinned is not None:
+                self._unpin()
+            self.measured.element = predictor.element
+            if self.measured.measured is not None and old.element != predictor.element:
+                self.measured.remove()
+        self.model_info.value = model_info_html(predictor)
+        self._list_models()
+
+    def _set_window_range(self, energy: np.ndarray) -> None:
+        lo, hi = float(energy[0]), float(energy[-1])
+        with self.window.hold_trait_notifications():
+            if lo > self.window.max:  # widen before narrowing: min never exceeds max
+                self.window.max = hi
+                self.window.min = lo
+            else:
+                self.window.min = lo
+                self.window.max = hi
+            self.window.value = (lo, hi)
+
+    def _list_models(self) -> None:
+        """The model picker: the shipped models of the current model's element (and the current one)."""
+        from ..catalogue import shipped_models
+
+        current = _model_key(self.predictor)
+        options = [(f"{m.name} ({m.spectra})", str(m.path.resolve())) for m in shipped_models()
+                   if m.element == self.predictor.element and m.edge == self.predictor.edge]
+        if current not in [value for _, value in options]:
+            options.insert(0, (f"{self.predictor.name} (loaded from {Path(current).name})", current))
+        self._listing_models = True  # setting the options is not a choice
         try:
-            other = model_for(element)
+            self.model_choice.options = options
+            self.model_choice.value = current
+        finally:
+            self._listing_models = False
+
+    def _model_chosen(self, change) -> None:
+        """Another model of the same edge picked: re-predict the current geometry with it."""
+        if self._listing_models or change["new"] is None or change["new"] == _model_key(self.predictor):
+            return
+        previous = self.predictor
+        try:
+            predictor = self._load_model(change["new"])
         except XanesvizError as exc:
-            raise StructureError(f"{name}: {exc}; this dashboard predicts the {self.predictor.element} "
-                                 f"{self.predictor.edge} edge") from None
-        raise StructureError(f"{name}: a {element} complex; this dashboard's model predicts the "
-                             f"{self.predictor.element} {self.predictor.edge} edge (start it with "
-                             f"Dashboard(Predictor.load('{other.path}')) for {element})")
+            self.show_message(str(exc), "error")
+            self._list_models()
+            return
+        self.use_model(predictor)
+        if self.atoms is not None and not self.update():
+            self.use_model(previous)
+            return
+        self.show_message(f"Predicting with {predictor.name} ({predictor.element} {predictor.edge} edge).")
 
     def _uploaded(self, change) -> None:
         with uploaded_file(change, "upload") as upload:
