@@ -355,6 +355,28 @@ def test_cli_compare(tmp_path, energy, capsys):
     assert "no Co atom" in capsys.readouterr().err
 
 
+def test_cli_compare_and_refine_pick_the_model_of_the_absorbers_edge(tmp_path, energy, capsys):
+    from ase.io import write
+
+    from xanesviz.examples import example
+
+    structure = tmp_path / "cu.xyz"
+    write(structure, example("[Cu(H2O)6]2+ (octahedral)"))
+    cu_energy = energy + (8979.0 - 7112.0)
+    measured = write_columns(tmp_path / "cu.dat", ["Element.symbol: Cu"], ["energy", "mu"],
+                             [cu_energy, fake_mu(cu_energy, 8987.0)])
+    assert main(["compare", str(structure), str(measured), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["model"] == "cu-k-feff" and summary["model_element"] == "Cu"
+    assert np.isfinite(summary["r_factor"]) and abs(summary["shift_eV"]) < 15
+    out = tmp_path / "refined.xyz"
+    assert main(["refine", str(structure), str(measured), "-o", str(out), "--mode", "breathing",
+                 "--no-error-bars", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "cu-k-feff" and out.exists()
+    assert np.isfinite(result["mean_distance"]["after"])
+
+
 def test_broadening_inside_the_fit_is_the_sliders_broadening():
     from xanesviz.compare import _broaden_vector
 

@@ -87,6 +87,15 @@ def _features(data_dir, descriptor, grid, progress=True):
     return dataset, X
 
 
+def _predictor_for(args, atoms):
+    """``--model`` if given, else the default model of the structure's absorber's edge."""
+    from .predictor import Predictor
+
+    if args.model:
+        return Predictor.load(args.model)
+    return Predictor.for_structure(atoms, _absorber(args.absorber), source=str(args.structure))
+
+
 def cmd_train(args) -> int:
     from .bundle import save_bundle
     from .data import FE_K_XANES
@@ -288,7 +297,7 @@ def cmd_compare(args) -> int:
     from .structure import read_structure
 
     atoms = read_structure(args.structure)
-    predictor = Predictor.load(args.model)
+    predictor = _predictor_for(args, atoms)
     measured = _read_reference(args, predictor)
     predicted = predictor.predict(atoms, absorber=_absorber(args.absorber), source=str(args.structure))
     result = compare(measured, predicted, fit_broadening=args.fit_broadening)
@@ -352,7 +361,7 @@ def cmd_refine(args) -> int:
     from .structure import read_structure
 
     atoms = read_structure(args.structure)
-    predictor = Predictor.load(args.model)
+    predictor = _predictor_for(args, atoms)
     measured = _read_reference(args, predictor)
     chosen = _parse_atoms(args.atoms)
     mode = "atoms" if (chosen is not None or args.radius is not None) else args.mode
@@ -391,7 +400,7 @@ def _add_measured_commands(sub) -> None:
                                    "optionally broadening), report R-factor, Pearson and delta-mu.")
     p.add_argument("structure", metavar="STRUCTURE")
     p.add_argument("measured", metavar="MEASURED")
-    p.add_argument("--model", help="model bundle directory (default: the shipped one)")
+    p.add_argument("--model", help="model bundle directory (default: the shipped model of the absorber's edge)")
     p.add_argument("--absorber", help="absorber atom index or element symbol")
     p.add_argument("--json", action="store_true", help="print one JSON object (shift_eV, r_factor, pearson, ...)")
     p.add_argument("-o", "--output", metavar="OUT.csv", help="write both spectra and the residual on one grid")
@@ -411,7 +420,7 @@ def _add_measured_commands(sub) -> None:
     p.add_argument("structure", metavar="STRUCTURE")
     p.add_argument("measured", metavar="MEASURED")
     p.add_argument("-o", "--output", metavar="REFINED.xyz", required=True, help="where to write the refined structure")
-    p.add_argument("--model", help="model bundle directory (default: the shipped one)")
+    p.add_argument("--model", help="model bundle directory (default: the shipped model of the absorber's edge)")
     p.add_argument("--absorber", help="absorber atom index or element symbol")
     p.add_argument("--mode", choices=["ligands", "breathing"], default="ligands",
                    help="ligands: each ligand along its bond, after a breathing stage (default); "
