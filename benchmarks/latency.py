@@ -1,6 +1,6 @@
 """Live-inference speed: one ~100-atom structure (featurise + ensemble + mean/std), and batches.
 
-    python benchmarks/latency.py [--model pretrained/fe-k]
+    python benchmarks/latency.py [--model pretrained/fe-k]     # or pretrained/cu-k-feff, ...
 
 Names the machine (CPU model, AVX512 or not) and, measured in the same run, the time to stream
 the bundle's network weights from memory once (summing every float32 weight: the floor for one
@@ -14,21 +14,22 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.data import atomic_numbers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_line  # noqa: E402
 from xanesviz import Predictor  # noqa: E402
 
 
-def complex_of(n_atoms: int, seed: int = 0) -> Atoms:
-    """Fe at the origin, an octahedral first shell and outer atoms spread to ~8 Å, ≥1 Å apart."""
+def complex_of(n_atoms: int, seed: int = 0, metal: int = 26) -> Atoms:
+    """The metal (Fe) at the origin, an octahedral first shell and outer atoms spread to ~8 Å, ≥1 Å apart."""
     rng = np.random.default_rng(seed)
     positions = [[0, 0, 0]] + list(2.0 * np.vstack([np.eye(3), -np.eye(3)]))
     while len(positions) < n_atoms:
         p = rng.uniform(-7.5, 7.5, 3)
         if 2.8 < np.linalg.norm(p) < 8.0 and np.min(np.linalg.norm(np.array(positions) - p, axis=1)) > 1.0:
             positions.append(p)
-    numbers = [26] + [7] * 6 + list(rng.choice([1, 6, 6, 8], n_atoms - 7))
+    numbers = [metal] + [7] * 6 + list(rng.choice([1, 6, 6, 8], n_atoms - 7))
     return Atoms(numbers=numbers, positions=positions)
 
 
@@ -39,7 +40,8 @@ args = parser.parse_args()
 print("command: " + " ".join([Path(sys.executable).name] + sys.argv))
 print(machine_line())
 predictor = Predictor.load(args.model)
-atoms = complex_of(100)
+metal = atomic_numbers[predictor.element]  # the model's edge's metal at the centre
+atoms = complex_of(100, metal=metal)
 n_neighbours = len(predictor.cluster(atoms).numbers)
 for _ in range(50):
     predictor.predict(atoms)
@@ -53,18 +55,9 @@ print(f"single structure, 100 atoms ({n_neighbours} within the cutoff), {predict
       f"p50 {np.percentile(times, 50):.2f} ms, p95 {np.percentile(times, 95):.2f} ms")
 
 
-def network_weights(bundle_path: Path) -> list[np.ndarray]:
-    """The float32 arrays of the bundle's weight files (the networks' weights and biases)."""
-    files = sorted(bundle_path.glob("*weights*.npz")) or sorted(set(bundle_path.glob("*.npz"))
-                                                                - set(bundle_path.glob("importance*.npz")))
-    arrays = []
-    for file in files:
-        with np.load(file) as stored:
-            arrays += [np.ascontiguousarray(stored[k]) for k in stored.files if stored[k].dtype == np.float32]
-    return arrays
-
-
-weights = network_weights(Path(predictor.bundle.path))
+# The networks' float32 weights and biases as the forward pass holds them (a bundle may read
+# them from another bundle's folder: card ``networks_from``).
+weights = list(predictor.ensemble.network.weights) + list(predictor.ensemble.network.biases)
 n_bytes = sum(a.nbytes for a in weights)
 stream = []
 for _ in range(200):
@@ -75,7 +68,7 @@ for _ in range(200):
 floor = 1e3 * float(np.median(stream))
 print(f"streaming the {n_bytes / 1e6:.1f} MB of float32 network weights once: {floor:.2f} ms "
       f"({n_bytes / 1e6 / floor:.1f} GB/s); one prediction (p50) = {np.percentile(times, 50) / floor:.2f} x that floor")
-structures = [complex_of(60, seed) for seed in range(500)]
+structures = [complex_of(60, seed, metal) for seed in range(500)]
 t0 = time.perf_counter()
 predictor.predict(structures)
 rate = len(structures) / (time.perf_counter() - t0)

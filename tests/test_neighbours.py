@@ -154,3 +154,26 @@ def test_predictions_without_the_neighbour_member(tmp_path):
     without, std_without = predictor.predict_arrays(X[:6], neighbours=False)
     np.testing.assert_array_equal(std, std_without)  # the networks' spread is the same
     assert np.abs(with_member - y[:6]).mean() < 0.5 * np.abs(without - y[:6]).mean()
+
+
+def test_the_screen_keeps_every_training_input_that_carries_weight():
+    """The principal-axes screen is exact: screened distances equal the full ones wherever a
+    weight can matter, and the blend equals the unscreened one."""
+    from xanesviz import Predictor
+    from xanesviz.neighbours import NEGLIGIBLE
+
+    member = Predictor.load().ensemble.neighbours  # the shipped model's: 4079 inputs, 337 dimensions
+    rng = np.random.default_rng(4)
+    X = member.train_inputs
+    Z = np.vstack([X[rng.choice(len(X), 60, replace=False)] + rng.normal(0, s, (60, X.shape[1]))
+                   for s in (0.0, 0.2, 0.5, 1.0)])  # on, near and away from training complexes
+    full = member.inputs.squared_distances(Z)
+    screened = member.squared_distances(Z)
+    matters = np.exp(-full / member.width ** 2) >= NEGLIGIBLE * member.model_weight
+    assert matters.sum() > len(Z)  # the test reaches inputs that carry weight
+    np.testing.assert_allclose(screened[matters], full[matters], rtol=1e-9, atol=1e-9)
+    for z in Z[::37]:  # and, for one input, most are ruled out without their full distance
+        assert np.isinf(member.squared_distances(z)).mean() > 0.9
+    model_mean = rng.normal(1.0, 0.1, (len(Z), member.train_values.shape[1]))
+    unscreened = member.blend(Z, model_mean, d2=full)
+    np.testing.assert_allclose(member.blend(Z, model_mean), unscreened, rtol=1e-12, atol=1e-12)

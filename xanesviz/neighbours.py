@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .distances import TrainingInputs, as_training_inputs
+from .distances import TrainingInputs, as_training_inputs, squared_distances
 
 #: Training complexes whose weight is below this share of the model's are left out of the sums.
 NEGLIGIBLE = 1e-12
+#: Directions of the screen: the training inputs' leading principal axes (see ``squared_distances``).
+SCREEN_DIMENSIONS = 48
 #: The member's modes, and the name under which each stores its per-complex values in a bundle.
 MODES = {"spectra": "neighbour_spectra", "residuals": "neighbour_residuals"}
 
@@ -49,6 +51,17 @@ class NeighbourMember:
         self.inputs = as_training_inputs(train_inputs, np.float64)
         self.train_values = np.ascontiguousarray(train_values, np.float64)
         self.width, self.model_weight, self.mode = float(width), float(model_weight), mode
+        # The screen: the training inputs projected onto their leading principal axes. A
+        # projection onto orthonormal axes never lengthens a distance, so a training input whose
+        # projected distance is beyond the cut-off carries no weight; only the few within it
+        # (a handful, typically) have their full distance computed.
+        self._d2_limit = -self.width ** 2 * np.log(NEGLIGIBLE * self.model_weight)
+        array = self.inputs.array
+        self._centre = array.mean(axis=0)
+        centred = array - self._centre
+        _, axes = np.linalg.eigh(centred.T @ centred)
+        self._axes = np.ascontiguousarray(axes[:, ::-1][:, :SCREEN_DIMENSIONS])
+        self._screen = TrainingInputs(centred @ self._axes)
 
     @property
     def train_inputs(self) -> np.ndarray:
@@ -62,11 +75,26 @@ class NeighbourMember:
             return self.blend(Z, model_mean, d2)
         return self.blend_with_gradient(Z, model_mean, model_jac, d2)
 
+    def squared_distances(self, Z: np.ndarray) -> np.ndarray:
+        """|z - z_i|^2 (n, n_train) for the training inputs whose weight can matter (K_i ≥
+        NEGLIGIBLE a), +inf for the others: the screen's lower bound (the distance along the
+        principal axes, with a margin for rounding) rules the others out exactly."""
+        Z = np.atleast_2d(np.asarray(Z, np.float64))
+        projected = (Z - self._centre) @ self._axes
+        lower = self._screen.squared_distances(projected)
+        scale = np.einsum("ij,ij->i", projected, projected)[:, None] + self._screen.squared_norms[None, :]
+        possible = lower <= self._d2_limit * (1 + 1e-9) + 1e-9 * scale
+        columns = np.flatnonzero(possible.any(axis=0))
+        d2 = np.full(lower.shape, np.inf)
+        if columns.size:
+            d2[:, columns] = squared_distances(Z, self.inputs.array[columns], self.inputs.squared_norms[columns])
+        return d2
+
     def weights(self, Z: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
         """K_i = exp(-|z - z_i|^2 / w^2) for each row of Z against every training input: (n, n_train);
-        ``d2``, if given, holds the squared distances."""
+        ``d2``, if given, holds the squared distances (else: :meth:`squared_distances`)."""
         if d2 is None:
-            d2 = self.inputs.squared_distances(Z)
+            d2 = self.squared_distances(Z)
         return np.exp(-d2 / self.width ** 2)
 
     def blend(self, Z: np.ndarray, model_mean: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
