@@ -13,6 +13,8 @@ with the cosine cutoff fc(r) = (cos(pi r / r_c) + 1) / 2 for r <= r_c.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.sparse
 from ase import Atoms
@@ -34,6 +36,15 @@ NEIGHBOUR_WEIGHTINGS = {
     "H": _element_range(1, 1), "C": _element_range(6, 6), "N": _element_range(7, 7), "O": _element_range(8, 8),
     "row2": _element_range(3, 10), "beyond_row2": _element_range(11, np.inf),
 }
+
+
+@functools.lru_cache(maxsize=128)
+def pair_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(n, 1)``, read-only and kept per n (building them is a tenth of a
+    prediction's featurising, and a drag asks for the same n again and again)."""
+    j, k = np.triu_indices(n, 1)
+    j.flags.writeable = k.flags.writeable = False
+    return j, k
 
 
 def cosine_cutoff(r: np.ndarray, r_cut: float) -> np.ndarray:
@@ -236,7 +247,7 @@ class WACSF(TransformerMixin, BaseEstimator):
         """All G4 blocks, one per neighbour-weight vector; the pair geometry is computed once."""
         if len(r) < 2:
             return np.zeros(self.n_g4 * len(weightings))
-        j, k = np.triu_indices(len(r), 1)
+        j, k = pair_indices(len(r))
         dot = v @ v.T
         cos = dot[j, k] / (r[j] * r[k])
         r_jk2 = np.maximum(r[j] ** 2 + r[k] ** 2 - 2.0 * dot[j, k], 0.0)
@@ -283,7 +294,7 @@ class WACSF(TransformerMixin, BaseEstimator):
         """d G4 / d v for neighbours inside the cutoff, one (n_g4, n_in, 3) block per weight
         vector in ``weightings``; the geometry is shared (a pair's term is linear in its weight)."""
         n = len(r)
-        j, k = np.triu_indices(n, 1)
+        j, k = pair_indices(n)
         vj, vk, rj, rk = v[j], v[k], r[j], r[k]
         d = vj - vk
         r_jk = np.sqrt(np.maximum(np.einsum("ij,ij->i", d, d), 0.0))
