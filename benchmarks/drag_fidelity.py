@@ -131,6 +131,8 @@ def main(argv=None) -> int:
     parser.add_argument("--scheduler")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data", help="the Fe data set (default ../shared/data/fe-k-xanes)")
+    parser.add_argument("--json", metavar="FILE", help="also write the table as JSON (for a model card: "
+                                                       "xanesviz train-edges --drag-fidelity FILE)")
     args = parser.parse_args(argv)
     data = data_dir_or_exit(args.data)
     files = [data / "xyz" / f"{s}.xyz" for s in args.stems] if args.stems else pick(args.n, args.seed)
@@ -183,6 +185,7 @@ def main(argv=None) -> int:
         print("(the shipped model was trained on every complex here: the original structures are in-sample)")
     print("| family | pairs | median r of Δμ | median norm ratio (model/FEFF) | main peak moves the same way |")
     print("|---|---|---|---|---|")
+    table = {}
     for family, values in rows.items():
         if not values:
             print(f"| {family} | 0 | – | – | – |")
@@ -190,6 +193,19 @@ def main(argv=None) -> int:
         r, ratio, same = (np.array(v, float) for v in zip(*values))
         print(f"| {family} | {len(values)} | {np.nanmedian(r):.2f} | {np.nanmedian(ratio):.2f} | "
               f"{int(same.sum())} of {len(values)} |")
+        table[family] = {"pairs": len(values), "median_r": round(float(np.nanmedian(r)), 3),
+                         "median_norm_ratio": round(float(np.nanmedian(ratio)), 3),
+                         "main_peak_same_direction": int(same.sum())}
+    if args.json:
+        import json
+        import time
+
+        record = {"benchmark": "benchmarks/drag_fidelity.py", "command": " ".join(sys.argv[1:]),
+                  "model": args.model or "pretrained/fe-k (in-sample)", "feff_settings": args.settings,
+                  "complexes": [f.stem for f in files], "machine": cpu_model(),
+                  "date": time.strftime("%Y-%m-%d"), "families": table}
+        Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 

@@ -172,3 +172,20 @@ def test_train_edges_without_spectra_is_a_one_line_error(tmp_path, capsys):
     (tmp_path / "cu-k" / "spectra").mkdir(parents=True)
     assert main(["train-edges", str(tmp_path), "-o", str(tmp_path)]) == 2
     assert "no FEFF10 spectra" in capsys.readouterr().err
+
+
+def test_train_edges_puts_a_drag_fidelity_table_on_every_card(feff_root, networks, tmp_path, capsys):
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    table = tmp_path / "drag.json"
+    table.write_text(json.dumps({"benchmark": "benchmarks/drag_fidelity.py",
+                                 "families": {"bend10": {"pairs": 4, "median_r": -0.25}}}))
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--drag-fidelity", str(table)]) == 0
+    for element in ("Ti", "Cu"):
+        card = json.loads((root / f"{element.lower()}-k-feff" / "model_card.json").read_text())
+        assert card["drag_fidelity"]["families"]["bend10"]["median_r"] == -0.25
+    table.write_text("{not json")
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--drag-fidelity", str(table)]) == 2
+    assert "drag.json: not a readable drag-fidelity JSON file" in capsys.readouterr().err

@@ -476,7 +476,15 @@ def cmd_train_edges(args) -> int:
             print(f"learning curve, {curve[-1]['train_parents']} training parents a fold: "
                   f"{curve[-1]['delta_mu_median_pct']}")
     model = FdmnesTransfer.fit(data, base.ensemble)
-    for path in write_edge_bundles(model, data, base, args.output, cv=cv, learning_curve=curve,
+    drag = None
+    if args.drag_fidelity:
+        import json
+
+        try:
+            drag = json.loads(Path(args.drag_fidelity).read_text())
+        except (OSError, ValueError) as exc:
+            raise XanesvizError(f"{args.drag_fidelity}: not a readable drag-fidelity JSON file ({exc})") from None
+    for path in write_edge_bundles(model, data, base, args.output, cv=cv, learning_curve=curve, drag_fidelity=drag,
                                    data_label=args.data_label or str(args.data_root)):
         print(f"saved {path}")
     return 0
@@ -545,6 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-curve", type=float, nargs="*", default=[], metavar="FRACTION",
                    help="with --cv: also CV on these shares of each fold's training parents (e.g. 0.25 0.5 0.75)")
     p.add_argument("--data-label", help="how the cards name the data (default: DATA_ROOT as given)")
+    p.add_argument("--drag-fidelity", metavar="FILE", help="a drag-fidelity table (benchmarks/drag_fidelity.py "
+                                                            "--json) of this method, to put on every card")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train_edges)
 

@@ -241,9 +241,11 @@ def _edge_scores(cv: dict, element: str) -> dict:
 
 def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_root: str | Path,
                        cv: dict | None = None, learning_curve: list | None = None,
-                       elements=EDGE_METALS, data_label: str = "data/feff") -> list[Path]:
+                       elements=EDGE_METALS, data_label: str = "data/feff",
+                       drag_fidelity: dict | None = None) -> list[Path]:
     """One bundle per edge, ``out_root/{metal}-k-feff/``, using ``base_bundle``'s networks (by
-    name, not copied) with the edge's output scaling; cards say what each learned from."""
+    name, not copied) with the edge's output scaling; cards say what each learned from, and
+    carry ``drag_fidelity`` (a ``benchmarks/drag_fidelity.py --json`` table of this method) if given."""
     from .bundle import save_bundle
     from .descriptor import WACSF
     from .explain import default_windows, importance_to_card, permutation_importance, window_importance
@@ -293,6 +295,8 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                                   "all_edges": _edge_scores(cv, "all")}
         if learning_curve:
             card["learning_curve"] = learning_curve
+        if drag_fidelity:
+            card["drag_fidelity"] = drag_fidelity
         windows = default_windows(energy, e0)
         result = {**importance, "energy": energy, "window_ranges": windows,
                   "windows": {name: window_importance(importance["per_energy"], importance["baseline_mse"], energy,
