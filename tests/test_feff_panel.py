@@ -61,3 +61,17 @@ def test_cancel_stops_the_run_and_draws_nothing(dashboard):
     dashboard.feff.thread.join(120)
     assert not dashboard.feff.running and "cancelled" in dashboard.feff.status.value
     assert not feff_trace(dashboard).visible and not dashboard.feff.button.disabled
+
+
+def test_feff_for_a_copper_complex_is_drawn_on_the_cu_edge_against_the_feff_trained_model(dashboard):
+    dashboard.load_example("[CuCl4]2- (tetrahedral)")
+    assert dashboard.predictor.name == "cu-k-feff"
+    assert dashboard.feff.start()
+    dashboard.feff.thread.join(600)
+    assert "done" in dashboard.feff.status.value, dashboard.feff.status.value
+    trace = feff_trace(dashboard)
+    values = np.asarray(trace.y, float)
+    assert trace.visible and values.shape == (226,) and np.all(np.isfinite(values))
+    np.testing.assert_allclose(np.asarray(trace.x, float), dashboard.predictor.energy)  # the Cu K grid
+    note = dashboard.panel.figure.layout.annotations[0].text
+    assert "the model learned FEFF10 spectra" in note and "FDMNES" not in note

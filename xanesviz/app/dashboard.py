@@ -600,8 +600,12 @@ class Dashboard(widgets.VBox):
 
     def _label_feff(self) -> None:
         same = self.atoms is not None and self.feff_key == geometry_key(self.atoms, self.absorber, self.feff.settings)
-        note = (f"FEFF10 {self.feff_spectrum.meta.get('alignment', '')}; its energy zero and scale differ from the "
-                f"FDMNES spectra the model learned")
+        alignment = self.feff_spectrum.meta.get("alignment", "")
+        if self.predictor.card.get("training_data", {}).get("method") == "FEFF10":
+            note = (f"FEFF10 {alignment}; the model learned FEFF10 spectra of these settings, so a large shift "
+                    f"or scale says the model is off for this structure")
+        else:
+            note = f"FEFF10 {alignment}; its energy zero and scale differ from the FDMNES spectra the model learned"
         label = "FEFF10, ab initio" if same else "FEFF10, ab initio (earlier geometry)"
         if (label, note, id(self.feff_spectrum)) != self._feff_drawn:  # a drag redraws only what changed
             self.panel.show_feff(self.feff_spectrum, label, note)
