@@ -2,9 +2,13 @@
 """Generate the nine edges' FEFF10 training data, resumably, in rounds over the edges.
 
 Each round gives every edge, in the order of how often it is measured (Cu, Ni, Co, Mn, Zn, then
-Ti, V, Cr, Fe), its next ``--batch`` structures from ``STRUCTURES/<Metal>/order.txt`` (parents
-first, then displaced variants, as ``xanesviz derive`` orders them), through ``xanesviz
-simulate`` with the reference settings into ``OUT/<metal>-k``. A structure already in a data
+Ti, V, Cr, Fe), its next ``--batch`` structures from ``STRUCTURES/<Metal>/order.txt`` through
+``xanesviz simulate`` with the reference settings into ``OUT/<metal>-k``. ``--order pairs`` (the
+default) gives each parent's displaced variants right after the parent (variants of parents
+already computed first), so that at any point about half the spectra are parents and half
+variants, and every variant has its parent: the pairs are drags whose FEFF10 response is
+known. ``--order parents-first`` keeps ``xanesviz derive``'s order (every parent, then the
+variants), which at a few spectra an hour reaches no variant for months. A structure already in a data
 set's manifest (done or failed) is not given again, so the script can be stopped at any time and
 rerun. The same command runs on many cores (``--workers``) or on a Dask cluster (``--scheduler``).
 
@@ -19,15 +23,42 @@ import sys
 import time
 from pathlib import Path
 
+from xanesviz.derived_set import parent_of, variant_of
 from xanesviz.simulate import read_manifest, simulate
 
 EDGE_ORDER = ["Cu", "Ni", "Co", "Mn", "Zn", "Ti", "V", "Cr", "Fe"]
 
 
-def pending(order_file: Path, out_dir: Path) -> list[Path]:
-    """Structures of ``order_file`` (in its order) that ``out_dir``'s manifest does not hold yet."""
-    finished = {record.get("stem") for record in read_manifest(out_dir)} if out_dir.exists() else set()
+def in_pairs(paths: list[Path]) -> list[Path]:
+    """Each parent followed by its displaced variants (parents in their order; a variant whose
+    parent is not listed keeps its place after them)."""
+    variants: dict[str, list[Path]] = {}
+    for path in paths:
+        if variant_of(path.stem) is not None:
+            variants.setdefault(parent_of(path.stem), []).append(path)
+    ordered, placed = [], set()
+    for path in paths:
+        if variant_of(path.stem) is None:
+            ordered.append(path)
+            for variant in variants.get(parent_of(path.stem), []):
+                ordered.append(variant)
+                placed.add(variant)
+    return ordered + [p for p in paths if variant_of(p.stem) is not None and p not in placed]
+
+
+def pending(order_file: Path, out_dir: Path, order: str = "pairs") -> list[Path]:
+    """Structures of ``order_file`` that ``out_dir``'s manifest does not hold yet, in the order
+    ``order`` asks for ("pairs": each parent then its variants; "parents-first": the file's)."""
+    records = read_manifest(out_dir) if out_dir.exists() else []
+    finished = {record.get("stem") for record in records}
     paths = [Path(line.strip()) for line in order_file.read_text().splitlines() if line.strip()]
+    if order == "pairs":
+        paths = in_pairs(paths)
+        # a variant of a parent FEFF10 failed on makes no pair (and likely fails too): last
+        failed = {record.get("stem") for record in records if record.get("status") == "failed"}
+        orphan = [p for p in paths if variant_of(p.stem) is not None
+                  and f"{p.stem.split('_')[0]}_{parent_of(p.stem)}" in failed]
+        paths = [p for p in paths if p not in orphan] + orphan
     return [p for p in paths if p.stem not in finished]
 
 
@@ -41,6 +72,8 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--scheduler", default=None)
     parser.add_argument("--settings", default="reference")
+    parser.add_argument("--order", choices=["pairs", "parents-first"], default="pairs",
+                        help="each parent then its variants (default), or every parent first")
     args = parser.parse_args(argv)
     for _ in range(args.rounds):
         given = 0
@@ -50,7 +83,7 @@ def main(argv=None) -> int:
                 print(f"generate: {order} missing, {metal} skipped", file=sys.stderr)
                 continue
             out = args.output / f"{metal.lower()}-k"
-            todo = pending(order, out)[: args.batch]
+            todo = pending(order, out, args.order)[: args.batch]
             if not todo:
                 continue
             given += len(todo)
