@@ -61,7 +61,8 @@ class NeighbourMember:
         centred = array - self._centre
         _, axes = np.linalg.eigh(centred.T @ centred)
         self._axes = np.ascontiguousarray(axes[:, ::-1][:, :SCREEN_DIMENSIONS])
-        self._screen = TrainingInputs(centred @ self._axes)
+        self._screen = TrainingInputs((centred @ self._axes).astype(np.float32), np.float32)
+        self._screen_max_sq = float(self._screen.squared_norms.max())
 
     @property
     def train_inputs(self) -> np.ndarray:
@@ -78,12 +79,13 @@ class NeighbourMember:
     def squared_distances(self, Z: np.ndarray) -> np.ndarray:
         """|z - z_i|^2 (n, n_train) for the training inputs whose weight can matter (K_i ≥
         NEGLIGIBLE a), +inf for the others: the screen's lower bound (the distance along the
-        principal axes, with a margin for rounding) rules the others out exactly."""
+        principal axes, in float32 with a margin for its rounding) rules the others out exactly."""
         Z = np.atleast_2d(np.asarray(Z, np.float64))
         projected = (Z - self._centre) @ self._axes
-        lower = self._screen.squared_distances(projected)
-        scale = np.einsum("ij,ij->i", projected, projected)[:, None] + self._screen.squared_norms[None, :]
-        possible = lower <= self._d2_limit * (1 + 1e-9) + 1e-9 * scale
+        lower = self._screen.squared_distances(projected.astype(np.float32))
+        # float32 rounds the expanded |a|^2 + |b|^2 - 2ab by ~1e-6 of |a|^2 + |b|^2: a margin of 1e-4
+        scale = np.einsum("ij,ij->i", projected, projected)[:, None] + self._screen_max_sq
+        possible = lower <= self._d2_limit + 1e-4 * (scale + 1.0)
         columns = np.flatnonzero(possible.any(axis=0))
         d2 = np.full(lower.shape, np.inf)
         if columns.size:
