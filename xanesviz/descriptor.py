@@ -228,19 +228,17 @@ class WACSF(TransformerMixin, BaseEstimator):
         """The descriptor from neighbour atomic numbers and absorber-to-neighbour vectors."""
         r = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
         inside = r <= self.r_max
-        numbers_in, v, r = numbers[inside].astype(float), vectors[inside], r[inside]
+        z_in, v, r = np.asarray(numbers)[inside].astype(np.intp), vectors[inside], r[inside]
         layout = self._layout
         fc = cosine_cutoff(r, self.r_max)
-        zfc = numbers_in * fc
         out = np.empty(layout.n_features)
-        out[0] = zfc.sum()
+        out[0] = (z_in * fc).sum()
         eta2, mu2 = layout.g2
         gauss = np.exp(-eta2 * (r[:, None] - mu2) ** 2).T
-        weights = np.stack([NEIGHBOUR_WEIGHTINGS[w](numbers_in) * fc for w in self.g2_weightings], axis=1)  # (n_in, blocks)
+        weights = layout.g2_table[z_in] * fc[:, None]  # (n_in, blocks)
         out[1:layout.g4_start] = (gauss @ weights).T.reshape(-1)  # block by block
         if self.n_g4:
-            weightings = [NEIGHBOUR_WEIGHTINGS[w](numbers_in) for w in self.g4_weightings]
-            out[layout.g4_start:] = self._g4_values(weightings, fc, v, r)
+            out[layout.g4_start:] = self._g4_values(list(layout.g4_table[z_in].T), fc, v, r)
         return out
 
     def _g4_values(self, weightings: list[np.ndarray], fc: np.ndarray, v: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -339,6 +337,18 @@ class WACSF(TransformerMixin, BaseEstimator):
         return list(blocks)
 
 
+_ELEMENTS_TABLE_ROWS = range(119)  # Z 0 (unused) to 118
+
+
+def _weight_table(weightings, numbers: np.ndarray) -> np.ndarray:
+    """(119, len(weightings)): NEIGHBOUR_WEIGHTINGS[w](Z) in row Z (row 0 unused)."""
+    table = np.zeros((len(numbers) + 1, len(weightings)))
+    for k, name in enumerate(weightings):
+        table[1:, k] = NEIGHBOUR_WEIGHTINGS[name](numbers)
+    table.flags.writeable = False
+    return table
+
+
 class _Layout:
     """A WACSF's parameter grids for one set of parameter values (checked here)."""
 
@@ -364,3 +374,7 @@ class _Layout:
         self.g4_factors = (eta4, lam_zeta[:, :1], lam_zeta[:, 1:])
         self.g4_start = 1 + n_g2 * len(g2_weightings)
         self.n_features = self.g4_start + n_g4 * len(g4_weightings)
+        # Each weighting's value for every atomic number (row Z): one lookup per structure.
+        numbers = np.arange(1.0, len(_ELEMENTS_TABLE_ROWS))
+        self.g2_table = _weight_table(g2_weightings, numbers)
+        self.g4_table = _weight_table(g4_weightings, numbers)

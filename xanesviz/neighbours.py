@@ -76,10 +76,11 @@ class NeighbourMember:
             return self.blend(Z, model_mean, d2)
         return self.blend_with_gradient(Z, model_mean, model_jac, d2)
 
-    def squared_distances(self, Z: np.ndarray) -> np.ndarray:
-        """|z - z_i|^2 (n, n_train) for the training inputs whose weight can matter (K_i ≥
-        NEGLIGIBLE a), +inf for the others: the screen's lower bound (the distance along the
-        principal axes, in float32 with a margin for its rounding) rules the others out exactly."""
+    def candidates(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The training inputs whose weight can matter for some row of Z (K_i ≥ NEGLIGIBLE a),
+        and |z - z_i|^2 to them, ``(columns, d2)`` with d2 (n, len(columns)). The screen's lower
+        bound (the distance along the principal axes, in float32 with a margin for its rounding)
+        rules the others out exactly."""
         Z = np.atleast_2d(np.asarray(Z, np.float64))
         projected = (Z - self._centre) @ self._axes
         lower = self._screen.squared_distances(projected.astype(np.float32))
@@ -87,9 +88,15 @@ class NeighbourMember:
         scale = np.einsum("ij,ij->i", projected, projected)[:, None] + self._screen_max_sq
         possible = lower <= self._d2_limit + 1e-4 * (scale + 1.0)
         columns = np.flatnonzero(possible.any(axis=0))
-        d2 = np.full(lower.shape, np.inf)
-        if columns.size:
-            d2[:, columns] = squared_distances(Z, self.inputs.array[columns], self.inputs.squared_norms[columns])
+        return columns, squared_distances(Z, self.inputs.array[columns], self.inputs.squared_norms[columns])
+
+    def squared_distances(self, Z: np.ndarray) -> np.ndarray:
+        """|z - z_i|^2 (n, n_train) for the training inputs whose weight can matter
+        (:meth:`candidates`), +inf for the others."""
+        Z = np.atleast_2d(np.asarray(Z, np.float64))
+        columns, near_d2 = self.candidates(Z)
+        d2 = np.full((len(Z), len(self.inputs)), np.inf)
+        d2[:, columns] = near_d2
         return d2
 
     def weights(self, Z: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
@@ -99,29 +106,37 @@ class NeighbourMember:
             d2 = self.squared_distances(Z)
         return np.exp(-d2 / self.width ** 2)
 
+    def _near_weights(self, Z: np.ndarray, d2: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(training inputs with a weight that matters, their weights K (n, len(those)))."""
+        if d2 is None:
+            columns, near_d2 = self.candidates(Z)
+        else:
+            columns, near_d2 = np.arange(d2.shape[1]), d2
+        K = np.exp(-near_d2 / self.width ** 2)
+        K[K < NEGLIGIBLE * self.model_weight] = 0.0
+        keep = K.any(axis=0)  # usually a handful of training complexes, or none
+        return columns[keep], K[:, keep]
+
     def blend(self, Z: np.ndarray, model_mean: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
         """f(z) for standardised inputs Z (n, d) and the model's predictions there (n, n_energy);
         ``d2`` (n, n_train), if given, holds the squared distances to the training inputs."""
         out = np.array(model_mean, np.float64)
         for start in range(0, len(out), 2048):
-            K = self.weights(Z[start:start + 2048], None if d2 is None else d2[start:start + 2048])
-            K[K < NEGLIGIBLE * self.model_weight] = 0.0
-            near = np.flatnonzero(K.any(axis=0))  # usually a handful of training complexes, or none
+            near, K = self._near_weights(Z[start:start + 2048], None if d2 is None else d2[start:start + 2048])
             block = slice(start, start + len(K))
-            total = (K[:, near].sum(axis=1) + self.model_weight)[:, None]
+            total = (K.sum(axis=1) + self.model_weight)[:, None]
             if self.mode == "spectra":
-                out[block] = (K[:, near] @ self.train_values[near] + self.model_weight * out[block]) / total
+                out[block] = (K @ self.train_values[near] + self.model_weight * out[block]) / total
             else:
-                out[block] += K[:, near] @ self.train_values[near] / total
+                out[block] += K @ self.train_values[near] / total
         return out
 
     def blend_with_gradient(self, z: np.ndarray, model_mean: np.ndarray, model_jac: np.ndarray,
                             d2: np.ndarray | None = None):
         """f(z) (n_energy,) and df/dz (n_energy, d), given m(z) and dm/dz at one input z (d,)."""
         z = np.asarray(z, np.float64).ravel()
-        K = self.weights(z[None], d2)[0]
-        near = K >= NEGLIGIBLE * self.model_weight
-        K, inputs, values = K[near], self.train_inputs[near], self.train_values[near]
+        near, K = self._near_weights(z[None], d2)
+        K, inputs, values = K[0], self.train_inputs[near], self.train_values[near]
         total = K.sum() + self.model_weight
         # dK_i/dz = -2 K_i (z - z_i) / w^2, and the quotient rule gives
         # df/dz = sum_i dK_i (v_i - c) / total + s dm/dz, where

@@ -184,11 +184,14 @@ class Predictor:
         return mean, std
 
     def spectrum(self, mean: np.ndarray, std: np.ndarray, **meta) -> Spectrum:
-        info = {"model": self.name, "edge": f"{self.element} {self.edge}",
+        info = self.__dict__.get("_spectrum_info")
+        if info is None:  # what every spectrum of this model says about it, put together once
+            info = self.__dict__["_spectrum_info"] = {
+                "model": self.name, "edge": f"{self.element} {self.edge}",
                 "broadening": f"model targets' {self.target_broadening} only",
                 "fermi_level_eV": f"{self.fermi_level:g}",
                 "std": f"ensemble standard deviation over {self.n_networks} networks"}
-        info.update({k: v for k, v in meta.items() if v is not None})
+        info = {**info, **{k: v for k, v in meta.items() if v is not None}}
         return Spectrum(self.energy, mean, std, info)
 
     def predict(self, atoms, absorber=None, source: str | None = None, on_error: str = "raise"):
@@ -300,4 +303,4 @@ class Predictor:
             index = atoms.absorber_index
             return None if index is None else f"{chemical_symbols[atoms.absorber_number]} atom {index}"
         index = choose_absorber(atoms, absorber, self.element)
-        return f"{atoms[index].symbol} atom {index}"
+        return f"{chemical_symbols[atoms.numbers[index]]} atom {index}"
