@@ -133,11 +133,17 @@ def test_train_edges_writes_nine_bundles_that_share_the_networks(feff_root, netw
     assert written == sorted(f"{m.lower()}-k-feff" for m in EDGE_METALS)
     for folder in root.glob("*-k-feff"):
         assert not (folder / "fast_weights.npz").exists() and not list(folder.glob("member_*.keras"))
-    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    text = (root / "cu-k-feff" / "model_card.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text  # strict JSON: undefined figures are null
+    card = json.loads(text)
     assert card["training_data"]["n_samples"] == 8 and card["training_data"]["n_samples_all_edges"] == 17
     assert card["networks_from"] == "fe-k" and card["edge"]["element"] == "Cu"
     assert card["cv_metrics"]["per_method"]["FDMNES transfer"]["variants"]["n_spectra"] == 2
     assert card["learning_curve"][0]["parent_fraction"] == 0.5
+    pairs = card["drag_fidelity_cv"]["this_edge"]  # the two Cu (parent, stretched variant) pairs
+    assert pairs["stretch"]["pairs"] == 2 and pairs["all"]["pairs"] == 2
+    assert -1 <= pairs["stretch"]["median_r"] <= 1 and pairs["stretch"]["median_norm_ratio"] > 0
+    assert json.loads((root / "ni-k-feff" / "model_card.json").read_text())["drag_fidelity_cv"]["this_edge"] == {}
     zn = json.loads((root / "zn-k-feff" / "model_card.json").read_text())
     assert zn["training_data"]["n_samples"] == 0 and "no spectra yet" in zn["method"]
     # the catalogue picks them by element; Fe keeps its own model
@@ -189,3 +195,19 @@ def test_train_edges_puts_a_drag_fidelity_table_on_every_card(feff_root, network
     assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
                  "--drag-fidelity", str(table)]) == 2
     assert "drag.json: not a readable drag-fidelity JSON file" in capsys.readouterr().err
+
+
+def test_pair_fidelity_of_a_perfect_model_is_one_and_of_a_frozen_one_is_nothing(feff_root, networks):
+    from xanesviz.edges import pair_fidelity
+
+    data = pool(read_edges(feff_root), load_bundle(networks / "fe-k").descriptor)
+    energy_rel = edge_grid("Fe") - 7112.0
+    perfect = pair_fidelity(data, data.y.copy(), energy_rel)
+    assert perfect["Cu"]["stretch"] == {"pairs": 2, "median_r": 1.0, "median_norm_ratio": 1.0,
+                                        "main_peak_same_direction": 2}
+    frozen = np.repeat(data.y.mean(axis=0, keepdims=True), len(data), axis=0)  # no response to a drag
+    still = pair_fidelity(data, frozen, energy_rel)["all"]["all"]
+    assert still["median_norm_ratio"] == 0.0 and still["median_r"] is None  # r undefined: the model does not move
+    unpredicted = np.full(data.y.shape, np.nan)
+    assert pair_fidelity(data, unpredicted, energy_rel) == {}
+

@@ -445,7 +445,7 @@ def cmd_simulate(args) -> int:
 
 def cmd_train_edges(args) -> int:
     from .bundle import load_bundle
-    from .edges import FdmnesTransfer, cross_validate_edges, pool, read_edges, write_edge_bundles
+    from .edges import FdmnesTransfer, cross_validate_edges, pair_fidelity, pool, read_edges, write_edge_bundles
     from .evaluation import format_summary
 
     sets = read_edges(args.data_root)
@@ -465,6 +465,13 @@ def cmd_train_edges(args) -> int:
             for edge, kinds in table.items():
                 if kinds["all"].get("n_spectra"):
                     print(f"CV {method}, {edge}: {format_summary(kinds['all'])}")
+        cv["pair_fidelity"] = pair_fidelity(data, cv["predictions"]["FDMNES transfer"], energy_rel)
+        for edge, families in cv["pair_fidelity"].items():
+            for family, row in families.items():
+                r, ratio = (("-" if v is None else f"{v:.2f}") for v in (row["median_r"], row["median_norm_ratio"]))
+                print(f"drag fidelity (variant against parent, out of fold), {edge}, {family}: {row['pairs']} pairs, "
+                      f"median r {r}, norm ratio {ratio}, main peak the same way "
+                      f"{row['main_peak_same_direction']} of {row['pairs']}")
         for fraction in args.learning_curve:
             point = cross_validate_edges(data, fit, energy_rel, k=args.cv, seed=args.seed, parent_fraction=fraction,
                                          leave_edge_out=False)

@@ -234,8 +234,13 @@ def bundle_name(element: str) -> str:
 
 
 def _edge_scores(cv: dict, element: str) -> dict:
-    """One edge's CV figures per method (spectra of parents and of variants separately)."""
-    return {method: {kind: scores for kind, scores in table.get(element, {}).items() if scores.get("n_spectra")}
+    """One edge's CV figures per method (spectra of parents and of variants separately); a
+    figure that is undefined (peak statistics without peaks) is None, not NaN."""
+    def defined(scores: dict) -> dict:
+        return {k: (v if not isinstance(v, float) or np.isfinite(v) else None) for k, v in scores.items()}
+
+    return {method: {kind: defined(scores) for kind, scores in table.get(element, {}).items()
+                     if scores.get("n_spectra")}
             for method, table in cv["scores"].items()}
 
 
@@ -293,6 +298,11 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
             card["cv_metrics"] = {"k": cv["k"], "group": "parent complex (all metals and variants of it in one fold)",
                                   "n_parents": cv["n_parents"], "per_method": _edge_scores(cv, element),
                                   "all_edges": _edge_scores(cv, "all")}
+            pairs = cv.get("pair_fidelity", {})
+            card["drag_fidelity_cv"] = {
+                "what": "the data's own drags: each displaced variant against its parent, both predicted out "
+                        "of fold (xanesviz.edges.pair_fidelity); Δμ of the model against FEFF10's",
+                "this_edge": pairs.get(element, {}), "all_edges": pairs.get("all", {})}
         if learning_curve:
             card["learning_curve"] = learning_curve
         if drag_fidelity:
@@ -305,3 +315,55 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
         written.append(save_bundle(out_root / bundle_name(element), ensemble, descriptor, card, energy,
                                    importance=result, networks_from=base_name))
     return written
+
+
+# -- drags the data already holds ---------------------------------------------------------------
+def _main_peak(energy_rel: np.ndarray, mu: np.ndarray) -> float:
+    """The main peak above the edge (highest point more than 5 eV above it), relative eV."""
+    above = energy_rel > 5.0
+    return float(energy_rel[above][np.argmax(mu[above])])
+
+
+def _median_or_none(values: np.ndarray) -> float | None:
+    """The median of the defined values (r is undefined where a Δμ is zero); None if none is."""
+    values = values[np.isfinite(values)]
+    return round(float(np.median(values)), 3) if len(values) else None
+
+
+def pair_fidelity(data: Pooled, predicted: np.ndarray, energy_rel: np.ndarray) -> dict:
+    """Drag fidelity from the data's own (parent, displaced variant) pairs: each variant is a
+    drag whose FEFF10 response is known. For each pair with both predicted (out of fold, in CV:
+    a parent and its variant share a fold), the model's Δμ = pred(variant) - pred(parent) is
+    compared with FEFF10's Δμ: Pearson r, norm ratio (model/FEFF) and whether the main peak
+    moves the same way (moves under 0.2 eV count as none). Both are on the edge's absolute grid
+    (the models learned FEFF10's energies): no alignment. Per edge and family, and "all"."""
+    from .derived_set import variant_of
+
+    index = {stem: i for i, stem in enumerate(data.stems)}
+    rows: dict = {}
+    for i, stem in enumerate(data.stems):
+        tag = variant_of(stem)
+        if tag is None:
+            continue
+        parent = index.get(stem[: -len(tag) - 1])
+        if parent is None or np.isnan(predicted[[i, parent]]).any():
+            continue
+        d_model, d_feff = predicted[i] - predicted[parent], data.y[i] - data.y[parent]
+        r = float(np.corrcoef(d_model, d_feff)[0, 1]) if d_model.std() > 0 and d_feff.std() > 0 else np.nan
+        ratio = float(np.linalg.norm(d_model) / np.linalg.norm(d_feff)) if np.any(d_feff) else np.nan
+        moves = [_main_peak(energy_rel, b) - _main_peak(energy_rel, a)
+                 for a, b in ((predicted[parent], predicted[i]), (data.y[parent], data.y[i]))]
+        same = np.sign(moves[0]) * (abs(moves[0]) >= 0.2) == np.sign(moves[1]) * (abs(moves[1]) >= 0.2)
+        family = tag.rstrip("0123456789")
+        for edge in (str(data.edges[i]), "all"):
+            for fam in (family, "all"):
+                rows.setdefault(edge, {}).setdefault(fam, []).append((r, ratio, bool(same)))
+    table = {}
+    for edge, families in rows.items():
+        table[edge] = {}
+        for family, values in families.items():
+            r, ratio, same = (np.array(v, float) for v in zip(*values))
+            table[edge][family] = {"pairs": len(values), "median_r": _median_or_none(r),
+                                   "median_norm_ratio": _median_or_none(ratio),
+                                   "main_peak_same_direction": int(same.sum())}
+    return table
