@@ -13,6 +13,11 @@ or after a stop and only what is missing is computed), then prints per settings:
 - cost: wall seconds and CPU seconds of FEFF's stage processes per complex (median, range).
 
     python benchmarks/feff_settings.py --n 30 --workers 2
+
+``--reference-from data/feff/fe-k`` takes the reference settings' spectra from the Fe K FEFF10
+data set instead of computing them: its parents (``Fe_REFCODE``) are the Fe data's complexes
+unchanged (``xanesviz derive`` moves no ligand when the metal stays Fe), computed with the
+reference settings; with ``--stems`` omitted, the complexes are then that data set's parents.
 """
 
 from __future__ import annotations
@@ -73,14 +78,32 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stems", nargs="+", help="these complexes (file stems) instead of a random draw of N")
     parser.add_argument("--report-only", action="store_true", help="compute nothing; score what is there")
+    parser.add_argument("--reference-from", metavar="DATA_DIR",
+                        help="the reference settings' spectra from this Fe K FEFF10 data set (e.g. data/feff/fe-k)")
     args = parser.parse_args(argv)
     if not (DATA / "xyz").is_dir():
         print(f"reference data {DATA} not present", file=sys.stderr)
         return 2
-    files = [DATA / "xyz" / f"{s}.xyz" for s in args.stems] if args.stems else pick(args.n, args.seed)
+    by_refcode = {f.stem.split("_")[0]: f.stem for f in (DATA / "xyz").glob("*.xyz")}
+    # where each settings' results are: (folder, the stem there) per Fe data stem
+    alias = {}
+    if args.reference_from:
+        from xanesviz.derived_set import parent_of, variant_of
+
+        parents = [r["stem"] for r in read_manifest(Path(args.reference_from))
+                   if variant_of(r["stem"]) is None and parent_of(r["stem"]) in by_refcode]
+        alias["reference"] = {by_refcode[parent_of(p)]: p for p in parents}
+    if args.stems:
+        files = [DATA / "xyz" / f"{s}.xyz" for s in args.stems]
+    elif args.reference_from:
+        files = [DATA / "xyz" / f"{s}.xyz" for s in list(alias["reference"])[: args.n]]
+    else:
+        files = pick(args.n, args.seed)
     stems = [f.stem for f in files]
     if not args.report_only:
         for name in args.settings:
+            if name in alias:
+                continue  # read from the data set
             simulate(files, Path(args.out) / name, settings=name, workers=args.workers, scheduler=args.scheduler)
     targets = {s: read_spectrum_file(DATA / "spectra" / f"{s}.txt", FE_K_GRID)[1] for s in stems}
     drawn = "given" if args.stems else f"seed {args.seed}"
@@ -89,16 +112,17 @@ def main(argv=None) -> int:
           "| wall s (median, range) | CPU s (median, range) | failed |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.settings:
-        out = Path(args.out) / name
-        latest = {}
-        for record in read_manifest(out):
-            latest[record["stem"]] = record
-        ok = [s for s in stems if latest.get(s, {}).get("status") == "ok" and (out / "spectra" / f"{s}.txt").is_file()]
+        out = Path(args.reference_from) if name in alias else Path(args.out) / name
+        there = alias.get(name, {s: s for s in stems})  # Fe data stem -> the stem in ``out``
+        records = {r["stem"]: r for r in read_manifest(out)}
+        latest = {s: records[there[s]] for s in stems if s in there and there[s] in records}
+        ok = [s for s in stems if latest.get(s, {}).get("status") == "ok"
+              and (out / "spectra" / f"{there[s]}.txt").is_file()]
         failed = [s for s in stems if latest.get(s, {}).get("status") == "failed"]
         if not ok:
             print(f"| {name} | {len(ok)} | – | – | – | – | – | – | {len(failed)} |")
             continue
-        feff = {s: read_spectrum_file(out / "spectra" / f"{s}.txt", FE_K_GRID)[1] for s in ok}
+        feff = {s: read_spectrum_file(out / "spectra" / f"{there[s]}.txt", FE_K_GRID)[1] for s in ok}
         own, other, wins, ranks = [], [], 0, []
         for s in ok:
             scores = {t: best_shift_correlation(feff[s], targets[t]) for t in stems}
@@ -114,9 +138,15 @@ def main(argv=None) -> int:
               f"| {np.nanmedian(cpu):.0f} ({np.nanmin(cpu):.0f}–{np.nanmax(cpu):.0f}) | {len(failed)} |")
         for s in failed:
             print(f"    failed: {latest[s].get('error')}")
-    per = {name: {r["stem"]: r.get("cluster_atoms") for r in read_manifest(Path(args.out) / name)}
-           for name in args.settings}
-    print("atoms within 6 Å:", json.dumps({s: per[args.settings[0]].get(s) for s in stems}))
+    atoms_within = {}
+    for name in args.settings:
+        out = Path(args.reference_from) if name in alias else Path(args.out) / name
+        there = alias.get(name, {s: s for s in stems})
+        records = {r["stem"]: r for r in read_manifest(out)}
+        for s in stems:
+            if s in there and there[s] in records and records[there[s]].get("cluster_atoms"):
+                atoms_within.setdefault(s, records[there[s]]["cluster_atoms"])
+    print("atoms within 6 Å:", json.dumps(atoms_within))
     return 0
 
 
