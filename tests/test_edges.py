@@ -211,3 +211,17 @@ def test_pair_fidelity_of_a_perfect_model_is_one_and_of_a_frozen_one_is_nothing(
     unpredicted = np.full(data.y.shape, np.nan)
     assert pair_fidelity(data, unpredicted, energy_rel) == {}
 
+
+
+def test_the_prior_shrinks_each_edges_mean_toward_all_edges(feff_root, networks, tmp_path, capsys):
+    base = load_bundle(networks / "fe-k")
+    data = pool(read_edges(feff_root), base.descriptor)
+    own, leaning = FdmnesTransfer.fit(data, base.ensemble), FdmnesTransfer.fit(data, base.ensemble, prior=3.0)
+    np.testing.assert_allclose(leaning.edge_means["Co"], (3 * own.edge_means["Co"] + 3 * own.pooled_mean) / 6)
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"), "--cv", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "CV Δμ median by prior: 0: " in out and "; chosen " in out
+    chosen = float(out.split("; chosen ")[1].split()[0])
+    assert json.loads((root / "co-k-feff" / "model_card.json").read_text())["edge_mean_prior"] == chosen

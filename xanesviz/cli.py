@@ -443,6 +443,9 @@ def cmd_simulate(args) -> int:
     return 1 if counts["failed"] else 0
 
 
+PRIORS = (0.0, 4.0, 10.0, 25.0)  # train-edges' candidates for --mean-prior
+
+
 def cmd_train_edges(args) -> int:
     from .bundle import load_bundle
     from .edges import FdmnesTransfer, cross_validate_edges, pair_fidelity, pool, read_edges, write_edge_bundles
@@ -457,9 +460,20 @@ def cmd_train_edges(args) -> int:
     print(f"{len(data)} FEFF10 spectra of {len(set(data.parents))} parent complexes: "
           + ", ".join(f"{e} {len(d)}" for e, d in sets.items()))
     energy_rel = base.energy - base.energy[0] - 15.0
-    fit = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask)}
+    prior = args.mean_prior
+    fit = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, prior)}
     cv, curve = None, []
     if args.cv:
+        if prior is None:  # choose how far each edge's mean leans on all edges', by the same CV
+            medians = {}
+            for candidate in PRIORS:
+                trial = {"FDMNES transfer": lambda mask, seed, c=candidate: FdmnesTransfer.fit(data, base.ensemble,
+                                                                                             mask, c)}
+                run = cross_validate_edges(data, trial, energy_rel, k=args.cv, seed=args.seed, leave_edge_out=False)
+                medians[candidate] = run["scores"]["FDMNES transfer"]["all"]["all"]["delta_mu_median_pct"]
+            prior = min(medians, key=medians.get)
+            print("edge means shrunk toward the pooled mean, CV Δμ median by prior: "
+                  + ", ".join(f"{c:g}: {v:.2f} %" for c, v in medians.items()) + f"; chosen {prior:g}")
         cv = cross_validate_edges(data, fit, energy_rel, k=args.cv, seed=args.seed)
         for method, table in cv["scores"].items():
             for edge, kinds in table.items():
@@ -482,7 +496,8 @@ def cmd_train_edges(args) -> int:
                                                   for e, k in scores.items() if k["all"].get("n_spectra")}})
             print(f"learning curve, {curve[-1]['train_parents']} training parents a fold: "
                   f"{curve[-1]['delta_mu_median_pct']}")
-    model = FdmnesTransfer.fit(data, base.ensemble)
+    prior = 0.0 if prior is None else prior
+    model = FdmnesTransfer.fit(data, base.ensemble, prior=prior)
     drag = None
     if args.drag_fidelity:
         import json
@@ -492,7 +507,7 @@ def cmd_train_edges(args) -> int:
         except (OSError, ValueError) as exc:
             raise XanesvizError(f"{args.drag_fidelity}: not a readable drag-fidelity JSON file ({exc})") from None
     for path in write_edge_bundles(model, data, base, args.output, cv=cv, learning_curve=curve, drag_fidelity=drag,
-                                   data_label=args.data_label or str(args.data_root)):
+                                   data_label=args.data_label or str(args.data_root), mean_prior=prior):
         print(f"saved {path}")
     return 0
 
@@ -560,6 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-curve", type=float, nargs="*", default=[], metavar="FRACTION",
                    help="with --cv: also CV on these shares of each fold's training parents (e.g. 0.25 0.5 0.75)")
     p.add_argument("--data-label", help="how the cards name the data (default: DATA_ROOT as given)")
+    p.add_argument("--mean-prior", type=float, metavar="N",
+                   help="shrink each edge's mean spectrum toward the pooled one as if that were N more spectra "
+                        "(default: chosen by the --cv among 0, 4, 10, 25; 0 without --cv)")
     p.add_argument("--drag-fidelity", metavar="FILE", help="a drag-fidelity table (benchmarks/drag_fidelity.py "
                                                             "--json) of this method, to put on every card")
     p.add_argument("--seed", type=int, default=0)

@@ -140,11 +140,15 @@ class FdmnesTransfer(EdgeModel):
     method = "FDMNES transfer"
 
     @classmethod
-    def fit(cls, data: Pooled, base, mask: np.ndarray | None = None) -> "FdmnesTransfer":
+    def fit(cls, data: Pooled, base, mask: np.ndarray | None = None, prior: float = 0.0) -> "FdmnesTransfer":
+        """``prior``: an edge's mean spectrum is shrunk toward the pooled mean as if the pooled
+        mean were ``prior`` more spectra of that edge, (n m_e + prior m) / (n + prior): an edge with
+        a handful of spectra leans on all edges, one with many on its own."""
         mask = np.ones(len(data), bool) if mask is None else mask
         base = dataclasses.replace(base, neighbours=None)
         y, edges = data.y[mask], data.edges[mask]
         pooled, means, counts = edge_means(y, edges)
+        means = {e: (counts[e] * m + prior * pooled) / (counts[e] + prior) for e, m in means.items()}
         F = base.predict_mean(data.X[mask])
         centre = F.mean(axis=0)
         A, D = F - centre, y - np.array([means[e] for e in edges])
@@ -247,7 +251,7 @@ def _edge_scores(cv: dict, element: str) -> dict:
 def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_root: str | Path,
                        cv: dict | None = None, learning_curve: list | None = None,
                        elements=EDGE_METALS, data_label: str = "data/feff",
-                       drag_fidelity: dict | None = None) -> list[Path]:
+                       drag_fidelity: dict | None = None, mean_prior: float = 0.0) -> list[Path]:
     """One bundle per edge, ``out_root/{metal}-k-feff/``, using ``base_bundle``'s networks (by
     name, not copied) with the edge's output scaling; cards say what each learned from, and
     carry ``drag_fidelity`` (a ``benchmarks/drag_fidelity.py --json`` table of this method) if given."""
@@ -281,6 +285,8 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
             "method": (f"{model.method}: the networks of {base_name} (trained on FDMNES Fe K spectra of 4079 "
                        "complexes), their output recalibrated per energy point to FEFF10 spectra of all edges "
                        "(energies relative to each edge), on this edge's mean FEFF10 spectrum"
+                       + (f" shrunk toward all edges' mean as if that were {mean_prior:g} more spectra" if mean_prior
+                          else "")
                        + ("" if n_edge else "; this edge has no spectra yet, so the pooled mean of the other "
                                             "edges stands in")),
             "training_data": {
@@ -293,6 +299,7 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                               "moved to the metal's typical bond lengths; displaced variants)",
                 "targets": "spectra/ (FEFF10 mu, absolute energies)"},
             "trust_signal": f"distance to the training complexes of {base_name}'s networks",
+            "edge_mean_prior": mean_prior,
         }
         if cv is not None:
             card["cv_metrics"] = {"k": cv["k"], "group": "parent complex (all metals and variants of it in one fold)",
