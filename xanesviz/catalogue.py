@@ -40,6 +40,18 @@ class ModelEntry:
         return f"{self.element} {self.edge} edge: {self.name} ({self.spectra})"
 
 
+def training_summary(card: dict, element: str) -> str:
+    """What a model learned from, in words: e.g. "FDMNES, 4079 spectra" or, for a FEFF10 edge
+    model, "FEFF10, 17 Cu spectra, 97 of all edges"."""
+    data = card.get("training_data", {}) if isinstance(card.get("training_data"), dict) else {}
+    method = data.get("method") or ("FEFF10" if "feff" in str(data.get("directory", "")).lower() else "FDMNES")
+    count, pooled = data.get("n_samples"), data.get("n_samples_all_edges")
+    if pooled is not None:  # one of the FEFF10 edge models: its own spectra, and all edges'
+        return (f"{method}, {count or 'no'} {element} spectra"
+                + (" yet" if not count else "") + f", {pooled} of all edges")
+    return f"{method}, {count} spectra" if count else method
+
+
 def _entry(folder: Path) -> ModelEntry | None:
     try:
         card = json.loads((folder / "model_card.json").read_text())
@@ -47,16 +59,8 @@ def _entry(folder: Path) -> ModelEntry | None:
         element, edge_name = str(edge["element"]), str(edge.get("edge", "K"))
     except (OSError, ValueError, KeyError, TypeError):
         return None  # not a bundle (or a damaged one: loading it names the problem)
-    data = card.get("training_data", {}) if isinstance(card.get("training_data"), dict) else {}
-    method = data.get("method") or ("FEFF10" if "feff" in str(data.get("directory", "")).lower() else "FDMNES")
-    count, pooled = data.get("n_samples"), data.get("n_samples_all_edges")
-    if pooled is not None:  # one of the FEFF10 edge models: its own spectra, and all edges'
-        spectra = (f"{method}, {count or 'no'} {element} spectra"
-                   + (" yet" if not count else "") + f", {pooled} of all edges")
-    else:
-        spectra = f"{method}, {count} spectra" if count else method
     return ModelEntry(name=str(card.get("name", folder.name)), element=element, edge=edge_name, path=folder,
-                      spectra=spectra,
+                      spectra=training_summary(card, element),
                       default=None if card.get("default_for_element") is None else bool(card["default_for_element"]))
 
 

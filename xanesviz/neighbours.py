@@ -99,13 +99,6 @@ class NeighbourMember:
         d2[:, columns] = near_d2
         return d2
 
-    def weights(self, Z: np.ndarray, d2: np.ndarray | None = None) -> np.ndarray:
-        """K_i = exp(-|z - z_i|^2 / w^2) for each row of Z against every training input: (n, n_train);
-        ``d2``, if given, holds the squared distances (else: :meth:`squared_distances`)."""
-        if d2 is None:
-            d2 = self.squared_distances(Z)
-        return np.exp(-d2 / self.width ** 2)
-
     def _near_weights(self, Z: np.ndarray, d2: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(training inputs with a weight that matters, their weights K (n, len(those)))."""
         if d2 is None:

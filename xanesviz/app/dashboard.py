@@ -68,12 +68,9 @@ def _model_key(predictor: Predictor) -> str:
 
 def model_info_html(predictor: Predictor) -> str:
     """The line under the figures that says which model predicts, and from what data."""
-    data = predictor.card.get("training_data", {})
-    method = data.get("method") or "FDMNES"
-    count = data.get("n_samples")
-    learned = f"{method}, {count} {predictor.element} spectra" if count is not None else method
-    if data.get("n_samples_all_edges") is not None:
-        learned += f" (+ all edges: {data['n_samples_all_edges']})"
+    from ..catalogue import training_summary
+
+    learned = training_summary(predictor.card, predictor.element)
     return (f"<small>model <b>{predictor.name}</b> ({learned}): {' + '.join(predictor.members)}, "
             f"{predictor.element} {predictor.edge} edge, band = ±1σ over the networks</small>")
 
