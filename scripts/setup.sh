@@ -17,3 +17,6 @@ fi
 if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+# plotly's widget module where voila.json lets voila serve it: the dashboard's page starts loading
+# it while the kernel builds the dashboard (xanesviz/app/plotly_import.py)
+.venv/bin/python -c "from xanesviz.app.plotly_import import link_widget_module; link_widget_module()" || true

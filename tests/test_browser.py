@@ -359,6 +359,35 @@ def test_dashboard_screenshot(browser, voila_url, tmp_path):
     assert not page_errors, f"uncaught errors in the page: {page_errors}"
 
 
+def test_plotly_module_comes_from_the_server_else_from_the_kernel(browser, voila_url):
+    """The page imports plotly's widget module from the server as it arrives (app.ipynb's first
+    cell; voila.json lets voila serve it) and the kernel never sends its 5 MB; where the server
+    does not serve it, the kernel sends the text and the spectrum is drawn all the same."""
+    for served in (True, False):
+        context = browser.new_context(viewport={"width": 1500, "height": 1100})
+        if not served:
+            context.route("**/plotly-widget.js", lambda route: route.fulfill(status=404, body="not here"))
+        page = context.new_page()
+        statuses, largest_frame, page_errors = [], [0], []
+        page.on("response", lambda r: statuses.append(r.status) if r.url.endswith("/plotly-widget.js") else None)
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: largest_frame.__setitem__(
+            0, max(largest_frame[0], len(payload)))))
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
+        try:
+            page.goto(voila_url, timeout=90_000)
+            page.wait_for_function(f"document.querySelector('{PLOT}') && document.querySelector('{PLOT}').data "
+                                   f"&& document.querySelector('{PLOT}').data[1].y.length > 100", timeout=90_000)
+            assert np.all(np.isfinite(plotted(page)))
+        finally:
+            context.close()
+        assert statuses == ([200] if served else [404])
+        if served:
+            assert largest_frame[0] < 1_000_000, f"the kernel sent plotly's module ({largest_frame[0]} bytes)"
+        else:
+            assert largest_frame[0] > 1_000_000, "the page drew without plotly's module from the kernel"
+        assert not page_errors, f"uncaught errors in the page: {page_errors}"
+
+
 def test_a_copper_complex_from_the_gallery_drags_and_exports_on_the_cu_edge(page, tmp_path):
     """Pick a Cu complex: the Cu K model takes over (its energies on the axis), a drag re-predicts,
     and the CSV says Cu K with the Cu grid."""

@@ -20,23 +20,51 @@ a figure shows:
   to, and the page evaluates it once; every figure shares it (as plotly's own JupyterLab
   extension does). The figure's model is set up once plotly.js is ready, not within
   anywidget's 2 s.
+* **The wait.** Under voila the page shows nothing until the notebook has run, and evaluating
+  plotly.js then took 1.7 s of the first visit. :func:`link_widget_module` links plotly's widget
+  module into the notebook's folder (``.cache/voila/plotly-widget.js``, which the repository's
+  voila.json lets voila serve; ``scripts/setup.sh`` and every dashboard kernel under voila make
+  the link), and the first cell of ``app.ipynb`` (raw HTML) starts importing it as the page
+  arrives, while the kernel is still building the dashboard. The figures use that module when
+  its plotly.js is the kernel's, and otherwise ask the kernel for the text (sent only then).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from pathlib import Path
+
+#: Where, in the notebook's folder, voila serves plotly's widget module from (voila.json's
+#: ``file_allowlist``; app.ipynb's first cell imports it).
+SERVED_MODULE = Path(".cache") / "voila" / "plotly-widget.js"
 
 #: The figures' anywidget module: evaluates plotly's widget module (the text held by the widget
 #: that ``_plotly_module`` refers to) once per page, then hands each figure its own instance of
 #: plotly's widget.
 SHARED_LOADER = """
 const SHARED = Symbol.for("xanesviz.plotly-widget-module");
+const PRELOAD = Symbol.for("xanesviz.plotly-widget-preload");
+// The module text, asked of the kernel only when the page has no preloaded module to use.
+function moduleText(holder) {
+  if (holder.get("text")) { return Promise.resolve(holder.get("text")); }
+  return new Promise((resolve) => {
+    holder.once("change:text", () => resolve(holder.get("text")));
+    holder.send({xanesviz: "module-text"});
+  });
+}
 async function plotlyWidgetModule(model) {
   if (!globalThis[SHARED]) {
     globalThis[SHARED] = (async () => {
       const holder = await model.widget_manager.get_model(model.get("_plotly_module").slice("IPY_MODEL_".length));
-      const url = URL.createObjectURL(new Blob([holder.get("text")], {type: "text/javascript"}));
+      if (globalThis[PRELOAD]) {
+        try {
+          const preloaded = await globalThis[PRELOAD];
+          if (globalThis.Plotly && globalThis.Plotly.version === holder.get("plotlyjs_version")) { return preloaded; }
+        } catch (error) {}  // not served (another server, another folder): the kernel's text below
+      }
+      const url = URL.createObjectURL(new Blob([await moduleText(holder)], {type: "text/javascript"}));
       try { return await import(url); } finally { URL.revokeObjectURL(url); }
     })();
   }
@@ -116,19 +144,63 @@ def _import_renderers_without_nbformat() -> None:
         renderers.nbformat = _ImportedOnFirstUse("nbformat")
 
 
+def link_widget_module(folder: Path | None = None) -> Path | None:
+    """Link plotly's widget module at ``folder / SERVED_MODULE`` (by default the working
+    directory, a voila kernel's being the notebook's folder); returns the link, or None where
+    plotly has no such file or the folder cannot be written (the page then gets the module from
+    the kernel)."""
+    import plotly
+
+    target = Path(plotly.__file__).resolve().parent / "package_data" / "widgetbundle.js"
+    link = Path(folder if folder is not None else Path.cwd()) / SERVED_MODULE
+    if not target.is_file():
+        return None
+    try:
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            return link
+        link.parent.mkdir(parents=True, exist_ok=True)
+        fresh = link.with_name(f"{link.name}.{os.getpid()}")
+        fresh.unlink(missing_ok=True)
+        fresh.symlink_to(target)
+        os.replace(fresh, link)
+    except OSError:
+        return None
+    return link
+
+
+def _under_voila() -> bool:
+    return any(name in os.environ for name in ("VOILA_PREHEAT", "VOILA_KERNEL_ID", "VOILA_BASE_URL"))
+
+
 def _module_holder():
-    """The kernel's one widget holding plotly's widget module as text (made anew if it was closed)."""
+    """The kernel's one widget for plotly's widget module (made anew if it was closed)."""
     if not _holders or _holders[0].comm is None:
         import ipywidgets
-        import plotly.graph_objects as go
         import traitlets
+        from plotly.offline import get_plotlyjs_version
 
         class PlotlyWidgetModule(ipywidgets.Widget):
-            """plotly's anywidget module as text; a model without a view."""
+            """plotly's anywidget module, a model without a view. Its text (5 MB) is sent only when
+            a page asks for it: a page served by voila with the repository's ``voila.py`` has
+            already loaded the module from the server, and uses it if its plotly.js is this
+            kernel's (``plotlyjs_version``)."""
 
             text = traitlets.Unicode().tag(sync=True)
+            plotlyjs_version = traitlets.Unicode().tag(sync=True)
 
-        _holders[:] = [PlotlyWidgetModule(text=str(go.FigureWidget._esm))]
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.on_msg(self._answer)
+
+            def _answer(self, _widget, content, _buffers):
+                if isinstance(content, dict) and content.get("xanesviz") == "module-text" and not self.text:
+                    import plotly.graph_objects as go
+
+                    self.text = str(go.FigureWidget._esm)
+
+        if _under_voila():
+            link_widget_module()  # for the next page: this one asked for it as it arrived
+        _holders[:] = [PlotlyWidgetModule(plotlyjs_version=get_plotlyjs_version())]
     return _holders[0]
 
 
