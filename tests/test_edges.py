@@ -138,6 +138,7 @@ def test_train_edges_writes_nine_bundles_that_share_the_networks(feff_root, netw
     card = json.loads(text)
     assert card["training_data"]["n_samples"] == 8 and card["training_data"]["n_samples_all_edges"] == 17
     assert card["networks_from"] == "fe-k" and card["edge"]["element"] == "Cu"
+    assert card["edge"]["core_hole_width_eV"] == pytest.approx(1.55)  # xraydb's Cu K, read by the dashboard
     assert card["cv_metrics"]["per_method"]["FDMNES transfer"]["variants"]["n_spectra"] == 2
     assert card["learning_curve"][0]["parent_fraction"] == 0.5
     pairs = card["drag_fidelity_cv"]["this_edge"]  # the two Cu (parent, stretched variant) pairs

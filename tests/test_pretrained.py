@@ -65,3 +65,17 @@ def test_prediction_on_training_data_is_close(predictor, data_dir):
     dataset = load_dataset(data_dir, limit=200)
     mean, _ = predictor.predict_arrays(predictor.descriptor.transform(dataset.structures))
     assert np.median(delta_mu(mean, dataset.spectra)) < 5.0
+
+
+def test_every_shipped_card_records_xraydbs_core_hole_width():
+    """The dashboard's broadening default comes from the card (no xraydb database read at start)."""
+    import json
+
+    from xanesviz.spectrum import core_hole_width
+
+    cards = sorted(DEFAULT_BUNDLE.parent.glob("*/model_card.json"))
+    assert len(cards) == 10
+    for path in cards:
+        edge = json.loads(path.read_text())["edge"]
+        assert edge["core_hole_width_eV"] == pytest.approx(core_hole_width(edge["element"], edge["edge"])), path
+        assert Predictor.load(path.parent).core_hole_width == edge["core_hole_width_eV"]

@@ -29,8 +29,11 @@ class SpectraSet:
 
     def card(self) -> dict:
         """The model card entries a model trained on this set records (``edge``, target broadening)."""
+        from .spectrum import core_hole_width
+
         return {"edge": {"element": self.element, "edge": self.edge, "edge_energy_eV": self.edge_energy_eV,
-                         "fermi_level_eV": self.fermi_level_eV},
+                         "fermi_level_eV": self.fermi_level_eV,
+                         "core_hole_width_eV": core_hole_width(self.element, self.edge)},
                 "target_lorentzian_fwhm_eV": self.lorentzian_fwhm_eV,
                 "target_broadening": f"Lorentzian FWHM {self.lorentzian_fwhm_eV:g} eV (already in the targets)"}
 

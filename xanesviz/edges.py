@@ -259,7 +259,7 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
     from .descriptor import WACSF
     from .explain import default_windows, importance_to_card, permutation_importance, window_importance
     from .feff import REFERENCE, edge_grid
-    from .spectrum import edge_energy
+    from .spectrum import core_hole_width, edge_energy
 
     out_root = Path(out_root)
     base_name = Path(base_bundle.path).name
@@ -279,7 +279,8 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
         n_edge = model.counts.get(element, 0)
         card = {
             "name": bundle_name(element),
-            "edge": {"element": element, "edge": "K", "edge_energy_eV": e0, "fermi_level_eV": e0},
+            "edge": {"element": element, "edge": "K", "edge_energy_eV": e0, "fermi_level_eV": e0,
+                     "core_hole_width_eV": core_hole_width(element, "K")},
             "default_for_element": element != base_bundle.card["edge"]["element"],
             "target_broadening": "FEFF10's own (core-hole lifetime, Hedin-Lundqvist self-energy; no added broadening)",
             "method": (f"{model.method}: the networks of {base_name} (trained on FDMNES Fe K spectra of 4079 "
