@@ -211,3 +211,28 @@ def test_a_complex_of_a_metal_without_a_model_is_refused_naming_its_edge(dashboa
     assert "no model for the Sc K edge yet" in dashboard.message.value
     assert dashboard.name == name_before
     np.testing.assert_array_equal(dashboard.panel.trace_values("predicted"), before)
+
+
+def test_in_a_kernel_the_first_explanations_follow_the_first_paint():
+    """With an event loop running (a kernel), the first structure's trust badge, importance and
+    atom colours come just after the dashboard is built, and the importance figure's initial
+    state (what a page drawn later starts from) includes them; without one they come at once."""
+    import asyncio
+
+    from xanesviz.app.dashboard import FIRST_EXPLAIN_DELAY_S
+
+    async def build_then_wait():
+        dashboard = Dashboard()
+        at_build = (dashboard.trust.value, dashboard.sensitivity_values,
+                    list(dashboard.importance.figure._widget_data[2].get("y") or []))
+        await asyncio.sleep(FIRST_EXPLAIN_DELAY_S + 0.5)
+        return dashboard, at_build
+
+    dashboard, (trust, sensitivities, radial) = asyncio.run(build_then_wait())
+    assert trust == "" and sensitivities is None and not any(radial)  # not yet, the cell returns first
+    assert "xanesviz-trust-" in dashboard.trust.value
+    assert dashboard.sensitivity_values is not None and np.all(np.isfinite(dashboard.sensitivity_values))
+    assert any(dashboard.importance.figure._widget_data[2]["y"])
+    # without a loop (a script, a test) they come at once
+    plain = Dashboard()
+    assert "xanesviz-trust-" in plain.trust.value and plain.sensitivity_values is not None

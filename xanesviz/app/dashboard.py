@@ -37,6 +37,10 @@ UNDO_DEPTH = 200
 #: 0.15 s this work (~0.1 s in the kernel, a full redraw of the side figure and new atom colours
 #: in the page) started mid-drag and held the next positions up.
 REST_DELAY_S = 0.4
+#: In a kernel, the first structure's explanations (trust badge, importance, atom colours: about
+#: 0.4 s) wait this long after the dashboard is built, so the notebook's cell returns and the page
+#: can draw the spectrum and the structure first.
+FIRST_EXPLAIN_DELAY_S = 0.05
 
 
 def data_link(text: str, filename: str, mime: str, label: str, css_class: str) -> str:
@@ -90,6 +94,8 @@ class Dashboard(widgets.VBox):
         self._drag_start: np.ndarray | None = None
         self._mid_drag = False  # True while an update comes from a drag that has not been released
         self._at_rest = IdleTask(self._settle, REST_DELAY_S)
+        self._first_explain = IdleTask(self._explain_after_first_paint, FIRST_EXPLAIN_DELAY_S)
+        self._constructing = True  # the first structure's explanations may wait (see FIRST_EXPLAIN_DELAY_S)
         self._last_seq = -1
         self._drawing_seq: int | None = None  # the drag position being drawn (tags the spectrum's redraw)
         self._drags = Coalescer(self._apply_drag)
@@ -194,6 +200,7 @@ class Dashboard(widgets.VBox):
         # The figures were filled before any browser view exists: make that their initial state.
         sync_initial_state(self.panel.figure)
         sync_initial_state(self.importance.figure)
+        self._constructing = False
         mark("dashboard built")
 
     # -- loading ---------------------------------------------------------------------------
@@ -383,9 +390,18 @@ class Dashboard(widgets.VBox):
             return
         if self._mid_drag:
             self._at_rest.restart()  # the rest follows once the atom rests (or on release)
-        else:
-            self._at_rest.cancel()
-            self._explain()
+            return
+        self._at_rest.cancel()
+        if self._constructing:
+            self._first_explain.restart()  # in a kernel: after the cell returns
+            if self._first_explain.pending:
+                return
+        self._first_explain.cancel()
+        self._explain()
+
+    def _explain_after_first_paint(self) -> None:
+        self._explain()
+        sync_initial_state(self.importance.figure)  # for a page whose view is made after this
 
     def _settle(self) -> None:
         """The held atom rests: bring up to date what a drag left behind."""
