@@ -238,3 +238,33 @@ def test_a_terminated_run_stops_its_feff_processes_and_keeps_the_manifest(inputs
     assert not left, f"FEFF10 stage processes outlived the run: {left}"
     assert run.returncode != 0
     assert read_manifest(out) == []  # nothing was finished, nothing half-written
+
+
+def test_a_feff_process_killed_from_outside_is_reported_not_recorded(inputs, tmp_path):
+    """A FEFF10 stage process killed mid-structure (someone stopping the run's workers) is not
+    FEFF failing on that structure: it is reported as interrupted and left out of the manifest,
+    so the next run (and scripts/generate_feff.py, which skips recorded failures) computes it."""
+    out = tmp_path / "data"
+    marker = str(tmp_path)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+               TMPDIR=marker)
+    run = subprocess.Popen([sys.executable, "-m", "xanesviz.cli", "simulate", str(inputs / "oct2.xyz"), "-o", str(out),
+                            "--workers", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and not feff_stage_processes(marker):
+            time.sleep(0.2)
+        time.sleep(3)  # into the self-consistent potentials (tens of seconds)
+        stages = feff_stage_processes(marker)
+        assert stages, "no FEFF10 stage process running"
+        for pid in stages:
+            os.kill(pid, signal.SIGKILL)
+        output, _ = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 1, output  # the run is incomplete
+    assert "oct2: interrupted, not recorded" in output and "killed by signal 9 (SIGKILL)" in output, output
+    assert "1 interrupted (not recorded)" in output and "0 failed" in output, output
+    assert read_manifest(out) == [] and not list((out / "spectra").glob("*.txt"))
+    assert not [p for p in (out / "feff").iterdir()], "an interrupted structure's work files were kept"

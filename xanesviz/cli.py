@@ -440,7 +440,7 @@ def cmd_simulate(args) -> int:
 
     counts = simulate(args.structures, args.output, absorber=_absorber(args.absorber), settings=args.settings,
                       workers=args.workers, scheduler=args.scheduler, stage_timeout=args.stage_timeout)
-    return 1 if counts["failed"] else 0
+    return 1 if counts["failed"] or counts.get("interrupted") else 0
 
 
 PRIORS = (0.0, 4.0, 10.0, 25.0)  # train-edges' candidates for --mean-prior

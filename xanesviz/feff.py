@@ -62,6 +62,11 @@ class FeffCancelled(FeffError):
     """The calculation was cancelled through the ``cancel`` hook."""
 
 
+class FeffInterrupted(FeffError):
+    """A stage's process was killed by a signal from outside FEFF (a stopped run, the machine
+    short of memory): the structure was not computed, which is not FEFF failing on it."""
+
+
 def _number(value: float) -> str:
     """FEFF-card style: 5.0, 3.5, 0.07."""
     return f"{value:.1f}" if round(value, 1) == value else f"{value:g}"
@@ -408,6 +413,11 @@ def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | F
                 if killed.is_set() or (cancelled is not None and cancelled()):
                     raise FeffCancelled(source, _failure_reason(work_dir, exc)[0], "cancelled") from None
                 stage, reason = _failure_reason(work_dir, exc)
+                killed_by = re.search(r"worker exited with signal: (\d+)(?: \((\w+)\))?", str(exc))
+                if killed_by:
+                    raise FeffInterrupted(source, stage, f"its process was killed by signal {killed_by.group(1)}"
+                                          + (f" ({killed_by.group(2)})" if killed_by.group(2) else "")
+                                          + " from outside FEFF") from None
                 raise FeffError(source, stage, reason) from None
             if settings.scf_radius is not None:
                 scf = _scf_converged(work_dir)

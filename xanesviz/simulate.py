@@ -2,7 +2,8 @@
 
 ``DATA_DIR`` gets the layout the package trains on (``xyz/STEM.xyz``, ``spectra/STEM.txt``),
 FEFF's small files per structure (``feff/STEM/``) and ``manifest.jsonl``, one JSON line per
-finished structure, success or failure. A structure whose spectrum exists is skipped: every
+finished structure, success or failure (a structure whose FEFF process was killed from outside,
+as when a run is stopped, is neither: it is reported, not recorded, and computed by the next run). A structure whose spectrum exists is skipped: every
 file is written under a temporary name and renamed into place, the spectrum last, so the
 partial outputs of a killed run are never taken for finished ones.
 """
@@ -100,7 +101,7 @@ def _finished_record(out: Path, stem: str, feff_settings: str) -> dict | None:
 def simulate_one(stem: str, path: str, out_dir: str, absorber=None, settings: dict | None = None,
                  stage_timeout: float | None = None) -> dict:
     """Compute one structure's spectrum into ``out_dir``; never raises: returns its manifest record."""
-    from .feff import REFERENCE, FeffSettings, run_feff
+    from .feff import REFERENCE, FeffInterrupted, FeffSettings, run_feff
     from .structure import read_structure
 
     settings = REFERENCE if settings is None else FeffSettings.from_dict(settings)
@@ -118,6 +119,9 @@ def simulate_one(stem: str, path: str, out_dir: str, absorber=None, settings: di
         spectrum = run_feff(atoms, absorber, settings, source=stem, output_dir=feff_tmp, stage_timeout=stage_timeout)
         record.update(status="ok", cluster_atoms=spectrum.meta["cluster_atoms"], absorber=spectrum.meta["absorber"],
                       cpu_seconds=spectrum.meta["cpu_seconds"], stage_seconds=spectrum.meta["stage_seconds"])
+    except FeffInterrupted as exc:
+        record.update(status="interrupted", stage=exc.stage, error=str(exc))
+        spectrum = None
     except XanesvizError as exc:
         record.update(status="failed", stage=getattr(exc, "stage", "input"), error=str(exc))
         spectrum = None
@@ -127,6 +131,9 @@ def simulate_one(stem: str, path: str, out_dir: str, absorber=None, settings: di
         spectrum = None
     record["seconds"] = round(time.perf_counter() - start, 1)
     record["finished"] = _now()
+    if record["status"] == "interrupted":
+        shutil.rmtree(feff_tmp, ignore_errors=True)
+        return record
     try:
         feff_tmp.mkdir(parents=True, exist_ok=True)
         (feff_tmp / "result.json").write_text(json.dumps(record) + "\n", encoding="utf-8")
@@ -278,8 +285,9 @@ def simulate(structures: Iterable[str | os.PathLike], out_dir: str | os.PathLike
                 _run(todo, out, absorber, settings, workers, scheduler, stage_timeout, manifest, counts, say)
         finally:
             manifest.close()
-    say(f"simulate: {counts['done']} computed, {counts['skipped']} skipped (done before), {counts['failed']} failed; "
-        f"manifest: {out / MANIFEST}")
+    interrupted = f", {counts['interrupted']} interrupted (not recorded)" if counts.get("interrupted") else ""
+    say(f"simulate: {counts['done']} computed, {counts['skipped']} skipped (done before), {counts['failed']} failed"
+        f"{interrupted}; manifest: {out / MANIFEST}")
     return counts
 
 
@@ -351,9 +359,13 @@ def _run_on_cluster(todo, out, absorber, settings, workers, scheduler, stage_tim
             # Its files are written: the cluster may forget the result, so a worker lost later does
             # not make Dask compute it again.
             future.release()
-            manifest.append(record)
             elapsed = time.perf_counter() - start
             left = elapsed / n * (len(todo) - n)
+            if record["status"] == "interrupted":  # not finished: the next run computes it
+                counts["interrupted"] = counts.get("interrupted", 0) + 1
+                say(f"[{n}/{len(todo)}] {stem}: interrupted, not recorded ({record['error']}); a rerun computes it")
+                continue
+            manifest.append(record)
             if record["status"] == "ok":
                 counts["done"] += 1
                 say(f"[{n}/{len(todo)}] {stem}: ok, {record['seconds']:.0f} s, {record.get('cluster_atoms')} atoms "
