@@ -138,3 +138,38 @@ def test_plain_voila_pre_heats_and_serves_two_visitors_at_once(plain_voila, brow
     finally:
         first_context.close()
         second_context.close()
+
+
+def test_a_pool_kernel_that_waited_past_the_cull_timeout_still_serves_its_visitor(browser, tmp_path):
+    """voila never culls a kernel waiting in its pool, but counts a handed-out kernel's idle time
+    from the notebook's end: culling every second after 6 idle seconds, a kernel that waited 15 s
+    would be culled before its page connects, unless it reports the hand-out (app/pool.py)."""
+    timing, log = tmp_path / "timing.jsonl", open(tmp_path / "voila.log", "w+")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "voila", "app.ipynb", "--no-browser", f"--port={port}",
+                               "--Voila.ip=127.0.0.1", "--MappingKernelManager.cull_idle_timeout=6",
+                               "--MappingKernelManager.cull_interval=1"], cwd=REPO, stdout=log,
+                              stderr=subprocess.STDOUT, env={**os.environ, "XANESVIZ_TIMING": str(timing)})
+    try:
+        built = wait_until(lambda: dashboards_built(timing), 90, "no kernel built the dashboard before a visit")
+        time.sleep(max(0.0, list(built.values())[0] + 15 - time.time()))  # idle 15 s in the pool
+        assert list(built)[0] in kernel_pids(server).values(), "voila culled a kernel waiting in its pool"
+        context, page, page_errors = open_dashboard(browser, f"http://127.0.0.1:{port}/")
+        try:
+            served = re.findall(r"Using pre-heated kernel: (\S+)", Path(log.name).read_text())
+            assert len(served) == 1
+            time.sleep(8)  # longer than the timeout: a connected page keeps its kernel
+            assert served[0] in kernel_pids(server), "the visitor's kernel was culled"
+            assert drag_changes_spectrum(page), "dragging did not change the spectrum"
+            assert not page_errors, f"uncaught errors in the page: {page_errors}"
+        finally:
+            context.close()
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.kill(server.pid, signal.SIGKILL)
+    log.seek(0)
+    errors = server_errors(log.read())
+    assert not errors, f"voila logged {errors}"

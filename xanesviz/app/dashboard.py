@@ -21,6 +21,7 @@ from .feff_panel import FeffPanel, geometry_key
 from .explain_panel import SideFigure, colour_bar_html, colours_for, trust_badge_html
 from .live import Coalescer, IdleTask, one_blas_thread
 from .measured_panel import MeasuredPanel
+from .pool import on_hand_out
 from .refine_panel import RefinePanel
 from .spectrum_panel import SpectrumPanel, message_html, sync_initial_state
 from .viewer import DraggableViewer
@@ -201,6 +202,9 @@ class Dashboard(widgets.VBox):
         sync_initial_state(self.panel.figure)
         sync_initial_state(self.importance.figure)
         self._constructing = False
+        # In voila's pool: one message when a visitor takes this kernel, counted by the server as
+        # the kernel's activity, so the culler leaves it to the visitor's page (see app/pool.py).
+        self._hand_out = on_hand_out(lambda: self.message.send({"xanesviz": "handed out"}))
         mark("dashboard built")
 
     # -- loading ---------------------------------------------------------------------------
