@@ -173,3 +173,18 @@ def test_a_pool_kernel_that_waited_past_the_cull_timeout_still_serves_its_visito
     log.seek(0)
     errors = server_errors(log.read())
     assert not errors, f"voila logged {errors}"
+
+
+def test_a_closed_tab_frees_its_kernel(plain_voila, browser):
+    """voila's page asks the server to shut its kernel down as it unloads; with voila.json's
+    settings the server does (jupyter-server refused it before: voila's page sends no _xsrf)."""
+    context, page, page_errors = open_dashboard(browser, plain_voila["url"])
+    served = re.findall(r"Using pre-heated kernel: (\S+)", log_text(plain_voila))
+    kernel = served[-1]
+    assert kernel in kernel_pids(plain_voila["server"])
+    page.close(run_before_unload=True)
+    context.close()
+    wait_until(lambda: kernel not in kernel_pids(plain_voila["server"]), 20, "the closed tab's kernel still runs")
+    assert f"Kernel shutdown: {kernel}" in log_text(plain_voila)
+    assert "_xsrf' argument missing" not in log_text(plain_voila)
+    assert not page_errors, f"uncaught errors in the page: {page_errors}"
