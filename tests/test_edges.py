@@ -1,7 +1,9 @@
 """The nine-edge FEFF10 models: pooling edges, the FDMNES transfer, bundles that share networks,
 grouped CV by parent complex, and the train-edges command (synthetic data, no FEFF runs)."""
 
+import dataclasses
 import json
+import re
 import shutil
 
 import numpy as np
@@ -226,3 +228,67 @@ def test_the_prior_shrinks_each_edges_mean_toward_all_edges(feff_root, networks,
     assert "CV Δμ median by prior: 0: " in out and "; chosen " in out
     chosen = float(out.split("; chosen ")[1].split()[0])
     assert json.loads((root / "co-k-feff" / "model_card.json").read_text())["edge_mean_prior"] == chosen
+
+
+def test_a_full_output_map_is_the_ridge_fit_and_survives_a_bundle(feff_root, networks, tmp_path):
+    """With ``map_ridge`` the deviation from each edge's mean is (F - centre) @ M, M the ridge fit
+    held toward the per-energy factors; it is folded into the networks (and kernel member), and a
+    bundle written with it predicts, and differentiates, the same after loading."""
+    base = load_bundle(networks / "fe-k")
+    data = pool(read_edges(feff_root), base.descriptor)
+    per_energy = FdmnesTransfer.fit(data, base.ensemble, prior=4.0)
+    mapped = FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0)
+    F = dataclasses.replace(base.ensemble, neighbours=None).predict_mean(data.X)
+    centre = F.mean(axis=0)
+    expected = (F - centre) @ mapped.output_map + np.array([mapped.mean_for(e) for e in data.edges])
+    np.testing.assert_allclose(mapped.predict(data.X, data.edges), expected, atol=1e-5)
+    assert not np.allclose(mapped.output_map, np.diag(np.diag(mapped.output_map)))  # a full map, not factors
+    # on the training spectra it fits better than the per-energy factors (it has them as a special case)
+    assert np.abs(expected - data.y).mean() < np.abs(per_energy.predict(data.X, data.edges) - data.y).mean()
+    # held ever harder toward the factors, it becomes them
+    stiff = FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=1e9)
+    np.testing.assert_allclose(stiff.predict(data.X, data.edges), per_energy.predict(data.X, data.edges), atol=1e-4)
+
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    write_edge_bundles(mapped, data, load_bundle(root / "fe-k"), root, elements=("Cu", "Zn"), map_ridge=3.0)
+    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    assert card["output_map_ridge"] == 3.0 and "full energy-by-energy map" in card["method"]
+    assert (root / "cu-k-feff" / "output_map.npz").is_file() and not (root / "cu-k-feff" / "fast_weights.npz").exists()
+    for element in ("Cu", "Zn"):
+        loaded = load_bundle(root / f"{element.lower()}-k-feff").ensemble
+        np.testing.assert_allclose(loaded.predict_mean(data.X), mapped.predict(data.X, [element] * len(data)),
+                                   atol=1e-4)
+    predictor = Predictor.load(root / "cu-k-feff")
+    cu = random_complex(np.random.default_rng(4))
+    cu.numbers[0] = 29
+    gradient = predictor.gradient(cu)
+    step = np.zeros_like(cu.positions)
+    step[1, 0] = 1e-4
+    moved = cu.copy()
+    moved.positions += step
+    finite = (predictor.predict(moved).mu - predictor.predict(cu).mu) / 1e-4
+    np.testing.assert_allclose(gradient["d_mu"][:, 1, 0], finite, atol=2e-3 * np.abs(finite).max() + 1e-6)
+    # written again without the map, the file goes
+    write_edge_bundles(per_energy, data, load_bundle(root / "fe-k"), root, elements=("Cu",))
+    assert not (root / "cu-k-feff" / "output_map.npz").exists()
+    assert json.loads((root / "cu-k-feff" / "model_card.json").read_text())["output_map_ridge"] is None
+
+
+def test_train_edges_chooses_the_recalibration_by_cv(feff_root, networks, tmp_path, capsys):
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"), "--cv", "3",
+                 "--mean-prior", "4"]) == 0
+    out = capsys.readouterr().out
+    chosen = re.search(r"output recalibration, CV Δμ median: per-energy factors: [\d.]+ %, full map, ridge 1: "
+                       r"[\d.]+ %, .*; chosen (\S+)", out)
+    assert chosen, out
+    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    assert card["output_map_ridge"] == (None if chosen.group(1) == "per-energy" else float(chosen.group(1)))
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--map-ridge", "none"]) == 0
+    assert not (root / "cu-k-feff" / "output_map.npz").exists()
+    with pytest.raises(SystemExit):
+        main(["train-edges", str(feff_root), "-o", str(root), "--map-ridge", "-1"])
+    assert "must be positive" in capsys.readouterr().err

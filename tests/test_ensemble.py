@@ -68,3 +68,21 @@ def test_the_live_path_does_not_import_training(module):
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_output_map_needs_no_neighbour_member_and_a_square_map():
+    import dataclasses
+
+    from xanesviz.bundle import load_bundle
+    from xanesviz.predictor import DEFAULT_BUNDLE
+
+    ensemble = load_bundle(DEFAULT_BUNDLE).ensemble  # the shipped Fe model has a nearest-neighbour member
+    n = ensemble.n_energy
+    with pytest.raises(ValueError, match="nearest-neighbour"):
+        ensemble.with_output_map(np.eye(n), np.zeros(n))
+    networks_only = dataclasses.replace(ensemble, neighbours=None)
+    with pytest.raises(ValueError, match=f"must be \\({n}, {n}\\)"):
+        networks_only.with_output_map(np.eye(n - 1), np.zeros(n - 1))
+    same = networks_only.with_output_map(np.eye(n), np.zeros(n))
+    X = np.random.default_rng(0).normal(size=(2, len(ensemble.support)))
+    np.testing.assert_allclose(same.predict_networks(X), networks_only.predict_networks(X), atol=1e-5)

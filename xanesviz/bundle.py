@@ -42,6 +42,7 @@ PREPROCESSING = "preprocessing.npz"
 IMPORTANCE = "importance.npz"
 KERNEL = "kernel.npz"
 NEIGHBOURS = "neighbours.npz"
+OUTPUT_MAP = "output_map.npz"
 FORMAT_VERSION = 1
 
 
@@ -105,13 +106,16 @@ def energy_grid(card: dict) -> np.ndarray:
 
 def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra: dict,
                 energy: np.ndarray, training_features: np.ndarray | None = None,
-                importance: dict | None = None, networks_from: str | None = None) -> Path:
+                importance: dict | None = None, networks_from: str | None = None,
+                output_map: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """Write a trained :class:`~xanesviz.ensemble.Ensemble` as a bundle directory.
 
     ``training_features``: the raw descriptor rows it was trained on, stored standardised for
     the trust signal (none stored without them: with ``networks_from``, that bundle's are used).
     ``networks_from``: the name of a sibling bundle whose networks this one uses unchanged (only
-    its preprocessing and output scaling are its own); no weights are written then."""
+    its preprocessing and output scaling are its own); no weights are written then.
+    ``output_map``: (M, c), written to ``output_map.npz``: the bundle's spectra are then
+    ``(network output x y_scale + y_mean) @ M + c``, folded into the networks when loaded."""
     from . import __version__
 
     path = Path(path)
@@ -145,6 +149,10 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
         np.savez(path / NEIGHBOURS, **arrays)
     elif (path / NEIGHBOURS).exists():
         (path / NEIGHBOURS).unlink()
+    if output_map is not None:
+        np.savez(path / OUTPUT_MAP, map=np.asarray(output_map[0], np.float32), offset=np.asarray(output_map[1], float))
+    elif (path / OUTPUT_MAP).exists():
+        (path / OUTPUT_MAP).unlink()
     if importance is not None:
         np.savez(path / IMPORTANCE, per_energy=importance["per_energy"].astype(np.float32),
                  baseline_mse=importance["baseline_mse"], energy=importance["energy"])
@@ -298,6 +306,14 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
     ensemble = Ensemble(support, pre["x_mean"], pre["x_scale"], pre["y_mean"], pre["y_scale"], network, kernel,
                         kernel_weight, neighbours, pre.get("training_features"), dict(recipe),
                         train_seconds=float(card.get("train_seconds", 0.0)))
+    if (path / OUTPUT_MAP).exists():
+        mapping = _load_npz(path / OUTPUT_MAP, ("map", "offset"))
+        if not (np.all(np.isfinite(mapping["map"])) and np.all(np.isfinite(mapping["offset"]))):
+            raise ModelBundleError(f"{path / OUTPUT_MAP}: non-finite values")
+        try:
+            ensemble = ensemble.with_output_map(mapping["map"], mapping["offset"])
+        except ValueError as exc:
+            raise ModelBundleError(f"{path / OUTPUT_MAP}: {exc}") from None
     return Bundle(path, card, descriptor, ensemble)
 
 

@@ -444,6 +444,20 @@ def cmd_simulate(args) -> int:
 
 
 PRIORS = (0.0, 4.0, 10.0, 25.0)  # train-edges' candidates for --mean-prior
+MAP_RIDGES = (None, 1.0, 3.0, 10.0, 30.0)  # train-edges' candidates for --map-ridge (None: per-energy factors)
+
+
+def _map_ridge(text: str):
+    """--map-ridge: 'auto', 'none' (None) or a positive number."""
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number, 'none' or 'auto': {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
 
 
 def cmd_train_edges(args) -> int:
@@ -460,20 +474,30 @@ def cmd_train_edges(args) -> int:
     print(f"{len(data)} FEFF10 spectra of {len(set(data.parents))} parent complexes: "
           + ", ".join(f"{e} {len(d)}" for e, d in sets.items()))
     energy_rel = base.energy - base.energy[0] - 15.0
-    prior = args.mean_prior
-    fit = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, prior)}
+    prior, ridge = args.mean_prior, args.map_ridge
+
+    def cv_median(prior_, ridge_) -> float:
+        trial = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, prior_, ridge_)}
+        run = cross_validate_edges(data, trial, energy_rel, k=args.cv, seed=args.seed, leave_edge_out=False)
+        return run["scores"]["FDMNES transfer"]["all"]["all"]["delta_mu_median_pct"]
+
     cv, curve = None, []
     if args.cv:
         if prior is None:  # choose how far each edge's mean leans on all edges', by the same CV
-            medians = {}
-            for candidate in PRIORS:
-                trial = {"FDMNES transfer": lambda mask, seed, c=candidate: FdmnesTransfer.fit(data, base.ensemble,
-                                                                                             mask, c)}
-                run = cross_validate_edges(data, trial, energy_rel, k=args.cv, seed=args.seed, leave_edge_out=False)
-                medians[candidate] = run["scores"]["FDMNES transfer"]["all"]["all"]["delta_mu_median_pct"]
+            medians = {c: cv_median(c, None if ridge == "auto" else ridge) for c in PRIORS}
             prior = min(medians, key=medians.get)
             print("edge means shrunk toward the pooled mean, CV Δμ median by prior: "
                   + ", ".join(f"{c:g}: {v:.2f} %" for c, v in medians.items()) + f"; chosen {prior:g}")
+        if ridge == "auto":  # per-energy factors or a full map, and how strongly held to them: by CV
+            medians = {c: cv_median(prior, c) for c in MAP_RIDGES}
+            ridge = min(medians, key=medians.get)
+            print("output recalibration, CV Δμ median: " + ", ".join(
+                f"{'per-energy factors' if c is None else f'full map, ridge {c:g}'}: {v:.2f} %"
+                for c, v in medians.items()) + f"; chosen {'per-energy factors' if ridge is None else ridge}")
+    ridge = None if ridge == "auto" else ridge
+    prior = 0.0 if prior is None else prior
+    fit = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, prior, ridge)}
+    if args.cv:
         cv = cross_validate_edges(data, fit, energy_rel, k=args.cv, seed=args.seed)
         for method, table in cv["scores"].items():
             for edge, kinds in table.items():
@@ -496,8 +520,7 @@ def cmd_train_edges(args) -> int:
                                                   for e, k in scores.items() if k["all"].get("n_spectra")}})
             print(f"learning curve, {curve[-1]['train_parents']} training parents a fold: "
                   f"{curve[-1]['delta_mu_median_pct']}")
-    prior = 0.0 if prior is None else prior
-    model = FdmnesTransfer.fit(data, base.ensemble, prior=prior)
+    model = FdmnesTransfer.fit(data, base.ensemble, prior=prior, map_ridge=ridge)
     drag = None
     if args.drag_fidelity:
         import json
@@ -507,7 +530,8 @@ def cmd_train_edges(args) -> int:
         except (OSError, ValueError) as exc:
             raise XanesvizError(f"{args.drag_fidelity}: not a readable drag-fidelity JSON file ({exc})") from None
     for path in write_edge_bundles(model, data, base, args.output, cv=cv, learning_curve=curve, drag_fidelity=drag,
-                                   data_label=args.data_label or str(args.data_root), mean_prior=prior):
+                                   data_label=args.data_label or str(args.data_root), mean_prior=prior,
+                                   map_ridge=ridge):
         print(f"saved {path}")
     return 0
 
@@ -578,6 +602,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mean-prior", type=float, metavar="N",
                    help="shrink each edge's mean spectrum toward the pooled one as if that were N more spectra "
                         "(default: chosen by the --cv among 0, 4, 10, 25; 0 without --cv)")
+    p.add_argument("--map-ridge", type=_map_ridge, default="auto", metavar="R|none|auto",
+                   help="recalibrate the networks' output by a full energy-by-energy map, ridge regression of "
+                        "strength R held toward per-energy factors; 'none': per-energy factors only; 'auto' "
+                        "(default): chosen by the --cv among none, 1, 3, 10, 30 (none without --cv)")
     p.add_argument("--drag-fidelity", metavar="FILE", help="a drag-fidelity table (benchmarks/drag_fidelity.py "
                                                             "--json) of this method, to put on every card")
     p.add_argument("--seed", type=int, default=0)

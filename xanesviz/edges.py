@@ -132,18 +132,30 @@ class PooledNetwork(EdgeModel):
 
 class FdmnesTransfer(EdgeModel):
     """The Fe K FDMNES model's networks (trained on 4079 complexes), their output recalibrated
-    to FEFF10: per energy point, deviation = b(E) x (FDMNES prediction - its mean over the
-    training structures), b fitted by least squares over all edges' training spectra, added to
-    each edge's mean. Its nearest-neighbour member is left out (it holds Fe FDMNES residuals).
-    The descriptor rows must be the FDMNES model's (same WACSF settings)."""
+    to FEFF10 and added to each edge's mean spectrum. The deviation of a FEFF10 spectrum from its
+    edge's mean is predicted from the deviation A = F - centre of the FDMNES prediction F from its
+    mean over the training structures: per energy point, b(E) x A (b by least squares over all
+    edges' training spectra); or, with ``map_ridge``, A @ M, a full energy-by-energy map (which
+    can move a feature along the energy axis, as FDMNES and FEFF10 place them differently), fitted
+    by ridge regression shrunk toward diag(b) with strength ``map_ridge`` x the mean diagonal of
+    AᵀA. Its nearest-neighbour member is left out (it holds Fe FDMNES residuals). The descriptor
+    rows must be the FDMNES model's (same WACSF settings)."""
 
     method = "FDMNES transfer"
 
+    def __init__(self, ensemble, pooled_mean, edge_means, counts, premap=None, output_map=None, map_offset=None):
+        super().__init__(ensemble, pooled_mean, edge_means, counts)
+        self.premap = premap  # with an output map: the FDMNES ensemble it applies to (saved as such)
+        self.output_map = output_map  # (n_E, n_E) or None (per-energy factors, folded into y_scale)
+        self.map_offset = map_offset  # the pooled mean - centre @ map
+
     @classmethod
-    def fit(cls, data: Pooled, base, mask: np.ndarray | None = None, prior: float = 0.0) -> "FdmnesTransfer":
+    def fit(cls, data: Pooled, base, mask: np.ndarray | None = None, prior: float = 0.0,
+            map_ridge: float | None = None) -> "FdmnesTransfer":
         """``prior``: an edge's mean spectrum is shrunk toward the pooled mean as if the pooled
         mean were ``prior`` more spectra of that edge, (n m_e + prior m) / (n + prior): an edge with
-        a handful of spectra leans on all edges, one with many on its own."""
+        a handful of spectra leans on all edges, one with many on its own. ``map_ridge``: None for
+        per-energy factors, else the full map's ridge strength (see the class)."""
         mask = np.ones(len(data), bool) if mask is None else mask
         base = dataclasses.replace(base, neighbours=None)
         y, edges = data.y[mask], data.edges[mask]
@@ -153,9 +165,23 @@ class FdmnesTransfer(EdgeModel):
         centre = F.mean(axis=0)
         A, D = F - centre, y - np.array([means[e] for e in edges])
         b = (A * D).sum(axis=0) / np.maximum((A * A).sum(axis=0), 1e-12)
-        # spectrum = pooled + b (F - centre), F = out * y_scale + y_mean: fold it into the scaling
-        ensemble = dataclasses.replace(base, y_scale=b * base.y_scale, y_mean=pooled + b * (base.y_mean - centre))
-        return cls(ensemble, pooled, means, counts)
+        if map_ridge is None:
+            # spectrum = pooled + b (F - centre), F = out * y_scale + y_mean: fold it into the scaling
+            ensemble = dataclasses.replace(base, y_scale=b * base.y_scale, y_mean=pooled + b * (base.y_mean - centre))
+            return cls(ensemble, pooled, means, counts)
+        G = A.T @ A
+        penalty = float(map_ridge) * np.trace(G) / len(G)
+        output_map = np.diag(b) + np.linalg.solve(G + penalty * np.eye(len(G)), A.T @ (D - A * b))
+        output_map = output_map.astype(np.float32).astype(np.float64)  # as a bundle stores it
+        offset = pooled - centre @ output_map
+        return cls(base.with_output_map(output_map, offset), pooled, means, counts, base, output_map, offset)
+
+    def saved_form(self, element: str):
+        """(ensemble to save, output map or None) for ``element``'s bundle: with an output map, the
+        FDMNES ensemble and (map, offset) that ``load_bundle`` folds back in."""
+        if self.output_map is None:
+            return self.ensemble_for(element), None
+        return self.premap, (self.output_map, self.map_offset + self.mean_for(element) - self.pooled_mean)
 
 
 def _scores(energy_rel: np.ndarray, predicted: np.ndarray, true: np.ndarray) -> dict:
@@ -251,7 +277,8 @@ def _edge_scores(cv: dict, element: str) -> dict:
 def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_root: str | Path,
                        cv: dict | None = None, learning_curve: list | None = None,
                        elements=EDGE_METALS, data_label: str = "data/feff",
-                       drag_fidelity: dict | None = None, mean_prior: float = 0.0) -> list[Path]:
+                       drag_fidelity: dict | None = None, mean_prior: float = 0.0,
+                       map_ridge: float | None = None) -> list[Path]:
     """One bundle per edge, ``out_root/{metal}-k-feff/``, using ``base_bundle``'s networks (by
     name, not copied) with the edge's output scaling; cards say what each learned from, and
     carry ``drag_fidelity`` (a ``benchmarks/drag_fidelity.py --json`` table of this method) if given."""
@@ -275,7 +302,6 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
         e0 = edge_energy(element, "K")
         energy = edge_grid(element)
         descriptor = WACSF.from_params({**base_bundle.descriptor.to_params(), "element": element})
-        ensemble = dataclasses.replace(model.ensemble_for(element), recipe=recipe)
         n_edge = model.counts.get(element, 0)
         card = {
             "name": bundle_name(element),
@@ -284,8 +310,11 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
             "default_for_element": element != base_bundle.card["edge"]["element"],
             "target_broadening": "FEFF10's own (core-hole lifetime, Hedin-Lundqvist self-energy; no added broadening)",
             "method": (f"{model.method}: the networks of {base_name} (trained on FDMNES Fe K spectra of 4079 "
-                       "complexes), their output recalibrated per energy point to FEFF10 spectra of all edges "
-                       "(energies relative to each edge), on this edge's mean FEFF10 spectrum"
+                       "complexes), their output recalibrated "
+                       + ("per energy point" if model.output_map is None else
+                          f"by a full energy-by-energy map (ridge toward per-energy factors, strength {map_ridge:g})")
+                       + " to FEFF10 spectra of all edges (energies relative to each edge), on this edge's mean "
+                         "FEFF10 spectrum"
                        + (f" shrunk toward all edges' mean as if that were {mean_prior:g} more spectra" if mean_prior
                           else "")
                        + ("" if n_edge else "; this edge has no spectra yet, so the pooled mean of the other "
@@ -301,6 +330,7 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                 "targets": "spectra/ (FEFF10 mu, absolute energies)"},
             "trust_signal": f"distance to the training complexes of {base_name}'s networks",
             "edge_mean_prior": mean_prior,
+            "output_map_ridge": map_ridge if model.output_map is not None else None,
         }
         if cv is not None:
             card["cv_metrics"] = {"k": cv["k"], "group": "parent complex (all metals and variants of it in one fold)",
@@ -320,8 +350,10 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                   "windows": {name: window_importance(importance["per_energy"], importance["baseline_mse"], energy,
                                                       window) for name, window in windows.items()}}
         card["feature_importance"] = importance_to_card(result)
-        written.append(save_bundle(out_root / bundle_name(element), ensemble, descriptor, card, energy,
-                                   importance=result, networks_from=base_name))
+        saved, output_map = model.saved_form(element)
+        saved = dataclasses.replace(saved, recipe=recipe)
+        written.append(save_bundle(out_root / bundle_name(element), saved, descriptor, card, energy,
+                                   importance=result, networks_from=base_name, output_map=output_map))
     return written
 
 

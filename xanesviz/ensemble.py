@@ -19,6 +19,7 @@ Numpy only: no TensorFlow at prediction time.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -145,3 +146,24 @@ class Ensemble:
         return self.forward(self.standardise(np.atleast_2d(X))).networks
 
     predict_members = predict_networks  # the older name
+
+    def with_output_map(self, output_map: np.ndarray, offset: np.ndarray) -> "Ensemble":
+        """The ensemble whose spectra are this one's times a matrix plus an offset,
+        ``spectrum @ output_map + offset`` (each network's), folded into the networks' last layer
+        (and a kernel member's coefficients): an ordinary ensemble, gradients and spread included.
+        Not for one with a nearest-neighbour member (it blends in training spectra, not a map of them)."""
+        if self.neighbours is not None:
+            raise ValueError("an output map does not apply to a nearest-neighbour member: drop it first")
+        output_map = np.asarray(output_map, np.float64)
+        n = self.n_energy
+        if output_map.shape != (n, n) or np.shape(offset) != (n,):
+            raise ValueError(f"an output map must be ({n}, {n}) with an offset of ({n},)")
+        # spectrum = (h W + b) * y_scale + y_mean, then @ M + c  =  h (W y_scale M) + (b y_scale) M + (y_mean M + c)
+        scaled = self.y_scale[:, None] * output_map
+        weights = [*self.network.weights[:-1], self.network.weights[-1].astype(np.float64) @ scaled]
+        biases = [*self.network.biases[:-1], self.network.biases[-1].astype(np.float64) @ scaled]
+        kernel = None if self.kernel is None else KernelMember(self.kernel.inputs, self.kernel.dual @ scaled,
+                                                               self.kernel.gamma)
+        return dataclasses.replace(self, network=StackedMLP(weights, biases), kernel=kernel, y_scale=np.ones(n),
+                                   y_mean=self.y_mean @ output_map + np.asarray(offset, np.float64),
+                                   keras_networks=None)
