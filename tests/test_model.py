@@ -242,7 +242,7 @@ def test_bundle_records_card(bundle_dir):
     assert card["energy_grid"] == {"start_eV": 7097.0, "stop_eV": 7172.0, "n_points": 226, "units": "eV (absolute)"}
     assert card["recipe"]["name"] == "tiny-test" and card["ensemble_members"] == 3
     assert "package_version" in card and card["edge"] == {"element": "Fe", "edge": "K", "edge_energy_eV": 7112.0,
-                                                          "fermi_level_eV": 7110.9}
+                                                          "fermi_level_eV": 7110.9, "core_hole_width_eV": 1.25}
     assert card["target_lorentzian_fwhm_eV"] == 1.275
 
 
