@@ -1,6 +1,7 @@
 """The plain ``voila app.ipynb`` with the repository's voila.json: a pre-heated kernel pool, idle
 culling, and two visitors at once, each with a kernel of its own."""
 
+import contextlib
 import json
 import os
 import re
@@ -52,16 +53,17 @@ def wait_until(condition, timeout: float, what: str):
     pytest.fail(f"{what} within {timeout:.0f} s")
 
 
-@pytest.fixture(scope="module")
-def plain_voila(tmp_path_factory):
-    """``voila app.ipynb`` run from the repository root with nothing but a port added."""
+@contextlib.contextmanager
+def voila_server(folder: Path, *settings: str):
+    """``voila app.ipynb`` run from the repository root with a port and ``settings`` added;
+    yields its URL, process, timing-mark file and log once it answers; stopped, and its log
+    checked for tracebacks, on exit."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (scripts/setup.sh --browser does)")
-    folder = tmp_path_factory.mktemp("plain-voila")
     timing, log = folder / "timing.jsonl", open(folder / "voila.log", "w+")
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "voila", "app.ipynb", "--no-browser", f"--port={port}",
-                               "--Voila.ip=127.0.0.1"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                               "--Voila.ip=127.0.0.1", *settings], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                               env={**os.environ, "XANESVIZ_TIMING": str(timing)})
     url = f"http://127.0.0.1:{port}/"
 
@@ -86,6 +88,13 @@ def plain_voila(tmp_path_factory):
     log.seek(0)
     errors = server_errors(log.read())
     assert not errors, f"voila logged {errors}"
+
+
+@pytest.fixture(scope="module")
+def plain_voila(tmp_path_factory):
+    """``voila app.ipynb`` run from the repository root with nothing but a port added."""
+    with voila_server(tmp_path_factory.mktemp("plain-voila")) as voila:
+        yield voila
 
 
 def log_text(voila) -> str:
@@ -144,35 +153,21 @@ def test_a_pool_kernel_that_waited_past_the_cull_timeout_still_serves_its_visito
     """voila never culls a kernel waiting in its pool, but counts a handed-out kernel's idle time
     from the notebook's end: culling every second after 6 idle seconds, a kernel that waited 15 s
     would be culled before its page connects, unless it reports the hand-out (app/pool.py)."""
-    timing, log = tmp_path / "timing.jsonl", open(tmp_path / "voila.log", "w+")
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "voila", "app.ipynb", "--no-browser", f"--port={port}",
-                               "--Voila.ip=127.0.0.1", "--MappingKernelManager.cull_idle_timeout=6",
-                               "--MappingKernelManager.cull_interval=1"], cwd=REPO, stdout=log,
-                              stderr=subprocess.STDOUT, env={**os.environ, "XANESVIZ_TIMING": str(timing)})
-    try:
-        built = wait_until(lambda: dashboards_built(timing), 90, "no kernel built the dashboard before a visit")
+    with voila_server(tmp_path, "--MappingKernelManager.cull_idle_timeout=6",
+                      "--MappingKernelManager.cull_interval=1") as voila:
+        built = wait_until(lambda: dashboards_built(voila["timing"]), 90, "no kernel built the dashboard before a visit")
         time.sleep(max(0.0, list(built.values())[0] + 15 - time.time()))  # idle 15 s in the pool
-        assert list(built)[0] in kernel_pids(server).values(), "voila culled a kernel waiting in its pool"
-        context, page, page_errors = open_dashboard(browser, f"http://127.0.0.1:{port}/")
+        assert list(built)[0] in kernel_pids(voila["server"]).values(), "voila culled a kernel waiting in its pool"
+        context, page, page_errors = open_dashboard(browser, voila["url"])
         try:
-            served = re.findall(r"Using pre-heated kernel: (\S+)", Path(log.name).read_text())
+            served = re.findall(r"Using pre-heated kernel: (\S+)", log_text(voila))
             assert len(served) == 1
             time.sleep(8)  # longer than the timeout: a connected page keeps its kernel
-            assert served[0] in kernel_pids(server), "the visitor's kernel was culled"
+            assert served[0] in kernel_pids(voila["server"]), "the visitor's kernel was culled"
             assert drag_changes_spectrum(page), "dragging did not change the spectrum"
             assert not page_errors, f"uncaught errors in the page: {page_errors}"
         finally:
             context.close()
-    finally:
-        os.kill(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(server.pid, signal.SIGKILL)
-    log.seek(0)
-    errors = server_errors(log.read())
-    assert not errors, f"voila logged {errors}"
 
 
 def test_a_closed_tab_frees_its_kernel(plain_voila, browser):

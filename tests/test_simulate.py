@@ -208,21 +208,32 @@ def feff_stage_processes(work_root: str) -> list[int]:
     return found
 
 
+def simulate_into_feff(inputs: Path, tmp_path: Path, settle: float) -> subprocess.Popen:
+    """`xanesviz simulate` of oct2.xyz (reference settings: minutes) into ``tmp_path/data``, its
+    FEFF work directories under ``tmp_path``; returned once a FEFF10 stage process has run for
+    ``settle`` s (into the self-consistent potentials, not between stages)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+               TMPDIR=str(tmp_path))  # FEFF's work directories (tempfile) land under tmp_path
+    run = subprocess.Popen([sys.executable, "-m", "xanesviz.cli", "simulate", str(inputs / "oct2.xyz"), "-o",
+                            str(tmp_path / "data"), "--workers", "1"], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and not feff_stage_processes(str(tmp_path)):
+        time.sleep(0.2)
+    if not feff_stage_processes(str(tmp_path)):
+        run.kill()
+        pytest.fail("no FEFF10 stage process started")
+    time.sleep(settle)
+    return run
+
+
 def test_a_terminated_run_stops_its_feff_processes_and_keeps_the_manifest(inputs, tmp_path):
     """SIGTERM to `xanesviz simulate` mid-structure (reference settings: minutes per structure)
     leaves no FEFF10 stage process computing as an orphan, and the manifest readable."""
     out = tmp_path / "data"
     marker = str(tmp_path)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-               TMPDIR=marker)  # FEFF's work directories (tempfile) land under tmp_path
-    run = subprocess.Popen([sys.executable, "-m", "xanesviz.cli", "simulate", str(inputs / "oct2.xyz"), "-o", str(out),
-                            "--workers", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = simulate_into_feff(inputs, tmp_path, settle=8)
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline and not feff_stage_processes(marker):
-            time.sleep(0.2)
-        assert feff_stage_processes(marker), "no FEFF10 stage process started"
-        time.sleep(8)  # into the self-consistent potentials (tens of seconds), not between stages
         assert feff_stage_processes(marker), "the FEFF10 run ended early"
         run.send_signal(signal.SIGTERM)
         run.wait(timeout=60)
@@ -246,15 +257,8 @@ def test_a_feff_process_killed_from_outside_is_reported_not_recorded(inputs, tmp
     so the next run (and scripts/generate_feff.py, which skips recorded failures) computes it."""
     out = tmp_path / "data"
     marker = str(tmp_path)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-               TMPDIR=marker)
-    run = subprocess.Popen([sys.executable, "-m", "xanesviz.cli", "simulate", str(inputs / "oct2.xyz"), "-o", str(out),
-                            "--workers", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = simulate_into_feff(inputs, tmp_path, settle=3)
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline and not feff_stage_processes(marker):
-            time.sleep(0.2)
-        time.sleep(3)  # into the self-consistent potentials (tens of seconds)
         stages = feff_stage_processes(marker)
         assert stages, "no FEFF10 stage process running"
         for pid in stages:
