@@ -35,6 +35,23 @@ from .structure import choose_absorber, cut_cluster, default_absorber
 #: also runs dmdw, ldos, crpa, opconsat, sfconv, compton, eels and rhorrp, which do nothing
 #: without their own cards (xmu.dat is byte-identical without them) and cost ~0.5 s each.
 STAGES = ("rdinp", "atomic", "pot", "screen", "xsph", "fms", "mkgtr", "path", "genfmt", "ff2x")
+
+#: glibc malloc settings for FEFF's stage processes. FEFF allocates and frees arrays of tens of MB
+#: over and over (the pot stage of some Cu complexes: 21 MB twice, about 200 times a second); by
+#: default glibc maps each afresh and returns it to the system when freed, and the kernel then
+#: spends its time zeroing pages: 90 of a 166 s run in system time. Kept in the process instead,
+#: the same run took 74 s, with byte-identical xmu.dat (``benchmarks/feff_malloc.py``).
+STAGE_MALLOC_TUNABLES = ("glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824:"
+                         "glibc.malloc.top_pad=67108864")
+
+
+def _tune_stage_malloc() -> None:
+    """Have the stage processes that feff10 starts from now on use :data:`STAGE_MALLOC_TUNABLES`
+    (they inherit this process's environment), unless malloc tunables are already set; only
+    programs started later read the variable (no effect on other C libraries than glibc's)."""
+    current = os.environ.get("GLIBC_TUNABLES", "")
+    if "glibc.malloc." not in current:
+        os.environ["GLIBC_TUNABLES"] = f"{current}:{STAGE_MALLOC_TUNABLES}" if current else STAGE_MALLOC_TUNABLES
 #: FEFF's small files worth keeping (the run's binary files are several MB and are not kept).
 KEPT_FILES = ("feff.inp", "xmu.dat", "convergence.scf", "feff.out", "list.dat", "paths.dat")
 #: First-row transition metals: the default absorber is the structure's one such element.
@@ -362,6 +379,7 @@ def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | F
 
     settings = get_settings(settings)
     inp = feff_input(atoms, absorber, settings, source)
+    _tune_stage_malloc()
     index = default_absorber(atoms, absorber, source)
     element = chemical_symbols[int(atoms.numbers[index])]
     grid = edge_grid(element, settings.edge)
