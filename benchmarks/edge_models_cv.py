@@ -19,40 +19,33 @@ variants and its other metals in one fold), on each seed's shuffle of the parent
 * each model again with the held-out spectrum's edge left out of training (``edge left out``:
   what an edge with no spectra of its own gets).
 
-Prints Δμ median (%) per method and edge, parents and displaced variants apart, with the machine.
+Prints Δμ median (%) per method and edge, parents and displaced variants apart, and per method
+the data's own drags (``xanesviz.edges.pair_fidelity``), with the machine.
 """
 
 import argparse
 import time
-from dataclasses import replace
 
 import numpy as np
 
 from _machine import machine_line
 
 from xanesviz.bundle import load_bundle
-from xanesviz.edges import FdmnesTransfer, Pooled, PooledNetwork, cross_validate_edges, pool, read_edges
+from xanesviz.cli import MAP_RIDGES
+from xanesviz.edges import (FdmnesTransfer, Pooled, PooledNetwork, cross_validate_edges, pair_fidelity, pool,
+                            read_edges, transfer_cv_median)
 from xanesviz.model import get_recipe
 from xanesviz.predictor import DEFAULT_BUNDLE
-
-
-def subset(data: Pooled, mask: np.ndarray) -> Pooled:
-    return replace(data, X=data.X[mask], y=data.y[mask], edges=data.edges[mask], parents=data.parents[mask],
-                   variants=data.variants[mask], stems=[s for s, keep in zip(data.stems, mask) if keep])
 
 
 def nested_fit(data: Pooled, base, prior: float, candidates, energy_rel, k: int):
     """A fitter choosing the recalibration (None: per-energy factors, or a ridge strength) by a
     grouped CV within its training samples, then fitting it on them."""
     def fit(mask, seed):
-        inner = subset(data, mask)
-        medians = {}
-        for ridge in candidates:
-            trial = {"t": lambda m, s, r=ridge: FdmnesTransfer.fit(inner, base.ensemble, m, prior, r)}
-            run = cross_validate_edges(inner, trial, energy_rel, k=k, seed=seed, leave_edge_out=False)
-            medians[ridge] = run["scores"]["t"]["all"]["all"]["delta_mu_median_pct"]
-        chosen = min(medians, key=medians.get)
-        return FdmnesTransfer.fit(data, base.ensemble, mask, prior, chosen)
+        inner = data.subset(mask)
+        medians = {r: transfer_cv_median(inner, base.ensemble, energy_rel, prior, r, k=k, seed=seed)
+                   for r in candidates}
+        return FdmnesTransfer.fit(data, base.ensemble, mask, prior, min(medians, key=medians.get))
     return fit
 
 
@@ -79,8 +72,7 @@ def main() -> None:
     for ridge in args.ridges:
         fitters[f"FDMNES transfer, full map {ridge:g}"] = \
             lambda mask, seed, r=ridge: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior, r)
-    fitters["FDMNES transfer, full map, nested"] = nested_fit(data, base, args.prior, (None, 1.0, 3.0, 10.0, 30.0),
-                                                             energy_rel, args.k - 1)
+    fitters["FDMNES transfer, full map, nested"] = nested_fit(data, base, args.prior, MAP_RIDGES, energy_rel, args.k - 1)
     if not args.no_pooled:
         fitters["pooled network"] = lambda mask, seed: PooledNetwork.fit(data, recipe, seed, args.members, mask)
     for seed in args.seeds:
@@ -96,6 +88,16 @@ def main() -> None:
                 cells.append(" / ".join(f"{kinds[k]['delta_mu_median_pct']:.1f}" if kinds.get(k, {}).get("n_spectra")
                                         else "-" for k in ("all", "parents", "variants")))
             print(f"{method:46s}" + "".join(f"{c:>20s}" for c in cells))
+        print("\nthe data's own drags (each displaced variant against its parent, both out of fold), all edges: "
+              "pairs, median r of Δμ, median size ratio model/FEFF10, main peak moving the same way")
+        for method, predicted in cv["predictions"].items():
+            if method == "edge mean" or method.endswith("edge left out"):
+                continue
+            families = pair_fidelity(data, predicted, energy_rel).get("all", {})
+            print(f"{method:46s} " + "; ".join(
+                f"{family} {row['pairs']}, r {row['median_r']:.2f}, {row['median_norm_ratio']:.2f}, "
+                f"{row['main_peak_same_direction']}" for family, row in families.items()
+                if row["median_r"] is not None))
 
 
 if __name__ == "__main__":

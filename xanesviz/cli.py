@@ -462,7 +462,8 @@ def _map_ridge(text: str):
 
 def cmd_train_edges(args) -> int:
     from .bundle import load_bundle
-    from .edges import FdmnesTransfer, cross_validate_edges, pair_fidelity, pool, read_edges, write_edge_bundles
+    from .edges import (FdmnesTransfer, cross_validate_edges, pair_fidelity, pool, read_edges, transfer_cv_median,
+                        write_edge_bundles)
     from .evaluation import format_summary
 
     sets = read_edges(args.data_root)
@@ -477,9 +478,7 @@ def cmd_train_edges(args) -> int:
     prior, ridge = args.mean_prior, args.map_ridge
 
     def cv_median(prior_, ridge_) -> float:
-        trial = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, prior_, ridge_)}
-        run = cross_validate_edges(data, trial, energy_rel, k=args.cv, seed=args.seed, leave_edge_out=False)
-        return run["scores"]["FDMNES transfer"]["all"]["all"]["delta_mu_median_pct"]
+        return transfer_cv_median(data, base.ensemble, energy_rel, prior_, ridge_, k=args.cv, seed=args.seed)
 
     cv, curve = None, []
     if args.cv:

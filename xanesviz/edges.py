@@ -71,6 +71,12 @@ class Pooled:
     def __len__(self) -> int:
         return len(self.y)
 
+    def subset(self, mask: np.ndarray) -> "Pooled":
+        """The samples of ``mask`` (bool, one per sample)."""
+        return dataclasses.replace(self, X=self.X[mask], y=self.y[mask], edges=self.edges[mask],
+                                   parents=self.parents[mask], variants=self.variants[mask],
+                                   stems=[s for s, keep in zip(self.stems, mask) if keep])
+
 
 def pool(sets: dict[str, Dataset], descriptor) -> Pooled:
     """Featurise every edge's structures (each at its own metal) and stack them."""
@@ -182,6 +188,15 @@ class FdmnesTransfer(EdgeModel):
         if self.output_map is None:
             return self.ensemble_for(element), None
         return self.premap, (self.output_map, self.map_offset + self.mean_for(element) - self.pooled_mean)
+
+
+def transfer_cv_median(data: Pooled, base, energy_rel: np.ndarray, prior: float, map_ridge: float | None,
+                       k: int = 5, seed: int = 0) -> float:
+    """Δμ median (%) over all edges of :class:`FdmnesTransfer` with these settings, by ``k``-fold
+    CV grouped by parent (no edge left out): what ``train-edges`` chooses the settings by."""
+    fit = {"t": lambda mask, _seed: FdmnesTransfer.fit(data, base, mask, prior, map_ridge)}
+    run = cross_validate_edges(data, fit, energy_rel, k=k, seed=seed, leave_edge_out=False)
+    return run["scores"]["t"]["all"]["all"]["delta_mu_median_pct"]
 
 
 def _scores(energy_rel: np.ndarray, predicted: np.ndarray, true: np.ndarray) -> dict:

@@ -39,8 +39,8 @@ STAGES = ("rdinp", "atomic", "pot", "screen", "xsph", "fms", "mkgtr", "path", "g
 #: glibc malloc settings for FEFF's stage processes. FEFF allocates and frees arrays of tens of MB
 #: over and over (the pot stage of some Cu complexes: 21 MB twice, about 200 times a second); by
 #: default glibc maps each afresh and returns it to the system when freed, and the kernel then
-#: spends its time zeroing pages: 90 of a 166 s run in system time. Kept in the process instead,
-#: the same run took 74 s, with byte-identical xmu.dat (``benchmarks/feff_malloc.py``).
+#: spends its time zeroing pages: 99 s of system time in a 184 s run. Kept in the process instead,
+#: the same run took 85 s, with byte-identical xmu.dat (``benchmarks/feff_malloc.py``, docs/feff.md).
 STAGE_MALLOC_TUNABLES = ("glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824:"
                          "glibc.malloc.top_pad=67108864")
 
@@ -52,6 +52,8 @@ def _tune_stage_malloc() -> None:
     current = os.environ.get("GLIBC_TUNABLES", "")
     if "glibc.malloc." not in current:
         os.environ["GLIBC_TUNABLES"] = f"{current}:{STAGE_MALLOC_TUNABLES}" if current else STAGE_MALLOC_TUNABLES
+
+
 #: FEFF's small files worth keeping (the run's binary files are several MB and are not kept).
 KEPT_FILES = ("feff.inp", "xmu.dat", "convergence.scf", "feff.out", "list.dat", "paths.dat")
 #: First-row transition metals: the default absorber is the structure's one such element.

@@ -24,7 +24,8 @@ a figure shows:
   plotly.js then took 1.7 s of the first visit. :func:`link_widget_module` links plotly's widget
   module into the notebook's folder (``.cache/voila/plotly-widget.js``, which the repository's
   voila.json lets voila serve; ``scripts/setup.sh`` and every dashboard kernel under voila make
-  the link), and the first cell of ``app.ipynb`` (raw HTML) starts importing it as the page
+  the link), and the first cell of ``app.ipynb`` (a script in a markdown cell: voila's template
+  escapes raw cells) starts importing it as the page
   arrives, while the kernel is still building the dashboard. The figures use that module when
   its plotly.js is the kernel's, and otherwise ask the kernel for the text (sent only then).
 """
@@ -181,7 +182,7 @@ def _module_holder():
 
         class PlotlyWidgetModule(ipywidgets.Widget):
             """plotly's anywidget module, a model without a view. Its text (5 MB) is sent only when
-            a page asks for it: a page served by voila with the repository's ``voila.py`` has
+            a page asks for it: a page served by voila with the repository's voila.json has
             already loaded the module from the server, and uses it if its plotly.js is this
             kernel's (``plotlyjs_version``)."""
 
