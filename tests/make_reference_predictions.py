@@ -7,6 +7,10 @@ file, so the test does not depend on the gallery or on the data set. Run only on
 predictions are meant to stay as they are):
 
     PYTHONPATH=$PWD python tests/make_reference_predictions.py
+    PYTHONPATH=$PWD python tests/make_reference_predictions.py --scores-only
+
+``--scores-only`` rewrites the trust-signal scores alone, on the stored structures, after a
+deliberate change to the trust signal (the predictions and sensitivities stay as stored).
 """
 
 from pathlib import Path
@@ -45,10 +49,32 @@ def reference_structures():
     return labels, structures
 
 
+def rewrite_scores(predictor) -> None:
+    """Recompute the stored structures' trust-signal scores, keep everything else."""
+    from ase import Atoms
+
+    with np.load(OUT, allow_pickle=False) as data:
+        stored = {key: data[key] for key in data.files}
+    bounds = np.concatenate([[0], np.cumsum(stored["n_atoms"])])
+    scores = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        score = predictor.domain_score(Atoms(numbers=stored["numbers"][a:b], positions=stored["positions"][a:b]))
+        scores.append([float(score[key]) for key in SCORE_KEYS])
+    changed = np.abs(np.array(scores) - stored["scores"]).max(axis=0)
+    stored["scores"] = np.array(scores)
+    np.savez_compressed(OUT, **stored)
+    print(f"rewrote the scores in {OUT}; largest change per key: {dict(zip(SCORE_KEYS, changed.round(6)))}")
+
+
 def main() -> None:
+    import sys
+
     from xanesviz import Predictor
 
     predictor = Predictor.load(ROOT / "pretrained" / "fe-k")
+    if "--scores-only" in sys.argv[1:]:
+        rewrite_scores(predictor)
+        return
     labels, structures = reference_structures()
     mean, std, sensitivity, edge_sensitivity, scores = [], [], [], [], []
     window = (float(predictor.energy[0]) + 13.0, float(predictor.energy[0]) + 28.0)

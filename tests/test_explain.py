@@ -141,3 +141,22 @@ def test_domain_model_calibration():
     within = np.mean([s["label"] == "within training data" for s in scores])
     assert 0.95 <= within < 1.0  # about 99 % by construction; 400 draws: 0.95 is 4 standard errors below
     assert model.score(np.full(5, 30.0))["label"] == "far outside"
+
+
+def test_trust_distance_of_near_duplicates_is_exact():
+    """Nearest distances are exact where the float32 matrix product is not: a duplicate of a
+    training input is at 0, a near-duplicate at its true distance, whatever the BLAS rounding,
+    and a training set's own duplicates count as each other's neighbours (not as themselves)."""
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(1)
+    train = (rng.normal(size=(300, 120)) * 8 + 40).astype(np.float32)  # large norms: product's error ~1e-2
+    train[7] = train[3]  # a duplicate pair
+    model = DomainModel(train)
+    probes = np.concatenate([train[:20], train[:20] + np.float32(1e-3)])
+    got = [model.score(z)["distance"] for z in probes]
+    expected = cdist(probes.astype(np.float64), train.astype(np.float64)).min(axis=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+    assert got[:20] == [0.0] * 20
+    own = model.inputs.nearest(model.inputs.array, exclude_self=True)
+    assert own[3] == 0.0 and own[7] == 0.0 and own[4] > 1.0
