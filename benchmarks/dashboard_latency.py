@@ -19,7 +19,13 @@ voila has refilled its pool of pre-heated kernels (it starts one ``fill_delay`` 
 takes the first, and running the notebook takes seconds of CPU on a 2-core machine): they
 measure the steady state; ``--during-refill`` drags at once instead. ``--with-feff``
 starts a FEFF10 run of the structure (reference settings, minutes) before the drags, so they
-share the machine with it.
+share the machine with it; ``--feff-to-end`` keeps dragging until that run has ended and reports
+its time from the click to the spectrum on the plot. ``--structure FILE`` uploads a structure
+through the dashboard's upload button first (default: the gallery's first complex), e.g. a
+40-atom complex for the FEFF issue's goal (a FEFF10 spectrum from the dashboard in ≤ 90 s while
+drags stay live):
+
+    python benchmarks/dashboard_latency.py --structure FILE.xyz --with-feff --feff-to-end --seconds 6
 
 ``--interval 0.25`` gives the old slow-move mode (moves 250 ms apart, longer than the viewer's
 send interval, so updates never queue): kinder than a real drag, kept only for comparison.
@@ -58,12 +64,20 @@ parser.add_argument("--no-preheat", action="store_true")
 parser.add_argument("--with-feff", action="store_true",
                     help="start 'Compute with FEFF10' (reference settings) before the drags: the live loop "
                          "shares the machine with a FEFF run, as when a user drags while FEFF computes")
+parser.add_argument("--feff-to-end", action="store_true",
+                    help="with --with-feff: keep dragging (drags of --seconds) until the FEFF10 run ends; report its time")
+parser.add_argument("--structure", type=Path,
+                    help="upload this structure file through the dashboard (default: the gallery's first complex)")
 parser.add_argument("--during-refill", action="store_true",
                     help="drag at once, while voila refills its pool (it starts a kernel that runs the notebook "
                          "fill_delay s after the page took the pre-heated one, seconds of CPU on a 2-core machine); "
                          "by default the drags wait until the refill is done")
 args = parser.parse_args()
 interval = args.interval if args.interval else 1.0 / args.rate
+if args.feff_to_end and not args.with_feff:
+    parser.error("--feff-to-end needs --with-feff")
+if args.structure and not args.structure.is_file():
+    parser.error(f"--structure {args.structure}: no such file")
 print("command: " + " ".join([Path(sys.executable).name] + sys.argv))
 print(machine_line())
 
@@ -154,7 +168,18 @@ try:
         time.sleep(2)  # the first sensitivity colouring and side figure settle
         if not args.no_preheat and not args.during_refill:
             print(wait_for_pool_refill(server))
+        if args.structure:
+            before = page.evaluate(f"Array.from(document.querySelector('{PLOT}').data[1].y)")
+            with page.expect_file_chooser() as chooser:
+                page.click(".xanesviz-upload")
+            chooser.value.set_files(str(args.structure))
+            page.wait_for_function(f"(before) => {{ const y = document.querySelector('{PLOT}').data[1].y; "
+                                   "return y.length !== before.length || y.some((v, i) => v !== before[i]); }",
+                                   arg=before, timeout=60_000)
+            time.sleep(2)  # the new structure's colouring and side figure settle
+            print(f"uploaded {args.structure.name}: {page.inner_text('.xanesviz-message').strip() or 'drawn'}")
         if args.with_feff:
+            feff_clicked = time.perf_counter()
             page.click(".xanesviz-feff button:has-text('Compute with FEFF10')")
             page.wait_for_function("/FEFF10: stage/.test(document.querySelector('.xanesviz-feff-status').innerText)",
                                    timeout=60_000)
@@ -163,7 +188,14 @@ try:
         atom = find_atom_pixel(page)
         n_moves = max(1, round(args.seconds / interval))
         all_latencies, totals = [], np.zeros(4, int)
-        for k in range(args.drags):
+        feff_done_at = None
+
+        def feff_finished() -> bool:
+            status = page.inner_text(".xanesviz-feff-status")
+            return "done in" in status or "failed" in status or "cancelled" in status
+
+        k = 0
+        while k < args.drags or (args.feff_to_end and feff_done_at is None and k < 200):
             page.evaluate(RESET_RECORDERS)
             t_drag = time.perf_counter()
             drag(page, atom["x"], atom["y"], n_moves)
@@ -181,8 +213,10 @@ try:
                   f"{len(sends)} positions sent, {redrawn} redrawn, {superseded} superseded, {missing} never drawn; "
                   f"p50 {pct(50):.0f} ms, p95 {pct(95):.0f} ms; {len(redraws)} spectrum redraws; "
                   f"page main thread in long tasks {rec['busy'] / 1e3 / held:.0%}")
-            if k + 1 < args.drags:  # drag the atom back where it was before the next drag
-                atom = find_atom_pixel(page) or atom
+            if args.feff_to_end and feff_done_at is None and feff_finished():
+                feff_done_at = time.perf_counter()
+            k += 1
+            atom = find_atom_pixel(page) or atom  # where the atom is now, for the next drag
         lat = np.concatenate(all_latencies)
         if len(lat) == 0:
             print(f"no sent position was ever redrawn; uncaught errors in the page: {len(page_errors)}"
@@ -190,6 +224,16 @@ try:
             sys.exit(1)
         if args.with_feff:
             print(f"FEFF10 after the drags: {page.inner_text('.xanesviz-feff-status').strip()}")
+        if args.feff_to_end:
+            if feff_done_at is None:
+                print("FEFF10 had not ended after 200 drags")
+            else:
+                drawn = page.evaluate(f"(() => {{ const t = document.querySelector('{PLOT}').data"
+                                      ".find(t => t.name && t.name.startsWith('FEFF10')); "
+                                      "return !!(t && t.visible !== false && t.y && t.y.length); })()")
+                print(f"FEFF10 run from the click to its end, seen between drags: "
+                      f"{feff_done_at - feff_clicked:.0f} s (the panel's own figure is above); "
+                      f"FEFF10 trace drawn: {drawn}; {k} drags of {args.seconds:.0f} s during it")
         message = page.inner_text(".xanesviz-message").strip()
         print(f"dragged {atom['element']} atom {atom['index']}; message after the drags: {message or '(none)'}")
         mode = (f"moves {interval * 1000:.0f} ms apart"
