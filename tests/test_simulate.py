@@ -272,3 +272,33 @@ def test_a_feff_process_killed_from_outside_is_reported_not_recorded(inputs, tmp
     assert "1 interrupted (not recorded)" in output and "0 failed" in output, output
     assert read_manifest(out) == [] and not list((out / "spectra").glob("*.txt"))
     assert not [p for p in (out / "feff").iterdir()], "an interrupted structure's work files were kept"
+
+
+def test_a_cluster_that_does_not_shut_down_in_time_ends_the_run_cleanly(inputs, tmp_path, monkeypatch):
+    """Closing the local cluster timed out once in a long generation run (a worker slow to die)
+    and the traceback ended it: now the run reports it in one line, kills the workers and
+    returns its counts; what was computed is written."""
+    import io
+    import re
+
+    import psutil
+    from distributed import LocalCluster
+
+    real_close, calls = LocalCluster.close, []
+
+    def close_timing_out_once(self, timeout=None):
+        calls.append(timeout)
+        if len(calls) == 1:
+            raise TimeoutError()
+        return real_close(self, timeout=timeout)
+
+    monkeypatch.setattr(LocalCluster, "close", close_timing_out_once)
+    log = io.StringIO()
+    counts = simulate([inputs / "oct.xyz"], tmp_path / "data", settings="fast", workers=1, log=log)
+    assert counts["done"] == 1 and counts["failed"] == 0 and len(calls) == 2
+    line = next(line for line in log.getvalue().splitlines() if "did not shut down" in line)
+    pids = [int(p) for p in re.search(r"pids ([\d, ]+)\)", line).group(1).split(", ")]
+    assert pids and not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                            for pid in pids)
+    assert [r["status"] for r in read_manifest(tmp_path / "data")] == ["ok"]
+    assert (tmp_path / "data" / "spectra" / "oct.txt").is_file()

@@ -307,6 +307,46 @@ def _stop_feff_descendants() -> int:
     return killed
 
 
+def _local_worker_pids(client) -> list[int]:
+    """Process ids of a local cluster's workers (to stop them should the cluster not close)."""
+    try:
+        return sorted(client.run(os.getpid).values())
+    except Exception:  # noqa: BLE001 - only needed for a cluster that will not close
+        return []
+
+
+def _shut_down(client, cluster, worker_pids: list[int], say, timeout: float = 30.0) -> None:
+    """Close the client and a local cluster. Every result is written by then, so a cluster that
+    does not stop in time (a worker that will not die) is reported in one line, its worker
+    processes are killed and the cluster is closed again, instead of a traceback ending the run."""
+    import psutil
+
+    try:
+        client.close()
+    except Exception:  # noqa: BLE001 - shutting down; the cluster is closed below all the same
+        pass
+    if cluster is None:
+        return
+    try:
+        cluster.close(timeout=timeout)
+        return
+    except Exception as exc:  # noqa: BLE001 - nothing computed can be lost here
+        first = (str(exc).strip().splitlines() or [""])[0]
+        problem = f"{type(exc).__name__}{': ' + first if first else ''}"
+    for pid in worker_pids:
+        try:
+            psutil.Process(pid).kill()
+        except psutil.Error:
+            continue
+    try:
+        cluster.close(timeout=timeout)
+    except Exception:  # noqa: BLE001 - reported below; the worker processes are gone
+        pass
+    say(f"simulate: the local Dask cluster did not shut down within {timeout:.0f} s ({problem}); its worker "
+        f"processes (pids {', '.join(map(str, worker_pids)) or 'unknown'}) were killed; every finished "
+        "structure is already written")
+
+
 @contextlib.contextmanager
 def _terminate_as_interrupt():
     """SIGTERM (a job scheduler's or ``kill``'s stop) raises KeyboardInterrupt in the main thread,
@@ -334,6 +374,7 @@ def _run_on_cluster(todo, out, absorber, settings, workers, scheduler, stage_tim
     from distributed import as_completed
 
     client, cluster = _client(workers, scheduler)
+    worker_pids = _local_worker_pids(client) if cluster is not None else []
     try:
         tag = uuid.uuid4().hex[:8]
         stems, submitted = {}, []
@@ -376,6 +417,4 @@ def _run_on_cluster(todo, out, absorber, settings, workers, scheduler, stage_tim
     finally:
         if cluster is not None:
             _stop_feff_descendants()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        _shut_down(client, cluster, worker_pids, say)
