@@ -292,3 +292,83 @@ def test_train_edges_chooses_the_recalibration_by_cv(feff_root, networks, tmp_pa
     with pytest.raises(SystemExit):
         main(["train-edges", str(feff_root), "-o", str(root), "--map-ridge", "-1"])
     assert "must be positive" in capsys.readouterr().err
+
+
+def test_a_residual_kernel_member_is_added_shared_and_survives_a_bundle(feff_root, networks, tmp_path):
+    """``residual=(g, alpha)``: a kernel ridge member fitted on what the recalibration misses is
+    added to the spectrum; one bundle holds it, the others read it (``residual_from``); loaded, a
+    bundle predicts and differentiates the same; a missing holder file is a one-line error."""
+    base = load_bundle(networks / "fe-k")
+    data = pool(read_edges(feff_root), base.descriptor)
+    mapped = FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0)
+    corrected = FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0, residual=(1.0, 0.1))
+    assert corrected.residual == (1.0, 0.1) and mapped.residual is None
+    member = corrected.ensemble.residual
+    Z = corrected.ensemble.standardise(data.X)
+    np.testing.assert_allclose(corrected.predict(data.X, data.edges),
+                               mapped.predict(data.X, data.edges) + member.forward(Z), atol=1e-9)
+    # it is the kernel ridge fit of what the map missed on the training spectra
+    from sklearn.kernel_ridge import KernelRidge
+
+    missed = data.y - mapped.predict(data.X, data.edges)
+    reference = KernelRidge(kernel="rbf", gamma=1.0 / Z.shape[1], alpha=0.1).fit(Z, missed)
+    np.testing.assert_allclose(member.forward(Z), reference.predict(Z), atol=1e-8)
+    assert np.abs(member.forward(Z)).max() > 1e-3
+
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    write_edge_bundles(corrected, data, load_bundle(root / "fe-k"), root, elements=("Cu", "Fe", "Zn"),
+                       map_ridge=3.0)
+    assert (root / "fe-k-feff" / "residual.npz").is_file()
+    assert not (root / "cu-k-feff" / "residual.npz").exists()
+    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    assert card["residual_from"] == "fe-k-feff" and card["residual_kernel"]["alpha"] == 0.1
+    assert "kernel ridge member" in card["method"]
+    for element in ("Cu", "Fe", "Zn"):
+        loaded = load_bundle(root / f"{element.lower()}-k-feff").ensemble
+        np.testing.assert_allclose(loaded.predict_mean(data.X), corrected.predict(data.X, [element] * len(data)),
+                                   atol=1e-5)
+    predictor = Predictor.load(root / "cu-k-feff")
+    cu = random_complex(np.random.default_rng(4))
+    cu.numbers[0] = 29
+    gradient = predictor.gradient(cu)
+    step = np.zeros_like(cu.positions)
+    step[1, 0] = 1e-4
+    moved = cu.copy()
+    moved.positions += step
+    finite = (predictor.predict(moved).mu - predictor.predict(cu).mu) / 1e-4
+    np.testing.assert_allclose(gradient["d_mu"][:, 1, 0], finite, atol=2e-3 * np.abs(finite).max() + 1e-6)
+    # the holder's file gone: a one-line error naming it
+    (root / "fe-k-feff" / "residual.npz").unlink()
+    with pytest.raises(ModelBundleError, match="residual member should be in .*fe-k-feff/residual.npz"):
+        load_bundle(root / "cu-k-feff")
+    # written again without the member, no bundle refers to one
+    write_edge_bundles(mapped, data, load_bundle(root / "fe-k"), root, elements=("Cu", "Fe"), map_ridge=3.0)
+    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    assert "residual_from" not in card and card["residual_kernel"] is None
+    assert load_bundle(root / "cu-k-feff").ensemble.residual is None
+
+
+def test_train_edges_chooses_the_residual_member_by_cv(feff_root, networks, tmp_path, capsys):
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"), "--cv", "3",
+                 "--mean-prior", "4", "--map-ridge", "3"]) == 0
+    out = capsys.readouterr().out
+    chosen = re.search(r"residual kernel member, CV Δμ median: none: [\d.]+ %, g 0.3, alpha 1: [\d.]+ %, .*; "
+                       r"chosen (none|g \S+, alpha \S+)$", out, re.M)
+    assert chosen, out
+    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    if chosen.group(1) == "none":
+        assert card["residual_kernel"] is None
+    else:
+        g, alpha = re.match(r"g (\S+), alpha (\S+)", chosen.group(1)).groups()
+        assert (card["residual_kernel"]["width_factor"], card["residual_kernel"]["alpha"]) == (float(g), float(alpha))
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--map-ridge", "3", "--residual-kernel", "0.5,2"]) == 0
+    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    assert card["residual_kernel"]["width_factor"] == 0.5 and card["residual_kernel"]["alpha"] == 2.0
+    for bad in ("0,1", "1", "a,b"):
+        with pytest.raises(SystemExit):
+            main(["train-edges", str(feff_root), "-o", str(root), "--residual-kernel", bad])
+        assert "G,ALPHA" in capsys.readouterr().err

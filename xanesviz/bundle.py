@@ -12,6 +12,8 @@ A bundle directory holds
   or the model's in-sample residual (``neighbour_mode``), and its training inputs unless the
   bundle holds them already (the kernel member's, or the training features), when the recipe
   has one (``neighbour_width`` > 0);
+* ``residual.npz``: a residual kernel member's training inputs, dual coefficients (spectrum
+  units) and width, added to the mean after any output map (the FEFF10 edge models);
 * ``importance.npz``: permutation importance per feature and energy point (optional);
 * ``model_card.json``: edge, energy grid, descriptor parameters and fingerprint, training data
   summary, recipe, CV metrics, package version.
@@ -43,6 +45,7 @@ IMPORTANCE = "importance.npz"
 KERNEL = "kernel.npz"
 NEIGHBOURS = "neighbours.npz"
 OUTPUT_MAP = "output_map.npz"
+RESIDUAL = "residual.npz"
 FORMAT_VERSION = 1
 
 
@@ -107,7 +110,7 @@ def energy_grid(card: dict) -> np.ndarray:
 def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra: dict,
                 energy: np.ndarray, training_features: np.ndarray | None = None,
                 importance: dict | None = None, networks_from: str | None = None,
-                output_map: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+                output_map: tuple[np.ndarray, np.ndarray] | None = None, residual_from: str | None = None) -> Path:
     """Write a trained :class:`~xanesviz.ensemble.Ensemble` as a bundle directory.
 
     ``training_features``: the raw descriptor rows it was trained on, stored standardised for
@@ -115,7 +118,9 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
     ``networks_from``: the name of a sibling bundle whose networks this one uses unchanged (only
     its preprocessing and output scaling are its own); no weights are written then.
     ``output_map``: (M, c), written to ``output_map.npz``: the bundle's spectra are then
-    ``(network output x y_scale + y_mean) @ M + c``, folded into the networks when loaded."""
+    ``(network output x y_scale + y_mean) @ M + c``, folded into the networks when loaded.
+    A residual member is written to ``residual.npz`` (float32: its ridge keeps the coefficients
+    small), or, with ``residual_from``, read from that sibling bundle, which must hold the same one."""
     from . import __version__
 
     path = Path(path)
@@ -149,6 +154,14 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
         np.savez(path / NEIGHBOURS, **arrays)
     elif (path / NEIGHBOURS).exists():
         (path / NEIGHBOURS).unlink()
+    residual = getattr(ensemble, "residual", None)
+    if residual is not None and residual_from is None:
+        np.savez_compressed(path / RESIDUAL, **{key: np.asarray(value, np.float32) if value.ndim else value
+                                                for key, value in residual.arrays().items()})
+    elif (path / RESIDUAL).exists():
+        (path / RESIDUAL).unlink()
+    if residual is not None and residual_from is not None:
+        card_extra = {**card_extra, "residual_from": residual_from}
     if output_map is not None:
         np.savez(path / OUTPUT_MAP, map=np.asarray(output_map[0], np.float32), offset=np.asarray(output_map[1], float))
     elif (path / OUTPUT_MAP).exists():
@@ -231,13 +244,14 @@ def check_descriptor(card: dict, path: Path) -> WACSF:
     return descriptor
 
 
-def _shared_networks_dir(path: Path, name) -> Path:
-    """The sibling bundle folder ``name`` whose networks a bundle uses (card ``networks_from``)."""
+def _shared_networks_dir(path: Path, name, key: str = "networks_from", what: str = "networks") -> Path:
+    """The sibling bundle folder ``name`` whose networks (or, with ``key`` "residual_from", residual
+    member) a bundle uses (card ``networks_from`` / ``residual_from``)."""
     if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (".", ".."):
-        raise ModelBundleError(f"{path / CARD}: networks_from must name a sibling bundle folder, not {name!r}")
+        raise ModelBundleError(f"{path / CARD}: {key} must name a sibling bundle folder, not {name!r}")
     shared = path.parent / name
     if not (shared / CARD).is_file():
-        raise ModelBundleError(f"{path}: uses the networks of {shared}, which is not a model bundle")
+        raise ModelBundleError(f"{path}: uses the {what} of {shared}, which is not a model bundle")
     return shared
 
 
@@ -296,16 +310,29 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
         if (neighbours.train_inputs.shape[1] != network.n_inputs or neighbours.train_values.shape[1] != len(energy)
                 or len(neighbours.train_inputs) != len(neighbours.train_values)):
             raise ModelBundleError(f"{path / NEIGHBOURS}: shapes do not match the network and the energy grid")
+    residual, residual_file = None, path / RESIDUAL
+    if "residual_from" in card:
+        residual_file = _shared_networks_dir(path, card["residual_from"], "residual_from", "residual member") / RESIDUAL
+        if not residual_file.is_file():
+            raise ModelBundleError(f"{path}: its residual member should be in {residual_file}, which is missing")
+    if residual_file.is_file():
+        residual = KernelMember.from_arrays(_load_npz(residual_file, ("kernel_train_inputs", "kernel_dual",
+                                                                      "kernel_gamma")))
+        if residual.train_inputs.shape[1] != network.n_inputs or residual.dual.shape != (len(residual.train_inputs),
+                                                                                          len(energy)):
+            raise ModelBundleError(f"{residual_file}: shapes do not match the network and the energy grid")
     for name, arr in (("weights", np.concatenate([w.ravel() for w in network.weights])), ("x_scale", pre["x_scale"]),
                       ("kernel", np.zeros(1) if kernel is None else np.concatenate([kernel.dual.ravel(),
                                                                                       kernel.train_inputs.ravel()])),
                       ("neighbours", np.zeros(1) if neighbours is None else np.concatenate(
-                          [neighbours.train_inputs.ravel(), neighbours.train_values.ravel()]))):
+                          [neighbours.train_inputs.ravel(), neighbours.train_values.ravel()])),
+                      ("residual member", np.zeros(1) if residual is None else np.concatenate(
+                          [residual.dual.ravel(), residual.train_inputs.ravel(), [residual.gamma]]))):
         if not np.all(np.isfinite(arr)):
             raise ModelBundleError(f"{path}: non-finite {name}")
     ensemble = Ensemble(support, pre["x_mean"], pre["x_scale"], pre["y_mean"], pre["y_scale"], network, kernel,
                         kernel_weight, neighbours, pre.get("training_features"), dict(recipe),
-                        train_seconds=float(card.get("train_seconds", 0.0)))
+                        train_seconds=float(card.get("train_seconds", 0.0)), residual=residual)
     if (path / OUTPUT_MAP).exists():
         mapping = _load_npz(path / OUTPUT_MAP, ("map", "offset"))
         if not (np.all(np.isfinite(mapping["map"])) and np.all(np.isfinite(mapping["offset"]))):

@@ -445,6 +445,25 @@ def cmd_simulate(args) -> int:
 
 PRIORS = (0.0, 4.0, 10.0, 25.0)  # train-edges' candidates for --mean-prior
 MAP_RIDGES = (None, 1.0, 3.0, 10.0, 30.0)  # train-edges' candidates for --map-ridge (None: per-energy factors)
+#: train-edges' candidates for --residual-kernel: (width factor g, ridge alpha), or None (no residual member)
+RESIDUAL_KERNELS = (None, (0.3, 1.0), (0.3, 3.0), (1.0, 1.0), (1.0, 3.0))
+
+
+def _residual_kernel(text: str):
+    """--residual-kernel: 'auto', 'none' (None) or 'G,ALPHA' (two positive numbers)."""
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 2 or not all(v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected G,ALPHA (two positive numbers), 'none' or 'auto': {text!r}")
+    return values
+
+
+def _describe_residual(residual) -> str:
+    return "none" if residual is None else f"g {residual[0]:g}, alpha {residual[1]:g}"
 
 
 def _map_ridge(text: str):
@@ -475,10 +494,11 @@ def cmd_train_edges(args) -> int:
     print(f"{len(data)} FEFF10 spectra of {len(set(data.parents))} parent complexes: "
           + ", ".join(f"{e} {len(d)}" for e, d in sets.items()))
     energy_rel = base.energy - base.energy[0] - 15.0
-    prior, ridge = args.mean_prior, args.map_ridge
+    prior, ridge, residual = args.mean_prior, args.map_ridge, args.residual_kernel
 
-    def cv_median(prior_, ridge_) -> float:
-        return transfer_cv_median(data, base.ensemble, energy_rel, prior_, ridge_, k=args.cv, seed=args.seed)
+    def cv_median(prior_, ridge_, residual_=None) -> float:
+        return transfer_cv_median(data, base.ensemble, energy_rel, prior_, ridge_, k=args.cv, seed=args.seed,
+                                  residual=residual_)
 
     cv, curve = None, []
     if args.cv:
@@ -493,9 +513,17 @@ def cmd_train_edges(args) -> int:
             print("output recalibration, CV Δμ median: " + ", ".join(
                 f"{'per-energy factors' if c is None else f'full map, ridge {c:g}'}: {v:.2f} %"
                 for c, v in medians.items()) + f"; chosen {'per-energy factors' if ridge is None else ridge}")
+        if residual == "auto":  # a kernel ridge member for what the recalibration misses, or none: by CV
+            medians = {c: cv_median(prior, ridge, c) for c in RESIDUAL_KERNELS}
+            residual = min(medians, key=medians.get)
+            print("residual kernel member, CV Δμ median: " + ", ".join(
+                f"{_describe_residual(c)}: {v:.2f} %" for c, v in medians.items())
+                + f"; chosen {_describe_residual(residual)}")
     ridge = None if ridge == "auto" else ridge
+    residual = None if residual == "auto" else residual
     prior = 0.0 if prior is None else prior
-    fit = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, prior, ridge)}
+    fit = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, prior, ridge,
+                                                                    residual)}
     if args.cv:
         cv = cross_validate_edges(data, fit, energy_rel, k=args.cv, seed=args.seed)
         for method, table in cv["scores"].items():
@@ -519,7 +547,7 @@ def cmd_train_edges(args) -> int:
                                                   for e, k in scores.items() if k["all"].get("n_spectra")}})
             print(f"learning curve, {curve[-1]['train_parents']} training parents a fold: "
                   f"{curve[-1]['delta_mu_median_pct']}")
-    model = FdmnesTransfer.fit(data, base.ensemble, prior=prior, map_ridge=ridge)
+    model = FdmnesTransfer.fit(data, base.ensemble, prior=prior, map_ridge=ridge, residual=residual)
     drag = None
     if args.drag_fidelity:
         import json
@@ -605,6 +633,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recalibrate the networks' output by a full energy-by-energy map, ridge regression of "
                         "strength R held toward per-energy factors; 'none': per-energy factors only; 'auto' "
                         "(default): chosen by the --cv among none, 1, 3, 10, 30 (none without --cv)")
+    p.add_argument("--residual-kernel", type=_residual_kernel, default="auto", metavar="G,ALPHA|none|auto",
+                   help="add a kernel ridge member (RBF, gamma G / inputs, ridge ALPHA) on the descriptor that "
+                        "learns what the recalibrated networks miss; 'none': without; 'auto' (default): chosen "
+                        "by the --cv among none, 0.3,1, 0.3,3, 1,1, 1,3 (none without --cv)")
     p.add_argument("--drag-fidelity", metavar="FILE", help="a drag-fidelity table (benchmarks/drag_fidelity.py "
                                                             "--json) of this method, to put on every card")
     p.add_argument("--seed", type=int, default=0)

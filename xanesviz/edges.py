@@ -27,6 +27,7 @@ import numpy as np
 from .data import Dataset, load_dataset
 from .derived_set import parent_of, variant_of
 from .errors import XanesvizError
+from .kernel import KernelMember
 from .model import Recipe, train
 from .structure import TRANSITION_METALS
 
@@ -144,8 +145,10 @@ class FdmnesTransfer(EdgeModel):
     edges' training spectra); or, with ``map_ridge``, A @ M, a full energy-by-energy map (which
     can move a feature along the energy axis, as FDMNES and FEFF10 place them differently), fitted
     by ridge regression shrunk toward diag(b) with strength ``map_ridge`` x the mean diagonal of
-    AᵀA. Its nearest-neighbour member is left out (it holds Fe FDMNES residuals). The descriptor
-    rows must be the FDMNES model's (same WACSF settings)."""
+    AᵀA. With ``residual``, a kernel ridge member on the standardised descriptor then learns, over
+    all edges, what that recalibration still misses (its in-sample residuals) and is added to the
+    spectrum. Its nearest-neighbour member is left out (it holds Fe FDMNES residuals). The
+    descriptor rows must be the FDMNES model's (same WACSF settings)."""
 
     method = "FDMNES transfer"
 
@@ -154,14 +157,32 @@ class FdmnesTransfer(EdgeModel):
         self.premap = premap  # with an output map: the FDMNES ensemble it applies to (saved as such)
         self.output_map = output_map  # (n_E, n_E) or None (per-energy factors, folded into y_scale)
         self.map_offset = map_offset  # the pooled mean - centre @ map
+        self.residual = None  # (g, alpha) of the residual kernel member, if it has one
 
     @classmethod
     def fit(cls, data: Pooled, base, mask: np.ndarray | None = None, prior: float = 0.0,
-            map_ridge: float | None = None) -> "FdmnesTransfer":
+            map_ridge: float | None = None, residual: tuple[float, float] | None = None) -> "FdmnesTransfer":
         """``prior``: an edge's mean spectrum is shrunk toward the pooled mean as if the pooled
         mean were ``prior`` more spectra of that edge, (n m_e + prior m) / (n + prior): an edge with
         a handful of spectra leans on all edges, one with many on its own. ``map_ridge``: None for
-        per-energy factors, else the full map's ridge strength (see the class)."""
+        per-energy factors, else the full map's ridge strength (see the class). ``residual``:
+        None, or (width factor g, ridge alpha) of the residual kernel member (RBF,
+        gamma = g / number of inputs)."""
+        model = cls._fit_recalibration(data, base, mask, prior, map_ridge)
+        if residual is None:
+            return model
+        mask = np.ones(len(data), bool) if mask is None else mask
+        Z = model.ensemble.standardise(data.X[mask])
+        missed = data.y[mask] - model.predict(data.X[mask], data.edges[mask])
+        member = KernelMember.fit(Z, missed, gamma=float(residual[0]) / Z.shape[1], alpha=float(residual[1]))
+        model.ensemble = dataclasses.replace(model.ensemble, residual=member)
+        if model.premap is not None:
+            model.premap = dataclasses.replace(model.premap, residual=member)
+        model.residual = tuple(float(v) for v in residual)
+        return model
+
+    @classmethod
+    def _fit_recalibration(cls, data: Pooled, base, mask, prior, map_ridge) -> "FdmnesTransfer":
         mask = np.ones(len(data), bool) if mask is None else mask
         base = dataclasses.replace(base, neighbours=None)
         y, edges = data.y[mask], data.edges[mask]
@@ -191,10 +212,10 @@ class FdmnesTransfer(EdgeModel):
 
 
 def transfer_cv_median(data: Pooled, base, energy_rel: np.ndarray, prior: float, map_ridge: float | None,
-                       k: int = 5, seed: int = 0) -> float:
+                       k: int = 5, seed: int = 0, residual: tuple[float, float] | None = None) -> float:
     """Δμ median (%) over all edges of :class:`FdmnesTransfer` with these settings, by ``k``-fold
     CV grouped by parent (no edge left out): what ``train-edges`` chooses the settings by."""
-    fit = {"t": lambda mask, _seed: FdmnesTransfer.fit(data, base, mask, prior, map_ridge)}
+    fit = {"t": lambda mask, _seed: FdmnesTransfer.fit(data, base, mask, prior, map_ridge, residual)}
     run = cross_validate_edges(data, fit, energy_rel, k=k, seed=seed, leave_edge_out=False)
     return run["scores"]["t"]["all"]["all"]["delta_mu_median_pct"]
 
@@ -312,6 +333,7 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
         lambda X: model.predict(X, data.edges), data.X, data.y, energy_rel,
         names=base_bundle.descriptor.feature_names(), repeats=2, seed=0)
     recipe = {**base_bundle.card.get("recipe", {}), "name": "fdmnes-transfer", "neighbour_width": 0.0}
+    holder = "Fe" if "Fe" in elements else elements[0]  # its bundle holds the shared residual member
     written = []
     for element in elements:
         e0 = edge_energy(element, "K")
@@ -332,6 +354,9 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                          "FEFF10 spectrum"
                        + (f" shrunk toward all edges' mean as if that were {mean_prior:g} more spectra" if mean_prior
                           else "")
+                       + ("" if model.residual is None else
+                          "; then a kernel ridge member on the descriptor, fitted over all edges, adds what that "
+                          "recalibration still misses")
                        + ("" if n_edge else "; this edge has no spectra yet, so the pooled mean of the other "
                                             "edges stands in")),
             "training_data": {
@@ -346,6 +371,11 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
             "trust_signal": f"distance to the training complexes of {base_name}'s networks",
             "edge_mean_prior": mean_prior,
             "output_map_ridge": map_ridge if model.output_map is not None else None,
+            "residual_kernel": None if model.residual is None else {
+                "width_factor": model.residual[0], "alpha": model.residual[1],
+                "gamma": model.residual[0] / model.ensemble.n_inputs,
+                "what": "RBF kernel ridge on the standardised descriptor, fitted on all edges' in-sample residuals "
+                        "of the recalibrated networks, added to the spectrum (residual.npz)"},
         }
         if cv is not None:
             card["cv_metrics"] = {"k": cv["k"], "group": "parent complex (all metals and variants of it in one fold)",
@@ -368,7 +398,8 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
         saved, output_map = model.saved_form(element)
         saved = dataclasses.replace(saved, recipe=recipe)
         written.append(save_bundle(out_root / bundle_name(element), saved, descriptor, card, energy,
-                                   importance=result, networks_from=base_name, output_map=output_map))
+                                   importance=result, networks_from=base_name, output_map=output_map,
+                                   residual_from=None if element == holder else bundle_name(holder)))
     return written
 
 

@@ -9,7 +9,10 @@ One class for a model that :func:`xanesviz.model.train` returns and
    spread its uncertainty;
 3. the kernel ridge member (:class:`~xanesviz.kernel.KernelMember`), if any, blended into that
    mean with the recipe's ``kernel_weight``;
-4. the nearest-neighbour member (:class:`~xanesviz.neighbours.NeighbourMember`), if any.
+4. a residual kernel member (a :class:`~xanesviz.kernel.KernelMember` in spectrum units), if
+   any, added to the mean: the FEFF10 edge models' correction, learned from the descriptor, of
+   what their recalibrated networks miss;
+5. the nearest-neighbour member (:class:`~xanesviz.neighbours.NeighbourMember`), if any.
 
 Every member provides its value and its derivative with respect to z, so
 ``forward(z, gradient=True)`` carries the Jacobian through the same steps. Members that hold
@@ -66,6 +69,7 @@ class Ensemble:
     keras_networks: list | None = None  # the trained Keras networks (after training only; saved as .keras)
     history: list = field(default_factory=list)  # mean training loss per epoch (after training only)
     train_seconds: float = 0.0
+    residual: KernelMember | None = None  # added to the mean, in spectrum units (not mapped by with_output_map)
 
     # -- shapes ----------------------------------------------------------------------------
     @property
@@ -104,15 +108,15 @@ class Ensemble:
         Z = np.atleast_2d(Z)
         networks = self.network.forward(Z) * self.y_scale + self.y_mean
         mean = networks.mean(axis=0)
-        if self.kernel is not None or neighbour_member is not None:
+        if self.kernel is not None or self.residual is not None or neighbour_member is not None:
             for start in range(0, len(Z), BLOCK):
                 block = slice(start, start + BLOCK)
                 mean[block] = self._other_members(Z[block], mean[block], None, neighbour_member)[0]
         return EnsembleOutput(mean, networks)
 
     def _other_members(self, Z, mean, d_mean, neighbour_member):
-        """The networks' mean (and its derivative, for one input) through the kernel member, then the
-        nearest-neighbour member. Distances to training inputs two members share are computed once."""
+        """The networks' mean (and its derivative, for one input) through the kernel member, the
+        residual member, then the nearest-neighbour member. Distances to training inputs two members share are computed once."""
         gradient = d_mean is not None
         shared = self.kernel is not None and neighbour_member is not None and \
             self.kernel.inputs is neighbour_member.inputs
@@ -124,6 +128,12 @@ class Ensemble:
                 mean = blend(mean, k_out * self.y_scale + self.y_mean, self.kernel_weight)
             else:
                 mean = blend(mean, self.kernel.forward(Z, d2) * self.y_scale + self.y_mean, self.kernel_weight)
+        if self.residual is not None:
+            if gradient:
+                r_out, r_jac = self.residual.forward(Z[0], gradient=True)
+                mean, d_mean = mean + r_out, d_mean + r_jac
+            else:
+                mean = mean + self.residual.forward(Z)
         if neighbour_member is not None:
             if gradient:
                 mean, d_mean = neighbour_member.forward(Z[0], mean, d_mean, d2)
@@ -151,6 +161,7 @@ class Ensemble:
         """The ensemble whose spectra are this one's times a matrix plus an offset,
         ``spectrum @ output_map + offset`` (each network's), folded into the networks' last layer
         (and a kernel member's coefficients): an ordinary ensemble, gradients and spread included.
+        A residual member is left as it is: it corrects the mapped spectra.
         Not for one with a nearest-neighbour member (it blends in training spectra, not a map of them)."""
         if self.neighbours is not None:
             raise ValueError("an output map does not apply to a nearest-neighbour member: drop it first")
