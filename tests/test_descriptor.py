@@ -399,3 +399,21 @@ def test_derivatives_per_atom_equal_central_differences_in_positions(any_wacsf):
             minus.positions[i, c] -= h
             numeric = (any_wacsf.create(plus) - any_wacsf.create(minus)) / (2 * h)
             np.testing.assert_allclose(jac[:, i, c], numeric, rtol=1e-5, atol=1e-7 * np.abs(numeric).max())
+
+
+def test_the_descriptor_keeps_scikit_learns_protocol_but_importing_the_app_does_not_import_it():
+    """Tags and parameter checks as scikit-learn's (clone and Pipeline: the tests above), while the
+    package and the dashboard import without scikit-learn (over a second of a cold start)."""
+    import subprocess
+    import sys
+
+    from sklearn.utils import get_tags
+
+    assert get_tags(WACSF()).transformer_tags is not None
+    with pytest.raises(ValueError, match="invalid parameter 'cutoff'"):
+        WACSF().set_params(cutoff=5.0)
+    assert repr(WACSF(element="Fe", r_max=5.5)) == "WACSF(element='Fe', r_max=5.5)"
+    loaded = subprocess.run([sys.executable, "-c", "import sys, xanesviz, xanesviz.app; "
+                             "print(sorted(m for m in ('sklearn', 'pandas') if m in sys.modules))"],
+                            capture_output=True, text=True, timeout=120)
+    assert loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr
