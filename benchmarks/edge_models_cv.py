@@ -1,6 +1,7 @@
 """Which way to model the nine K edges from the FEFF10 data: grouped CV of the candidates.
 
     python benchmarks/edge_models_cv.py [DATA_ROOT] [--seeds 0 1] [--members 2] [--prior 10] [--no-pooled]
+        [--ridges 3 10] [--residual-ridge 10]
 
 DATA_ROOT (default data/feff) holds ``{metal}-k/`` data sets from ``xanesviz simulate``. Every
 method is cross-validated with 5 folds grouped by parent complex (a parent, its displaced
@@ -14,6 +15,10 @@ variants and its other metals in one fold), on each seed's shuffle of the parent
 * ``FDMNES transfer, full map, nested``: the same with R (or per-energy factors) chosen inside
   each training fold by a grouped CV of its own, as ``xanesviz train-edges`` chooses it on all
   the data: the honest estimate of that choice;
+* ``FDMNES transfer, full map R + residual kernel``: the full map (R = ``--residual-ridge``) and
+  then a kernel ridge member on the descriptor fitted over all edges on what the map misses;
+  ``..., nested``: the member's settings (or none) chosen inside each training fold by a grouped
+  CV of its own, among ``xanesviz train-edges``' candidates (the honest estimate of that choice);
 * ``pooled network``: networks of the Fe recipe (without its nearest-neighbour member, ``--members``
   networks) trained on all edges' deviations from their edge's mean;
 * each model again with the held-out spectrum's edge left out of training (``edge left out``:
@@ -31,7 +36,7 @@ import numpy as np
 from _machine import machine_line
 
 from xanesviz.bundle import load_bundle
-from xanesviz.cli import MAP_RIDGES
+from xanesviz.cli import MAP_RIDGES, RESIDUAL_KERNELS
 from xanesviz.edges import (FdmnesTransfer, Pooled, PooledNetwork, cross_validate_edges, pair_fidelity, pool,
                             read_edges, transfer_cv_median)
 from xanesviz.model import get_recipe
@@ -49,6 +54,16 @@ def nested_fit(data: Pooled, base, prior: float, candidates, energy_rel, k: int)
     return fit
 
 
+def nested_residual_fit(data: Pooled, base, prior: float, ridge: float, energy_rel, k: int):
+    """A fitter choosing the residual member (or none) by a grouped CV within its training samples."""
+    def fit(mask, seed):
+        inner = data.subset(mask)
+        medians = {c: transfer_cv_median(inner, base.ensemble, energy_rel, prior, ridge, k=k, seed=seed, residual=c)
+                   for c in RESIDUAL_KERNELS}
+        return FdmnesTransfer.fit(data, base.ensemble, mask, prior, ridge, min(medians, key=medians.get))
+    return fit
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_root", nargs="?", default="data/feff")
@@ -58,6 +73,8 @@ def main() -> None:
     parser.add_argument("--prior", type=float, default=10.0, help="edge means shrunk as if N more spectra (default 10)")
     parser.add_argument("--ridges", type=float, nargs="*", default=[3.0, 10.0], help="full-map ridge strengths")
     parser.add_argument("--no-pooled", action="store_true", help="leave the pooled network out (it trains networks)")
+    parser.add_argument("--residual-ridge", type=float, default=10.0,
+                        help="the full map's R under the residual kernel member (default 10)")
     args = parser.parse_args()
 
     print(machine_line())
@@ -73,6 +90,12 @@ def main() -> None:
         fitters[f"FDMNES transfer, full map {ridge:g}"] = \
             lambda mask, seed, r=ridge: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior, r)
     fitters["FDMNES transfer, full map, nested"] = nested_fit(data, base, args.prior, MAP_RIDGES, energy_rel, args.k - 1)
+    r = args.residual_ridge
+    for residual in RESIDUAL_KERNELS[1:]:
+        fitters[f"map {r:g} + residual kernel {residual[0]:g},{residual[1]:g}"] = \
+            lambda mask, seed, c=residual: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior, r, c)
+    fitters[f"map {r:g} + residual kernel, nested"] = nested_residual_fit(data, base, args.prior, r, energy_rel,
+                                                                         args.k - 1)
     if not args.no_pooled:
         fitters["pooled network"] = lambda mask, seed: PooledNetwork.fit(data, recipe, seed, args.members, mask)
     for seed in args.seeds:
