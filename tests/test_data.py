@@ -5,8 +5,8 @@ import pytest
 
 from xanesviz.data import list_stems, load_dataset, read_fdmnes, read_spectrum_file
 from xanesviz.errors import SpectrumFileError, XanesvizError
-from xanesviz.evaluation import (bootstrap_intervals, delta_mu, format_intervals, peak_counts, peak_statistics,
-                                 resampled_figures, summarise)
+from xanesviz.evaluation import (bootstrap_intervals, delta_mu, format_intervals, format_summary, peak_counts,
+                                 peak_statistics, resampled_figures, summarise)
 from xanesviz.data import FE_K_GRID
 
 from conftest import write_numbered_xyz
@@ -297,3 +297,14 @@ def test_summarise():
     assert summary["n_spectra"] == 3
     assert summary["delta_mu_median_pct"] == pytest.approx(10.0)
     assert summary["peak_hit_rate"] == 1.0
+
+
+def test_a_summary_without_matched_peaks_prints_a_dash_not_nan():
+    """No peak matched (a featureless prediction): the mean |ΔE| is undefined and the console line
+    says "-" for it rather than "nan"."""
+    truth = two_peak_spectra(n=2)
+    summary = summarise(FE_K_GRID, np.full_like(truth, 0.5), truth)
+    assert not np.isfinite(summary["mean_abs_peak_shift_eV"])
+    line = format_summary(summary)
+    assert "nan" not in line and "mean |ΔE| - eV" in line and "peaks found 0.0 % of 4" in line
+    assert "mean |ΔE| 1.00 eV" in format_summary({**summary, "mean_abs_peak_shift_eV": 1.0})

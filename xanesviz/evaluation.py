@@ -131,8 +131,13 @@ def summarise(energy: np.ndarray, predicted: np.ndarray, true: np.ndarray) -> di
 
 
 def format_summary(summary: dict) -> str:
-    return (f"Δμ median {summary['delta_mu_median_pct']:.2f} % (quartiles {summary['delta_mu_q1_pct']:.2f}-"
-            f"{summary['delta_mu_q3_pct']:.2f} %, mean {summary['delta_mu_mean_pct']:.2f} %) over "
-            f"{summary['n_spectra']:.0f} spectra; peaks found {100 * summary['peak_hit_rate']:.1f} % of "
-            f"{summary['peaks']:.0f} "
-            f"({100 * summary['peak_precision']:.1f} % of predicted peaks are real), mean |ΔE| {summary['mean_abs_peak_shift_eV']:.2f} eV")
+    """One line of the figures; a figure that is undefined (no peaks to match: NaN or None) shows as "-"."""
+    def figure(key: str, scale: float = 1.0, digits: int = 2) -> str:
+        value = summary.get(key)
+        return "-" if value is None or not np.isfinite(value) else f"{scale * value:.{digits}f}"
+
+    return (f"Δμ median {figure('delta_mu_median_pct')} % (quartiles {figure('delta_mu_q1_pct')}-"
+            f"{figure('delta_mu_q3_pct')} %, mean {figure('delta_mu_mean_pct')} %) over "
+            f"{summary['n_spectra']:.0f} spectra; peaks found {figure('peak_hit_rate', 100, 1)} % of "
+            f"{summary['peaks']:.0f} ({figure('peak_precision', 100, 1)} % of predicted peaks are real), "
+            f"mean |ΔE| {figure('mean_abs_peak_shift_eV')} eV")
