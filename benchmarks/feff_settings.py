@@ -106,7 +106,8 @@ def main(argv=None) -> int:
                 continue  # read from the data set
             simulate(files, Path(args.out) / name, settings=name, workers=args.workers, scheduler=args.scheduler)
     targets = {s: read_spectrum_file(DATA / "spectra" / f"{s}.txt", FE_K_GRID)[1] for s in stems}
-    drawn = "given" if args.stems else f"seed {args.seed}"
+    drawn = ("given" if args.stems else f"the parents of {args.reference_from}" if args.reference_from
+             else f"seed {args.seed}")
     print(f"\nFEFF10 settings against FDMNES, {len(stems)} Fe complexes ({drawn}); {cpu_model()}")
     print("| settings | complexes | own r (median) | other r (median) | own > other | own rank (median of N) "
           "| wall s (median, range) | CPU s (median, range) | failed |")
