@@ -209,3 +209,27 @@ def test_stage_processes_keep_their_large_arrays(monkeypatch, tmp_path, own):
     # glibc parses the variable in place at start-up, so /proc shows it cut at the first ':'
     assert all(value and expected.split(":")[0] == value.split(":")[0] and expected.startswith(value)
                for value in found), (found, expected)
+
+
+@pytest.mark.parametrize("children_lists", [True, False])
+def test_stage_workers_are_found_among_this_process_children_only(children_lists, monkeypatch, tmp_path):
+    """The watcher finds a run's stage workers (by the environment feff10 gives them) among this
+    process's children, those started from other threads too; from the threads' children lists,
+    or by scanning /proc where the kernel lacks them."""
+    import subprocess
+
+    if not children_lists:
+        monkeypatch.setattr(feff, "_own_children", lambda: None)
+    work_dir = str(tmp_path)
+    marked = dict(os.environ, FEFF10_WORKER_DIR=work_dir)
+    started = [subprocess.Popen(["sleep", "30"], env=marked), subprocess.Popen(["sleep", "30"])]
+    thread = threading.Thread(target=lambda: started.append(subprocess.Popen(["sleep", "30"], env=marked)))
+    thread.start()
+    thread.join()
+    try:
+        assert sorted(feff._stage_workers(work_dir)) == sorted([started[0].pid, started[2].pid])
+        assert feff._stage_workers(work_dir + "-other") == []
+    finally:
+        for process in started:
+            process.kill()
+            process.wait()

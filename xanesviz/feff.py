@@ -252,16 +252,39 @@ def _stdout_to(path: Path):
                 _stdout_saved = None
 
 
+def _own_children() -> list[int] | None:
+    """Process ids of this process's children, from each thread's /proc children list (a few
+    small reads, where scanning all of /proc costs milliseconds and holds the GIL in between:
+    the watcher does it five times a second beside a live dashboard); None where the kernel
+    does not offer the lists."""
+    children = []
+    try:
+        for task in Path("/proc/self/task").iterdir():
+            with contextlib.suppress(ProcessLookupError, NotADirectoryError):
+                children += [int(pid) for pid in (task / "children").read_text().split()]
+    except OSError:
+        return None
+    return children
+
+
 def _stage_workers(work_dir: str) -> list[int]:
-    """Process ids of this process's feff10 stage workers running in ``work_dir`` (found through /proc)."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != os.getpid():
+    """Process ids of this process's feff10 stage workers running in ``work_dir``."""
+    marker = f"FEFF10_WORKER_DIR={work_dir}".encode()
+    children = _own_children()
+    if children is None:  # no children lists: every process whose parent is this one
+        children = []
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                    children.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
                 continue
-            if f"FEFF10_WORKER_DIR={work_dir}".encode() in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except (OSError, ValueError, IndexError):
+    found = []
+    for pid in children:
+        try:
+            if marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found.append(pid)
+        except OSError:
             continue
     return found
 
