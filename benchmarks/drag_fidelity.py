@@ -210,4 +210,9 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from xanesviz.errors import XanesvizError
+
+    try:
+        sys.exit(main())
+    except XanesvizError as exc:  # e.g. another run is computing into OUT: one line, not a traceback
+        sys.exit(f"drag_fidelity: {exc}")
