@@ -353,7 +353,7 @@ def test_train_edges_chooses_the_residual_member_by_cv(feff_root, networks, tmp_
     root = tmp_path / "pretrained"
     shutil.copytree(networks, root)
     assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"), "--cv", "3",
-                 "--mean-prior", "4", "--map-ridge", "3"]) == 0
+                 "--mean-prior", "4", "--map-ridge", "3", "--residual-kernel", "auto"]) == 0
     out = capsys.readouterr().out
     chosen = re.search(r"residual kernel member, CV Δμ median: none: [\d.]+ %, g 0.3, alpha 1: [\d.]+ %, .*; "
                        r"chosen (none|g \S+, alpha \S+)$", out, re.M)
@@ -368,6 +368,11 @@ def test_train_edges_chooses_the_residual_member_by_cv(feff_root, networks, tmp_
                  "--map-ridge", "3", "--residual-kernel", "0.5,2"]) == 0
     card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
     assert card["residual_kernel"]["width_factor"] == 0.5 and card["residual_kernel"]["alpha"] == 2.0
+    # by default, none (it follows drags less well)
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--map-ridge", "3"]) == 0
+    assert json.loads((root / "cu-k-feff" / "model_card.json").read_text())["residual_kernel"] is None
+    assert "residual kernel member" not in capsys.readouterr().out
     for bad in ("0,1", "1", "a,b"):
         with pytest.raises(SystemExit):
             main(["train-edges", str(feff_root), "-o", str(root), "--residual-kernel", bad])

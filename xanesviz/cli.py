@@ -633,10 +633,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recalibrate the networks' output by a full energy-by-energy map, ridge regression of "
                         "strength R held toward per-energy factors; 'none': per-energy factors only; 'auto' "
                         "(default): chosen by the --cv among none, 1, 3, 10, 30 (none without --cv)")
-    p.add_argument("--residual-kernel", type=_residual_kernel, default="auto", metavar="G,ALPHA|none|auto",
+    p.add_argument("--residual-kernel", type=_residual_kernel, default="none", metavar="G,ALPHA|none|auto",
                    help="add a kernel ridge member (RBF, gamma G / inputs, ridge ALPHA) on the descriptor that "
-                        "learns what the recalibrated networks miss; 'none': without; 'auto' (default): chosen "
-                        "by the --cv among none, 0.3,1, 0.3,3, 1,1, 1,3 (none without --cv)")
+                        "learns what the recalibrated networks miss; 'none' (default: it lowers the CV error a "
+                        "little but follows drags less well, docs/models.md); 'auto': chosen by the --cv among "
+                        "none, 0.3,1, 0.3,3, 1,1, 1,3 (none without --cv)")
     p.add_argument("--drag-fidelity", metavar="FILE", help="a drag-fidelity table (benchmarks/drag_fidelity.py "
                                                             "--json) of this method, to put on every card")
     p.add_argument("--seed", type=int, default=0)
