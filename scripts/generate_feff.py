@@ -8,9 +8,11 @@ default) gives each parent's displaced variants right after the parent (variants
 already computed first), so that at any point about half the spectra are parents and half
 variants, and every variant has its parent: the pairs are drags whose FEFF10 response is
 known. ``--order parents-first`` keeps ``xanesviz derive``'s order (every parent, then the
-variants), which at a few spectra an hour reaches no variant for months. A structure already in a data
-set's manifest (done or failed) is not given again, so the script can be stopped at any time and
-rerun. The same command runs on many cores (``--workers``) or on a Dask cluster (``--scheduler``).
+variants), which at a few spectra an hour reaches no variant for months. With pairs, the k-th edge
+of EDGE_ORDER starts k/9 of the way into the parents (``--no-spread``: all at the first), so that
+the edges together cover many parent geometries rather than the same few with nine metals. A
+structure already in a data set's manifest (done or failed) is not given again, so the script can
+be stopped at any time and rerun. The same command runs on many cores (``--workers``) or on a Dask cluster (``--scheduler``).
 
     xanesviz derive data/structures/*.extxyz.gz -o runs/structures
     python scripts/generate_feff.py runs/structures -o data/feff --workers 1 --batch 4
@@ -46,19 +48,29 @@ def in_pairs(paths: list[Path]) -> list[Path]:
     return ordered + [p for p in paths if variant_of(p.stem) is not None and p not in placed]
 
 
-def pending(order_file: Path, out_dir: Path, order: str = "pairs") -> list[Path]:
+def pending(order_file: Path, out_dir: Path, order: str = "pairs", shift: float = 0.0) -> list[Path]:
     """Structures of ``order_file`` that ``out_dir``'s manifest does not hold yet, in the order
-    ``order`` asks for ("pairs": each parent then its variants; "parents-first": the file's)."""
+    ``order`` asks for ("pairs": each parent then its variants; "parents-first": the file's).
+    With "pairs", variants of parents already computed come first (their pairs complete), and
+    ``shift`` (0 to 1) starts the parents that far into the file's list, wrapping around."""
     records = read_manifest(out_dir) if out_dir.exists() else []
     finished = {record.get("stem") for record in records}
     paths = [Path(line.strip()) for line in order_file.read_text().splitlines() if line.strip()]
     if order == "pairs":
-        paths = in_pairs(paths)
+        parents = [p for p in paths if variant_of(p.stem) is None]
+        start = int(round(shift * len(parents))) % len(parents) if parents else 0
+        paths = in_pairs(parents[start:] + parents[:start] + [p for p in paths if variant_of(p.stem) is not None])
+
+        def parent_stem(path: Path) -> str:
+            return f"{path.stem.split('_')[0]}_{parent_of(path.stem)}"
+
+        computed = {record.get("stem") for record in records if record.get("status") == "ok"}
+        first = [p for p in paths if variant_of(p.stem) is not None and parent_stem(p) in computed]
+        paths = first + [p for p in paths if p not in set(first)]
         # a variant of a parent FEFF10 failed on makes no pair (and likely fails too): last
         failed = {record.get("stem") for record in records if record.get("status") == "failed"}
-        orphan = [p for p in paths if variant_of(p.stem) is not None
-                  and f"{p.stem.split('_')[0]}_{parent_of(p.stem)}" in failed]
-        paths = [p for p in paths if p not in orphan] + orphan
+        orphan = [p for p in paths if variant_of(p.stem) is not None and parent_stem(p) in failed]
+        paths = [p for p in paths if p not in set(orphan)] + orphan
     return [p for p in paths if p.stem not in finished]
 
 
@@ -74,6 +86,9 @@ def main(argv=None) -> int:
     parser.add_argument("--settings", default="reference")
     parser.add_argument("--order", choices=["pairs", "parents-first"], default="pairs",
                         help="each parent then its variants (default), or every parent first")
+    parser.add_argument("--no-spread", dest="spread", action="store_false",
+                        help="every edge takes the parents in the same order (by default the k-th edge of "
+                             "EDGE_ORDER starts k/9 into the list, so the edges cover different parents)")
     args = parser.parse_args(argv)
     for _ in range(args.rounds):
         given = 0
@@ -83,7 +98,8 @@ def main(argv=None) -> int:
                 print(f"generate: {order} missing, {metal} skipped", file=sys.stderr)
                 continue
             out = args.output / f"{metal.lower()}-k"
-            todo = pending(order, out, args.order)[: args.batch]
+            shift = EDGE_ORDER.index(metal) / len(EDGE_ORDER) if args.spread and metal in EDGE_ORDER else 0.0
+            todo = pending(order, out, args.order, shift)[: args.batch]
             if not todo:
                 continue
             given += len(todo)

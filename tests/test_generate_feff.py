@@ -23,3 +23,18 @@ def test_pairs_give_each_parent_its_variants_and_put_variants_of_failures_last(t
     # variants of finished parents first, a failed parent's variant last
     assert [p.stem for p in pending(order, out)] == ["Cu_AAA_stretch0", "Cu_CCC_pull0", "Cu_DDD", "Cu_DDD_bend0",
                                                      "Cu_BBB_bend0"]
+
+
+def test_a_shift_starts_the_parents_further_into_the_list_after_the_pairs_already_begun(tmp_path):
+    """``shift`` (each edge its own share of the list) starts the parents that far in, wrapping
+    around; a computed parent's variant still comes first, so its pair completes."""
+    stems = ["Ni_AAA", "Ni_BBB", "Ni_CCC", "Ni_DDD", "Ni_AAA_stretch0", "Ni_BBB_bend0", "Ni_CCC_pull0", "Ni_DDD_bend0"]
+    order = tmp_path / "order.txt"
+    order.write_text("".join(f"/x/Ni/{s}.xyz\n" for s in stems))
+    out = tmp_path / "ni-k"
+    assert [p.stem for p in pending(order, out, shift=0.5)] == ["Ni_CCC", "Ni_CCC_pull0", "Ni_DDD", "Ni_DDD_bend0",
+                                                                "Ni_AAA", "Ni_AAA_stretch0", "Ni_BBB", "Ni_BBB_bend0"]
+    out.mkdir()
+    (out / "manifest.jsonl").write_text(json.dumps({"stem": "Ni_AAA", "status": "ok"}) + "\n")
+    assert [p.stem for p in pending(order, out, shift=0.5)][:3] == ["Ni_AAA_stretch0", "Ni_CCC", "Ni_CCC_pull0"]
+    assert [p.stem for p in pending(order, out, "parents-first", shift=0.5)] == stems[1:]
