@@ -66,6 +66,17 @@ def networks(tmp_path_factory):
     return root
 
 
+def assert_gradient_matches_finite_differences(predictor):
+    """A Cu complex's spectrum gradient against a finite difference of one atom's x."""
+    cu = random_complex(np.random.default_rng(4))
+    cu.numbers[0] = 29
+    gradient = predictor.gradient(cu)
+    moved = cu.copy()
+    moved.positions[1, 0] += 1e-4
+    finite = (predictor.predict(moved).mu - predictor.predict(cu).mu) / 1e-4
+    np.testing.assert_allclose(gradient["d_mu"][:, 1, 0], finite, atol=2e-3 * np.abs(finite).max() + 1e-6)
+
+
 def test_edges_pool_with_their_parents_and_variants(feff_root, networks):
     sets = read_edges(feff_root)
     assert list(sets) == ["Co", "Ni", "Cu"]  # Ti to Zn order, only edges with spectra
@@ -259,16 +270,7 @@ def test_a_full_output_map_is_the_ridge_fit_and_survives_a_bundle(feff_root, net
         loaded = load_bundle(root / f"{element.lower()}-k-feff").ensemble
         np.testing.assert_allclose(loaded.predict_mean(data.X), mapped.predict(data.X, [element] * len(data)),
                                    atol=1e-4)
-    predictor = Predictor.load(root / "cu-k-feff")
-    cu = random_complex(np.random.default_rng(4))
-    cu.numbers[0] = 29
-    gradient = predictor.gradient(cu)
-    step = np.zeros_like(cu.positions)
-    step[1, 0] = 1e-4
-    moved = cu.copy()
-    moved.positions += step
-    finite = (predictor.predict(moved).mu - predictor.predict(cu).mu) / 1e-4
-    np.testing.assert_allclose(gradient["d_mu"][:, 1, 0], finite, atol=2e-3 * np.abs(finite).max() + 1e-6)
+    assert_gradient_matches_finite_differences(Predictor.load(root / "cu-k-feff"))
     # written again without the map, the file goes
     write_edge_bundles(per_energy, data, load_bundle(root / "fe-k"), root, elements=("Cu",))
     assert not (root / "cu-k-feff" / "output_map.npz").exists()
@@ -328,16 +330,7 @@ def test_a_residual_kernel_member_is_added_shared_and_survives_a_bundle(feff_roo
         loaded = load_bundle(root / f"{element.lower()}-k-feff").ensemble
         np.testing.assert_allclose(loaded.predict_mean(data.X), corrected.predict(data.X, [element] * len(data)),
                                    atol=1e-5)
-    predictor = Predictor.load(root / "cu-k-feff")
-    cu = random_complex(np.random.default_rng(4))
-    cu.numbers[0] = 29
-    gradient = predictor.gradient(cu)
-    step = np.zeros_like(cu.positions)
-    step[1, 0] = 1e-4
-    moved = cu.copy()
-    moved.positions += step
-    finite = (predictor.predict(moved).mu - predictor.predict(cu).mu) / 1e-4
-    np.testing.assert_allclose(gradient["d_mu"][:, 1, 0], finite, atol=2e-3 * np.abs(finite).max() + 1e-6)
+    assert_gradient_matches_finite_differences(Predictor.load(root / "cu-k-feff"))
     # the holder's file gone: a one-line error naming it
     (root / "fe-k-feff" / "residual.npz").unlink()
     with pytest.raises(ModelBundleError, match="residual member should be in .*fe-k-feff/residual.npz"):
