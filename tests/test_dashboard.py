@@ -224,15 +224,38 @@ def test_in_a_kernel_the_first_explanations_follow_the_first_paint():
     async def build_then_wait():
         dashboard = Dashboard()
         at_build = (dashboard.trust.value, dashboard.sensitivity_values,
-                    list(dashboard.importance.figure._widget_data[2].get("y") or []))
+                    list(dashboard.importance.figure._widget_data[2].get("y") or []),
+                    list(dashboard.panel.figure.data[2].x or []), dashboard.panel.peak_table.value)
         await asyncio.sleep(FIRST_EXPLAIN_DELAY_S + 0.5)
         return dashboard, at_build
 
-    dashboard, (trust, sensitivities, radial) = asyncio.run(build_then_wait())
+    dashboard, (trust, sensitivities, radial, peaks, table) = asyncio.run(build_then_wait())
     assert trust == "" and sensitivities is None and not any(radial)  # not yet, the cell returns first
+    assert peaks == [] and table == ""  # the peaks too (the peak finder's import waits)
+    expected_peaks = dashboard.spectrum.peaks()[0]
+    assert len(expected_peaks) and list(dashboard.panel.figure.data[2].x) == expected_peaks.tolist()
+    assert "xanesviz-peaks" in dashboard.panel.peak_table.value
     assert "xanesviz-trust-" in dashboard.trust.value
     assert dashboard.sensitivity_values is not None and np.all(np.isfinite(dashboard.sensitivity_values))
     assert any(dashboard.importance.figure._widget_data[2]["y"])
     # without a loop (a script, a test) they come at once
     plain = Dashboard()
     assert "xanesviz-trust-" in plain.trust.value and plain.sensitivity_values is not None
+    assert list(plain.panel.figure.data[2].x) == plain.spectrum.peaks()[0].tolist()
+
+
+def test_building_the_dashboard_in_a_kernel_leaves_the_peak_finder_for_after_the_first_paint():
+    """scipy.signal (and the scipy.stats it brings, 0.7 s) is imported after the cell returns."""
+    import subprocess
+    import sys
+
+    code = ("import asyncio, sys\n"
+            "from xanesviz.app import Dashboard\n"
+            "async def main():\n"
+            "    Dashboard()\n"
+            "    before = 'scipy.signal' in sys.modules\n"
+            "    await asyncio.sleep(1.0)\n"
+            "    print(before, 'scipy.signal' in sys.modules)\n"
+            "asyncio.run(main())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert done.stdout.split()[-2:] == ["False", "True"], done.stdout + done.stderr

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
-import scipy.signal
 
 def edge_energy(element: str, edge: str = "K") -> float:
     """The absorption edge's energy (eV) from xraydb (Fe K: 7112 eV)."""
@@ -150,6 +149,8 @@ def find_peaks(energy: np.ndarray, mu: np.ndarray, rel_prominence: float = 0.05)
     top = float(np.max(mu))
     if top <= 0:
         return np.empty(0), np.empty(0)
+    import scipy.signal  # here, not at import: it brings scipy.stats, 0.7 s of a dashboard's start
+
     index, _ = scipy.signal.find_peaks(mu, prominence=rel_prominence * top)
     return np.asarray(energy, float)[index], mu[index]
 

@@ -19,7 +19,7 @@ from .. import read_structure  # the package's public reader (ase.io + XANESNET 
 from .controls import BroadeningControls, on_slider_grid, uploaded_file
 from .feff_panel import FeffPanel, geometry_key
 from .explain_panel import SideFigure, colour_bar_html, colours_for, trust_badge_html
-from .live import Coalescer, IdleTask, one_blas_thread
+from .live import Coalescer, IdleTask, loop_running, one_blas_thread
 from .measured_panel import MeasuredPanel
 from .pool import on_hand_out
 from .refine_panel import RefinePanel
@@ -383,7 +383,10 @@ class Dashboard(widgets.VBox):
         self.raw_spectrum = raw
         self.spectrum = raw.broaden(self.controls.broadening).with_meta(structure=self.name)
         with self.panel.redraw(live=self._mid_drag):  # the prediction and a measurement's residual at once
-            self.panel.show(self.spectrum, revision=self._drawing_seq, live=self._mid_drag)
+            # In a kernel the first structure's peaks follow the first paint (the peak finder's
+            # import is 0.7 s); elsewhere (scripts, tests) they come at once.
+            first_paint = self._constructing and loop_running()
+            self.panel.show(self.spectrum, revision=self._drawing_seq, live=self._mid_drag, peaks=not first_paint)
             self.measured.show_prediction(self.spectrum, raw, self.controls.broadening)
         mark("first spectrum drawn")
         if self.feff_spectrum is not None:
@@ -404,6 +407,7 @@ class Dashboard(widgets.VBox):
         self._explain()
 
     def _explain_after_first_paint(self) -> None:
+        self.panel.show_peaks()
         self._explain()
         sync_initial_state(self.importance.figure)  # for a page whose view is made after this
 

@@ -52,6 +52,15 @@ class Coalescer:
         return bool(self.pending)
 
 
+def loop_running() -> bool:
+    """Whether an asyncio event loop runs in this thread (a kernel: work can wait for a callback)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class IdleTask:
     """Runs ``run`` once ``restart`` has not been called for ``delay`` seconds.
 

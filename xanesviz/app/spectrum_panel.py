@@ -55,20 +55,22 @@ class SpectrumPanel(widgets.VBox):
         super().__init__([self.figure, self.peak_table])
         self.add_class("xanesviz-spectrum")
 
-    def show(self, spectrum: Spectrum, revision: int | None = None, live: bool = False) -> None:
+    def show(self, spectrum: Spectrum, revision: int | None = None, live: bool = False, peaks: bool = True) -> None:
         """Redraw for a new spectrum (one batched update of every trace); ``revision`` (the drag
         position's number) goes to the figure's ``layout.datarevision``, so the page can tell
         which position a redraw shows.
 
         ``live=True`` is for a position mid-drag: the traces are redrawn and nothing else (the
         axes keep their ranges, see :func:`traces_only`), and the peak table waits for
-        :meth:`show_peak_table`; the next plain ``show`` (the release) redraws everything."""
+        :meth:`show_peak_table`; the next plain ``show`` (the release) redraws everything.
+        ``peaks=False`` leaves the peaks (markers and table) to :meth:`show_peaks`."""
         if not (np.all(np.isfinite(spectrum.mu)) and (spectrum.std is None or np.all(np.isfinite(spectrum.std)))):
             raise ValueError("spectrum has non-finite values; not drawn")
         self.current = spectrum
         e, mu = spectrum.energy, spectrum.mu
         std = spectrum.std if spectrum.std is not None else np.zeros_like(mu)
-        peak_e, peak_mu = spectrum.peaks()
+        peak_e, peak_mu = spectrum.peaks() if peaks else (np.array([]), np.array([]))
+        draw_peaks = peaks
         band, line, peaks, pinned, diff = self.figure.data[:5]
         measured_shown = bool(self.figure.data[6].visible)  # read before the batch: it queues writes
         # What did not change is not assigned again (plotly validates and compares every list
@@ -106,7 +108,10 @@ class SpectrumPanel(widgets.VBox):
             if revision is not None:
                 self.figure.layout.datarevision = revision
         if not live:
-            self.show_peak_table()
+            if draw_peaks:
+                self.show_peak_table()
+            else:
+                self.peak_table.value = ""
             if not self._live:
                 self._settled = self._data_extents()
 
@@ -149,6 +154,16 @@ class SpectrumPanel(widgets.VBox):
             self._held[axis] = (lo - pad, hi + pad)
             self.figure.layout["yaxis" if axis == "y" else "yaxis2"].range = list(self._held[axis])
             self._ranges_sent = True
+
+    def show_peaks(self) -> None:
+        """The current spectrum's peak markers and table (after a ``show(..., peaks=False)``)."""
+        if self.current is None:
+            return
+        peak_e, peak_mu = self.current.peaks()
+        with self.figure.batch_update():
+            trace = self.figure.data[2]
+            trace.x, trace.y, trace.text = peak_e.tolist(), peak_mu.tolist(), [f"{v:.1f}" for v in peak_e]
+        self.show_peak_table()
 
     def show_peak_table(self) -> None:
         """The table of the current spectrum's peaks, below the figure."""
