@@ -132,7 +132,7 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
             network.save(path / f"member_{m}.keras")
         np.savez(path / FAST_WEIGHTS, **ensemble.network.arrays())
     else:
-        _shared_networks_dir(path, networks_from)  # refuses a name that is not a sibling bundle
+        _sibling_bundle(path, networks_from)  # refuses a name that is not a sibling bundle
         (path / FAST_WEIGHTS).unlink(missing_ok=True)
         card_extra = {**card_extra, "networks_from": networks_from}
     arrays = {"support": ensemble.support, "x_mean": ensemble.x_mean, "x_scale": ensemble.x_scale,
@@ -244,9 +244,9 @@ def check_descriptor(card: dict, path: Path) -> WACSF:
     return descriptor
 
 
-def _shared_networks_dir(path: Path, name, key: str = "networks_from", what: str = "networks") -> Path:
-    """The sibling bundle folder ``name`` whose networks (or, with ``key`` "residual_from", residual
-    member) a bundle uses (card ``networks_from`` / ``residual_from``)."""
+def _sibling_bundle(path: Path, name, key: str = "networks_from", what: str = "networks") -> Path:
+    """The sibling bundle folder ``name`` whose ``what`` a bundle uses (its card's ``key``:
+    ``networks_from`` for the networks, ``residual_from`` for the residual member)."""
     if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (".", ".."):
         raise ModelBundleError(f"{path / CARD}: {key} must name a sibling bundle folder, not {name!r}")
     shared = path.parent / name
@@ -266,7 +266,7 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
     pre = _load_npz(path / PREPROCESSING, ("support", "x_mean", "x_scale", "y_mean", "y_scale"))
     networks_dir = path
     if "networks_from" in card:
-        networks_dir = _shared_networks_dir(path, card["networks_from"])
+        networks_dir = _sibling_bundle(path, card["networks_from"])
         if "training_features" not in pre:
             shared_pre = _load_npz(networks_dir / PREPROCESSING, ("support", "x_mean", "x_scale"))
             if "training_features" in shared_pre and all(np.array_equal(shared_pre[k], pre[k])
@@ -312,7 +312,7 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
             raise ModelBundleError(f"{path / NEIGHBOURS}: shapes do not match the network and the energy grid")
     residual, residual_file = None, path / RESIDUAL
     if "residual_from" in card:
-        residual_file = _shared_networks_dir(path, card["residual_from"], "residual_from", "residual member") / RESIDUAL
+        residual_file = _sibling_bundle(path, card["residual_from"], "residual_from", "residual member") / RESIDUAL
         if not residual_file.is_file():
             raise ModelBundleError(f"{path}: its residual member should be in {residual_file}, which is missing")
     if residual_file.is_file():

@@ -73,6 +73,7 @@ class TrainingInputs:
             out[start:start + len(d2)] = np.sqrt(exact)
         return out
 
+
 def as_training_inputs(inputs, dtype=np.float64) -> TrainingInputs:
     """``inputs`` itself if it is a TrainingInputs of that dtype, else a new one over a
     C-contiguous copy of the array (the members' layout)."""

@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+
 def edge_energy(element: str, edge: str = "K") -> float:
     """The absorption edge's energy (eV) from xraydb (Fe K: 7112 eV)."""
     import xraydb

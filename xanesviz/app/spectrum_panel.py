@@ -14,6 +14,11 @@ from ..spectrum import Spectrum
 from .plotly_import import figure_widget_class
 
 
+def _set_peaks(trace, energy: np.ndarray, mu: np.ndarray) -> None:
+    """The peak markers' positions and their energy labels."""
+    trace.x, trace.y, trace.text = energy.tolist(), mu.tolist(), [f"{v:.1f}" for v in energy]
+
+
 class SpectrumPanel(widgets.VBox):
     """Draws a :class:`Spectrum`; knows nothing about how it was computed."""
 
@@ -70,8 +75,7 @@ class SpectrumPanel(widgets.VBox):
         e, mu = spectrum.energy, spectrum.mu
         std = spectrum.std if spectrum.std is not None else np.zeros_like(mu)
         peak_e, peak_mu = spectrum.peaks() if peaks else (np.array([]), np.array([]))
-        draw_peaks = peaks
-        band, line, peaks, pinned, diff = self.figure.data[:5]
+        band, line, peak_trace, pinned, diff = self.figure.data[:5]
         measured_shown = bool(self.figure.data[6].visible)  # read before the batch: it queues writes
         # What did not change is not assigned again (plotly validates and compares every list
         # assigned: a third of an update's time in the kernel): the energy grid, the pinned trace.
@@ -85,8 +89,7 @@ class SpectrumPanel(widgets.VBox):
             band.y = np.concatenate([mu + std, (mu - std)[::-1]]).tolist()
             line.y = mu.tolist()
             self._extents["y"]["prediction"] = (float(np.min(mu - std)), float(np.max(mu + std)))
-            peaks.x, peaks.y = peak_e.tolist(), peak_mu.tolist()
-            peaks.text = [f"{v:.1f}" for v in peak_e]
+            _set_peaks(peak_trace, peak_e, peak_mu)
             if self.pinned is not None:
                 if self._drawn_pinned is not self.pinned:
                     pinned.x, pinned.y, pinned.visible = self.pinned.energy.tolist(), self.pinned.mu.tolist(), True
@@ -108,7 +111,7 @@ class SpectrumPanel(widgets.VBox):
             if revision is not None:
                 self.figure.layout.datarevision = revision
         if not live:
-            if draw_peaks:
+            if peaks:
                 self.show_peak_table()
             else:
                 self.peak_table.value = ""
@@ -159,10 +162,8 @@ class SpectrumPanel(widgets.VBox):
         """The current spectrum's peak markers and table (after a ``show(..., peaks=False)``)."""
         if self.current is None:
             return
-        peak_e, peak_mu = self.current.peaks()
         with self.figure.batch_update():
-            trace = self.figure.data[2]
-            trace.x, trace.y, trace.text = peak_e.tolist(), peak_mu.tolist(), [f"{v:.1f}" for v in peak_e]
+            _set_peaks(self.figure.data[2], *self.current.peaks())
         self.show_peak_table()
 
     def show_peak_table(self) -> None:
