@@ -1,7 +1,8 @@
 """Which way to model the nine K edges from the FEFF10 data: grouped CV of the candidates.
 
     python benchmarks/edge_models_cv.py [DATA_ROOT] [--seeds 0 1] [--members 2] [--prior 10] [--no-pooled]
-        [--ridges 3 10] [--residual-ridge 10]
+        [--ridges 3 10] [--residual-ridge 10] [--fine-tune 1e-4,100 ...] [--fine-tune-ridge 3]
+        [--no-edge-left-out]
 
 DATA_ROOT (default data/feff) holds ``{metal}-k/`` data sets from ``xanesviz simulate``. Every
 method is cross-validated with 5 folds grouped by parent complex (a parent, its displaced
@@ -19,6 +20,9 @@ variants and its other metals in one fold), on each seed's shuffle of the parent
   then a kernel ridge member on the descriptor fitted over all edges on what the map misses;
   ``..., nested``: the member's settings (or none) chosen inside each training fold by a grouped
   CV of its own, among ``xanesviz train-edges``' candidates (the honest estimate of that choice);
+* ``map R + fine-tuned LR,EPOCHS``: the full map (R = ``--fine-tune-ridge``), then every layer of
+  the networks trained further on all edges' FEFF10 spectra (``--fine-tune LR,EPOCHS``, each a
+  method; ``xanesviz train-edges --fine-tune``);
 * ``pooled network``: networks of the Fe recipe (without its nearest-neighbour member, ``--members``
   networks) trained on all edges' deviations from their edge's mean;
 * each model again with the held-out spectrum's edge left out of training (``edge left out``:
@@ -36,7 +40,7 @@ import numpy as np
 from _machine import machine_line
 
 from xanesviz.bundle import load_bundle
-from xanesviz.cli import MAP_RIDGES, RESIDUAL_KERNELS
+from xanesviz.cli import MAP_RIDGES, RESIDUAL_KERNELS, _fine_tune
 from xanesviz.edges import (FdmnesTransfer, Pooled, PooledNetwork, cross_validate_edges, pair_fidelity, pool,
                             read_edges, transfer_cv_median)
 from xanesviz.model import get_recipe
@@ -75,6 +79,11 @@ def main() -> None:
     parser.add_argument("--no-pooled", action="store_true", help="leave the pooled network out (it trains networks)")
     parser.add_argument("--residual-ridge", type=float, default=10.0,
                         help="the full map's R under the residual kernel member (default 10)")
+    parser.add_argument("--no-edge-left-out", action="store_true",
+                        help="skip the models trained without the held-out spectrum's edge (a fit per edge and fold)")
+    parser.add_argument("--fine-tune", type=_fine_tune, nargs="*", default=[], metavar="LR,EPOCHS",
+                        help="also the full map with its networks fine-tuned (each LR,EPOCHS a method)")
+    parser.add_argument("--fine-tune-ridge", type=float, default=3.0, help="the full map's R under fine-tuning")
     args = parser.parse_args()
 
     print(machine_line())
@@ -96,11 +105,16 @@ def main() -> None:
             lambda mask, seed, c=residual: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior, r, c)
     fitters[f"map {r:g} + residual kernel, nested"] = nested_residual_fit(data, base, args.prior, r, energy_rel,
                                                                          args.k - 1)
+    for tune in args.fine_tune:
+        fitters[f"map {args.fine_tune_ridge:g} + fine-tuned {tune[0]:g},{tune[1]}"] = \
+            lambda mask, seed, t=tune: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior, args.fine_tune_ridge,
+                                                          fine_tune=t, seed=seed)
     if not args.no_pooled:
         fitters["pooled network"] = lambda mask, seed: PooledNetwork.fit(data, recipe, seed, args.members, mask)
     for seed in args.seeds:
         start = time.perf_counter()
-        cv = cross_validate_edges(data, fitters, energy_rel, k=args.k, seed=seed)
+        cv = cross_validate_edges(data, fitters, energy_rel, k=args.k, seed=seed,
+                                  leave_edge_out=not args.no_edge_left_out)
         print(f"\nseed {seed} ({time.perf_counter() - start:.0f} s): Δμ median %, all / parents / variants")
         edges = [e for e in cv["scores"]["edge mean"] if e != "all"] + ["all"]
         print(f"{'method':46s}" + "".join(f"{e:>20s}" for e in edges))

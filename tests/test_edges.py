@@ -370,3 +370,43 @@ def test_train_edges_chooses_the_residual_member_by_cv(feff_root, networks, tmp_
         with pytest.raises(SystemExit):
             main(["train-edges", str(feff_root), "-o", str(root), "--residual-kernel", bad])
         assert "G,ALPHA" in capsys.readouterr().err
+
+
+def test_fine_tuned_networks_fit_better_and_are_stored_once_for_every_edge(feff_root, networks, tmp_path, capsys):
+    """``fine_tune`` trains the recalibrated networks further on the FEFF10 spectra: the training
+    error falls below the map's; the Fe bundle then holds the new networks (and the trust
+    signal's training inputs), every other edge names it, and each predicts after loading what the
+    fitted model predicts."""
+    base = load_bundle(networks / "fe-k")
+    data = pool(read_edges(feff_root), base.descriptor)
+    mapped = FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0)
+    tuned = FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0, fine_tune=(1e-3, 100))
+    assert tuned.fine_tuned == (1e-3, 100) and tuned.output_map is None and mapped.output_map is not None
+    error = {name: np.abs(m.predict(data.X, data.edges) - data.y).mean() for name, m in
+             (("mapped", mapped), ("tuned", tuned))}
+    assert error["tuned"] < 0.97 * error["mapped"]
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    write_edge_bundles(tuned, data, load_bundle(root / "fe-k"), root, mean_prior=4.0, map_ridge=3.0)
+    assert (root / "fe-k-feff" / "fast_weights.npz").exists()
+    for element in EDGE_METALS:
+        folder = root / f"{element.lower()}-k-feff"
+        card = json.loads((folder / "model_card.json").read_text())
+        assert card["fine_tune"]["epochs"] == 100 and "fine-tuned" in card["method"]
+        assert card.get("networks_from") == (None if element == "Fe" else "fe-k-feff")
+        assert not (folder / "output_map.npz").exists()
+    predictor = Predictor.load(root / "cu-k-feff")
+    rows = data.edges == "Cu"
+    np.testing.assert_allclose(predictor.ensemble.predict_mean(data.X[rows]),
+                               tuned.predict(data.X[rows], data.edges[rows]), atol=1e-4)
+    assert predictor.bundle.training_features is not None
+    np.testing.assert_array_equal(predictor.bundle.training_features, base.training_features)
+    assert_gradient_matches_finite_differences(predictor)
+    # the command line: a chosen setting, and bad ones refused by name
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--fine-tune", "1e-3,5"]) == 0
+    assert json.loads((root / "ni-k-feff" / "model_card.json").read_text())["fine_tune"]["epochs"] == 5
+    for bad in ("0,5", "1e-3,0", "1e-3", "fast"):
+        with pytest.raises(SystemExit):
+            main(["train-edges", str(feff_root), "-o", str(root), "--fine-tune", bad])
+        assert "--fine-tune" in capsys.readouterr().err

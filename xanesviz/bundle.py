@@ -110,11 +110,14 @@ def energy_grid(card: dict) -> np.ndarray:
 def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra: dict,
                 energy: np.ndarray, training_features: np.ndarray | None = None,
                 importance: dict | None = None, networks_from: str | None = None,
-                output_map: tuple[np.ndarray, np.ndarray] | None = None, residual_from: str | None = None) -> Path:
+                output_map: tuple[np.ndarray, np.ndarray] | None = None, residual_from: str | None = None,
+                keep_training_inputs: bool = False) -> Path:
     """Write a trained :class:`~xanesviz.ensemble.Ensemble` as a bundle directory.
 
     ``training_features``: the raw descriptor rows it was trained on, stored standardised for
-    the trust signal (none stored without them: with ``networks_from``, that bundle's are used).
+    the trust signal (none stored without them: with ``networks_from``, that bundle's are used);
+    ``keep_training_inputs``: store the ensemble's own standardised ones instead (a bundle whose
+    networks were trained further from another's keeps that one's for the trust signal).
     ``networks_from``: the name of a sibling bundle whose networks this one uses unchanged (only
     its preprocessing and output scaling are its own); no weights are written then.
     ``output_map``: (M, c), written to ``output_map.npz``: the bundle's spectra are then
@@ -139,6 +142,8 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
               "y_mean": ensemble.y_mean, "y_scale": ensemble.y_scale}
     if training_features is not None:
         arrays["training_features"] = ensemble.standardise(training_features).astype(np.float32)
+    elif keep_training_inputs and ensemble.training_inputs is not None:
+        arrays["training_features"] = np.asarray(ensemble.training_inputs, np.float32)
     np.savez(path / PREPROCESSING, **arrays)
     held_inputs = [arrays["training_features"]] if "training_features" in arrays else []
     if ensemble.kernel is not None:

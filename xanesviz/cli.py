@@ -447,6 +447,27 @@ PRIORS = (0.0, 4.0, 10.0, 25.0)  # train-edges' candidates for --mean-prior
 MAP_RIDGES = (None, 1.0, 3.0, 10.0, 30.0)  # train-edges' candidates for --map-ridge (None: per-energy factors)
 #: train-edges' candidates for --residual-kernel: (width factor g, ridge alpha), or None (no residual member)
 RESIDUAL_KERNELS = (None, (0.3, 1.0), (0.3, 3.0), (1.0, 1.0), (1.0, 3.0))
+#: train-edges' candidates for --fine-tune: (learning rate, epochs), or None (the recalibrated networks as they are)
+FINE_TUNES = (None, (1e-4, 100))
+
+
+def _fine_tune(text: str):
+    """--fine-tune: 'auto', 'none' (None) or 'LR,EPOCHS' (a positive learning rate, a whole number of epochs)."""
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    parts = text.split(",")
+    try:
+        values = (float(parts[0]), int(parts[1])) if len(parts) == 2 else ()
+    except ValueError:
+        values = ()
+    if not values or not (values[0] > 0 and values[1] >= 1):
+        raise argparse.ArgumentTypeError(f"expected LR,EPOCHS (a positive number, a whole number ≥ 1), 'none' or "
+                                         f"'auto': {text!r}")
+    return values
+
+
+def _describe_fine_tune(fine_tune) -> str:
+    return "none" if fine_tune is None else f"learning rate {fine_tune[0]:g}, {fine_tune[1]} epochs"
 
 
 def _residual_kernel(text: str):
@@ -494,11 +515,11 @@ def cmd_train_edges(args) -> int:
     print(f"{len(data)} FEFF10 spectra of {len(set(data.parents))} parent complexes: "
           + ", ".join(f"{e} {len(d)}" for e, d in sets.items()))
     energy_rel = base.energy - base.energy[0] - 15.0
-    prior, ridge, residual = args.mean_prior, args.map_ridge, args.residual_kernel
+    prior, ridge, residual, tune = args.mean_prior, args.map_ridge, args.residual_kernel, args.fine_tune
 
-    def cv_median(prior_, ridge_, residual_=None) -> float:
+    def cv_median(prior_, ridge_, residual_=None, tune_=None) -> float:
         return transfer_cv_median(data, base.ensemble, energy_rel, prior_, ridge_, k=args.cv, seed=args.seed,
-                                  residual=residual_)
+                                  residual=residual_, fine_tune=tune_)
 
     cv, curve = None, []
     if args.cv:
@@ -513,17 +534,24 @@ def cmd_train_edges(args) -> int:
             print("output recalibration, CV Δμ median: " + ", ".join(
                 f"{'per-energy factors' if c is None else f'full map, ridge {c:g}'}: {v:.2f} %"
                 for c, v in medians.items()) + f"; chosen {'per-energy factors' if ridge is None else ridge}")
+        if tune == "auto":  # train the recalibrated networks further on FEFF10, or not: by CV
+            medians = {c: cv_median(prior, ridge, None, c) for c in FINE_TUNES}
+            tune = min(medians, key=medians.get)
+            print("fine-tuning the networks, CV Δμ median: " + ", ".join(
+                f"{_describe_fine_tune(c)}: {v:.2f} %" for c, v in medians.items())
+                + f"; chosen {_describe_fine_tune(tune)}")
         if residual == "auto":  # a kernel ridge member for what the recalibration misses, or none: by CV
-            medians = {c: cv_median(prior, ridge, c) for c in RESIDUAL_KERNELS}
+            medians = {c: cv_median(prior, ridge, c, tune) for c in RESIDUAL_KERNELS}
             residual = min(medians, key=medians.get)
             print("residual kernel member, CV Δμ median: " + ", ".join(
                 f"{_describe_residual(c)}: {v:.2f} %" for c, v in medians.items())
                 + f"; chosen {_describe_residual(residual)}")
     ridge = None if ridge == "auto" else ridge
     residual = None if residual == "auto" else residual
+    tune = None if tune == "auto" else tune
     prior = 0.0 if prior is None else prior
     fit = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, prior, ridge,
-                                                                    residual)}
+                                                                    residual, tune, seed)}
     if args.cv:
         cv = cross_validate_edges(data, fit, energy_rel, k=args.cv, seed=args.seed)
         for method, table in cv["scores"].items():
@@ -547,7 +575,8 @@ def cmd_train_edges(args) -> int:
                                                   for e, k in scores.items() if k["all"].get("n_spectra")}})
             print(f"learning curve, {curve[-1]['train_parents']} training parents a fold: "
                   f"{curve[-1]['delta_mu_median_pct']}")
-    model = FdmnesTransfer.fit(data, base.ensemble, prior=prior, map_ridge=ridge, residual=residual)
+    model = FdmnesTransfer.fit(data, base.ensemble, prior=prior, map_ridge=ridge, residual=residual, fine_tune=tune,
+                               seed=args.seed)
     drag = None
     if args.drag_fidelity:
         import json
@@ -638,6 +667,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "learns what the recalibrated networks miss; 'none' (default: it lowers the CV error a "
                         "little but follows drags less well, docs/models.md); 'auto': chosen by the --cv among "
                         "none, 0.3,1, 0.3,3, 1,1, 1,3 (none without --cv)")
+    p.add_argument("--fine-tune", type=_fine_tune, default="none", metavar="LR,EPOCHS|none|auto",
+                   help="after the recalibration, train every layer of the networks further on all edges' FEFF10 "
+                        "spectra (Adam at learning rate LR for EPOCHS epochs; the networks are then stored once, "
+                        "in the Fe bundle); 'none' (default); 'auto': chosen by the --cv among none and 1e-4,100 "
+                        "(none without --cv)")
     p.add_argument("--drag-fidelity", metavar="FILE", help="a drag-fidelity table (benchmarks/drag_fidelity.py "
                                                             "--json) of this method, to put on every card")
     p.add_argument("--seed", type=int, default=0)

@@ -158,17 +158,24 @@ class FdmnesTransfer(EdgeModel):
         self.output_map = output_map  # (n_E, n_E) or None (per-energy factors, folded into y_scale)
         self.map_offset = map_offset  # the pooled mean - centre @ map
         self.residual = None  # (g, alpha) of the residual kernel member, if it has one
+        self.fine_tuned = None  # (learning rate, epochs) if the networks were trained further on FEFF10
 
     @classmethod
     def fit(cls, data: Pooled, base, mask: np.ndarray | None = None, prior: float = 0.0,
-            map_ridge: float | None = None, residual: tuple[float, float] | None = None) -> "FdmnesTransfer":
+            map_ridge: float | None = None, residual: tuple[float, float] | None = None,
+            fine_tune: tuple[float, int] | None = None, seed: int = 0) -> "FdmnesTransfer":
         """``prior``: an edge's mean spectrum is shrunk toward the pooled mean as if the pooled
         mean were ``prior`` more spectra of that edge, (n m_e + prior m) / (n + prior): an edge with
         a handful of spectra leans on all edges, one with many on its own. ``map_ridge``: None for
-        per-energy factors, else the full map's ridge strength (see the class). ``residual``:
-        None, or (width factor g, ridge alpha) of the residual kernel member (RBF,
-        gamma = g / number of inputs)."""
+        per-energy factors, else the full map's ridge strength (see the class). ``fine_tune``:
+        None, or (learning rate, epochs): after the recalibration, every layer of the networks
+        (the map folded into their last) is trained further on all edges' FEFF10 spectra, each as
+        its deviation from its edge's mean (:meth:`fine_tune_networks`; ``seed`` shuffles).
+        ``residual``: None, or (width factor g, ridge alpha) of the residual kernel member (RBF,
+        gamma = g / number of inputs), fitted last."""
         model = cls._fit_recalibration(data, base, mask, prior, map_ridge)
+        if fine_tune is not None:
+            model.fine_tune_networks(data, mask, *fine_tune, seed=seed)
         if residual is None:
             return model
         mask = np.ones(len(data), bool) if mask is None else mask
@@ -203,6 +210,27 @@ class FdmnesTransfer(EdgeModel):
         offset = pooled - centre @ output_map
         return cls(base.with_output_map(output_map, offset), pooled, means, counts, base, output_map, offset)
 
+    def fine_tune_networks(self, data: Pooled, mask: np.ndarray | None, learning_rate: float, epochs: int,
+                           seed: int = 0) -> None:
+        """Train the recalibrated networks further (:func:`xanesviz.model.fine_tune`) on the
+        spectra of ``mask``: each target is the spectrum minus its edge's (shrunk) mean plus the
+        pooled mean, what ``predict`` adds the edge's mean back to. The output map is then part of
+        the networks' last layer, and a bundle stores the new networks (once, for every edge)."""
+        from .model import fine_tune
+
+        mask = np.ones(len(data), bool) if mask is None else mask
+        ensemble = self.ensemble
+        target = data.y[mask] - np.array([self.mean_for(e) for e in data.edges[mask]]) + self.pooled_mean
+        Z = ensemble.standardise(data.X[mask])
+        target = (target - ensemble.y_mean) / ensemble.y_scale  # in the networks' output units
+        if ensemble.kernel is not None:  # the mean blends the networks with a kernel member: they learn their share
+            w = ensemble.kernel_weight
+            target = (target - w * ensemble.kernel.forward(Z)) / (1.0 - w)
+        network, _ = fine_tune(ensemble.network, Z, target, learning_rate, int(epochs), seed)
+        self.ensemble = dataclasses.replace(ensemble, network=network, keras_networks=None)
+        self.premap = self.output_map = self.map_offset = None  # folded into the networks now
+        self.fine_tuned = (float(learning_rate), int(epochs))
+
     def saved_form(self, element: str):
         """(ensemble to save, output map or None) for ``element``'s bundle: with an output map, the
         FDMNES ensemble and (map, offset) that ``load_bundle`` folds back in."""
@@ -212,10 +240,12 @@ class FdmnesTransfer(EdgeModel):
 
 
 def transfer_cv_median(data: Pooled, base, energy_rel: np.ndarray, prior: float, map_ridge: float | None,
-                       k: int = 5, seed: int = 0, residual: tuple[float, float] | None = None) -> float:
+                       k: int = 5, seed: int = 0, residual: tuple[float, float] | None = None,
+                       fine_tune: tuple[float, int] | None = None) -> float:
     """Δμ median (%) over all edges of :class:`FdmnesTransfer` with these settings, by ``k``-fold
     CV grouped by parent (no edge left out): what ``train-edges`` chooses the settings by."""
-    fit = {"t": lambda mask, _seed: FdmnesTransfer.fit(data, base, mask, prior, map_ridge, residual)}
+    fit = {"t": lambda mask, fold_seed: FdmnesTransfer.fit(data, base, mask, prior, map_ridge, residual, fine_tune,
+                                                           fold_seed)}
     run = cross_validate_edges(data, fit, energy_rel, k=k, seed=seed, leave_edge_out=False)
     return run["scores"]["t"]["all"]["all"]["delta_mu_median_pct"]
 
@@ -333,7 +363,10 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
         lambda X: model.predict(X, data.edges), data.X, data.y, energy_rel,
         names=base_bundle.descriptor.feature_names(), repeats=2, seed=0)
     recipe = {**base_bundle.card.get("recipe", {}), "name": "fdmnes-transfer", "neighbour_width": 0.0}
-    holder = "Fe" if "Fe" in elements else elements[0]  # its bundle holds the shared residual member
+    holder = "Fe" if "Fe" in elements else elements[0]  # its bundle holds what all share (residual member, networks)
+    fine_tuned = model.fine_tuned is not None
+    if fine_tuned:  # the fine-tuned networks are stored once, in the holder, which is written first
+        elements = [holder, *(e for e in elements if e != holder)]
     written = []
     for element in elements:
         e0 = edge_energy(element, "K")
@@ -354,6 +387,11 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                          "FEFF10 spectrum"
                        + (f" shrunk toward all edges' mean as if that were {mean_prior:g} more spectra" if mean_prior
                           else "")
+                       + ("" if not fine_tuned else
+                          f"; then every layer of those networks trained further (fine-tuned: Adam, learning rate "
+                          f"{model.fine_tuned[0]:g}, {model.fine_tuned[1]} epochs, batches of 32, mean squared error) "
+                          f"on all edges' FEFF10 spectra as deviations from each edge's mean, stored once in "
+                          f"{bundle_name(holder)}")
                        + ("" if model.residual is None else
                           "; then a kernel ridge member on the descriptor, fitted over all edges, adds what that "
                           "recalibration still misses")
@@ -370,7 +408,12 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                 "targets": "spectra/ (FEFF10 mu, absolute energies)"},
             "trust_signal": f"distance to the training complexes of {base_name}'s networks",
             "edge_mean_prior": mean_prior,
-            "output_map_ridge": map_ridge if model.output_map is not None else None,
+            "output_map_ridge": map_ridge,
+            "fine_tune": None if not fine_tuned else {
+                "learning_rate": model.fine_tuned[0], "epochs": model.fine_tuned[1], "batch": 32,
+                "optimizer": "Adam", "loss": "mean squared error",
+                "what": "every layer of the recalibrated networks (the output map folded into the last) trained "
+                        "further on all edges' FEFF10 spectra"},
             "residual_kernel": None if model.residual is None else {
                 "width_factor": model.residual[0], "alpha": model.residual[1],
                 "gamma": model.residual[0] / model.ensemble.n_inputs,
@@ -397,9 +440,13 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
         card["feature_importance"] = importance_to_card(result)
         saved, output_map = model.saved_form(element)
         saved = dataclasses.replace(saved, recipe=recipe)
+        networks_from = base_name
+        if fine_tuned:
+            networks_from = None if element == holder else bundle_name(holder)
         written.append(save_bundle(out_root / bundle_name(element), saved, descriptor, card, energy,
-                                   importance=result, networks_from=base_name, output_map=output_map,
-                                   residual_from=None if element == holder else bundle_name(holder)))
+                                   importance=result, networks_from=networks_from, output_map=output_map,
+                                   residual_from=None if element == holder else bundle_name(holder),
+                                   keep_training_inputs=networks_from is None))
     return written
 
 

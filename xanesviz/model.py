@@ -221,7 +221,8 @@ class FusedAdam:
                  epsilon: float = 1e-7):
         import tensorflow as tf
 
-        self.handles = [v.value.handle if hasattr(v, "value") else v.handle for v in variables]
+        # a Keras variable holds its tf.Variable in ``value``; a tf.Variable is its own handle's owner
+        self.handles = [v.handle if isinstance(v, tf.Variable) else v.value.handle for v in variables]
         self.m = [tf.Variable(tf.zeros(v.shape, tf.float32), trainable=False) for v in variables]
         self.v = [tf.Variable(tf.zeros(v.shape, tf.float32), trainable=False) for v in variables]
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -334,6 +335,58 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
                                               recipe.neighbour_model_weight, recipe.neighbour_mode)
     ensemble.train_seconds = time.perf_counter() - start
     return ensemble
+
+
+def fine_tune(network: StackedMLP, Z: np.ndarray, T: np.ndarray, learning_rate: float, epochs: int,
+              seed: int = 0, batch: int = 32) -> tuple[StackedMLP, list[float]]:
+    """Train trained networks further on new data: every layer of every network, from its
+    current weights, on standardised inputs ``Z`` (n, d) and targets ``T`` (n, n_out) in the
+    networks' own output units. Mean squared error, Adam (``FusedAdam``) at a constant
+    ``learning_rate``, mini-batches of ``batch``, the same shuffle for every network; no batch
+    norm or dropout (the networks' batch norm is folded into their weights). Returns the new
+    networks and the mean loss of each epoch."""
+    import tensorflow as tf
+
+    if epochs < 1 or not learning_rate > 0:
+        raise XanesvizError(f"fine-tuning needs at least one epoch and a positive learning rate, "
+                            f"got {epochs}, {learning_rate}")
+    Z, T = np.asarray(Z, np.float32), np.asarray(T, np.float32)
+    if len(Z) != len(T) or Z.shape[1] != network.n_inputs or T.shape[1] != network.weights[-1].shape[-1]:
+        raise XanesvizError(f"fine-tuning data {Z.shape}, {T.shape} does not fit networks of "
+                            f"{network.n_inputs} inputs and {network.weights[-1].shape[-1]} outputs")
+    weights = [tf.Variable(w) for w in network.weights]
+    biases = [tf.Variable(b) for b in network.biases]
+    variables = weights + biases
+    batch = min(batch, len(Z))
+    steps = max(len(Z) // batch, 1)
+    optimizer = FusedAdam(variables, learning_rate)
+    Zt, Tt = tf.constant(Z), tf.constant(T)
+
+    def forward(z):
+        h = z[None]  # (1, batch, d): every network at once, (networks, batch, width) after the first layer
+        for k, (w, b) in enumerate(zip(weights, biases)):
+            h = tf.matmul(h, w) + b[:, None, :]
+            if k < len(weights) - 1:
+                h = tf.nn.relu(h)
+        return h
+
+    @tf.function(input_signature=[tf.TensorSpec((steps, batch), tf.int32)])
+    def run_epoch(order):
+        total = tf.constant(0.0)
+        for i in tf.range(steps):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(forward(tf.gather(Zt, order[i])) - tf.gather(Tt, order[i])[None]))
+            optimizer.apply(tape.gradient(loss, variables))
+            total += loss
+        return total / steps
+
+    rng = np.random.default_rng(seed)
+    history = [float(run_epoch(tf.constant(rng.permutation(len(Z))[: steps * batch].reshape(steps, batch)
+                                           .astype(np.int32))))
+               for _ in range(epochs)]
+    if not np.isfinite(history[-1]):
+        raise RuntimeError("fine-tuning diverged (non-finite loss)")
+    return StackedMLP([w.numpy() for w in weights], [b.numpy() for b in biases]), history
 
 
 # -- cross-validation -------------------------------------------------------------------------
