@@ -16,7 +16,10 @@ finish or to add complexes), and compares the model's Δμ (displaced − origin
   FDMNES spectra the model learned, are mapped once per complex, not fitted per displacement;
 - r: Pearson correlation of the two Δμ; norm ratio: |Δμ model| / |Δμ FEFF|;
 - peak direction: the main peak above the edge (the largest maximum above E0 + 5 eV) moves the
-  same way (both up, both down, or both by less than 0.2 eV).
+  same way (both up, both down, or both by less than 0.2 eV);
+- how far each side moved: the model's input (the norm of the change of its standardised
+  descriptor) and FEFF10's spectrum (|Δμ| over |μ − its mean|, aligned), so that a family the
+  descriptor barely sees stands out from one the networks respond to wrongly.
 
 The complexes must not be in the model's training set for an honest figure: ``--model`` takes a
 bundle trained without them (e.g. on a CV fold's training set); the shipped model was trained on
@@ -161,6 +164,7 @@ def main(argv=None) -> int:
             continue
         atoms = read_structure(structures / f"{file.stem}.xyz")
         base_pred = predictor.predict(atoms).mu
+        base_z = predictor.ensemble.standardise(np.atleast_2d(predictor.features(atoms)))[0]
         e, mu = read_spectrum_file(feff_dir / "spectra" / f"{file.stem}.txt")
         shift, scale, base_feff = align_to(Spectrum(e, mu), Spectrum(grid, base_pred))
         for family in args.families:
@@ -169,6 +173,9 @@ def main(argv=None) -> int:
                 continue
             moved = read_structure(structures / f"{stem}.xyz")
             pred = predictor.predict(moved).mu
+            # how far the model's input moved (standardised descriptor), and FEFF's spectrum (relative)
+            input_move = float(np.linalg.norm(predictor.ensemble.standardise(np.atleast_2d(predictor.features(moved)))[0]
+                                              - base_z))
             e2, mu2 = read_spectrum_file(feff_dir / "spectra" / f"{stem}.txt")
             feff = scale * np.interp(grid - shift, e2, mu2)
             d_model, d_feff = pred - base_pred, feff - base_feff.mu
@@ -178,24 +185,28 @@ def main(argv=None) -> int:
             move_model = main_peak(grid, pred, e0) - main_peak(grid, base_pred, e0)
             move_feff = main_peak(grid, feff, e0) - main_peak(grid, base_feff.mu, e0)
             same = np.sign(move_model) * (abs(move_model) >= 0.2) == np.sign(move_feff) * (abs(move_feff) >= 0.2)
-            rows[family].append((r, ratio, bool(same)))
+            feff_move = float(np.linalg.norm(d_feff) / np.linalg.norm(base_feff.mu - base_feff.mu.mean()))
+            rows[family].append((r, ratio, bool(same), input_move, feff_move))
     print(f"\nDrag fidelity of {'the shipped model' if in_sample else args.model}, FEFF10 settings "
           f"'{args.settings}', {len(files)} Fe complexes; {cpu_model()}")
     if in_sample:
         print("(the shipped model was trained on every complex here: the original structures are in-sample)")
-    print("| family | pairs | median r of Δμ | median norm ratio (model/FEFF) | main peak moves the same way |")
-    print("|---|---|---|---|---|")
+    print("| family | pairs | median r of Δμ | median norm ratio (model/FEFF) | main peak moves the same way "
+          "| model input moved (standardised descriptor, median norm) | FEFF10 spectrum moved (median \\|Δμ\\| / \\|μ - mean\\|) |")
+    print("|---|---|---|---|---|---|---|")
     table = {}
     for family, values in rows.items():
         if not values:
-            print(f"| {family} | 0 | – | – | – |")
+            print(f"| {family} | 0 | – | – | – | – | – |")
             continue
-        r, ratio, same = (np.array(v, float) for v in zip(*values))
+        r, ratio, same, input_move, feff_move = (np.array(v, float) for v in zip(*values))
         print(f"| {family} | {len(values)} | {np.nanmedian(r):.2f} | {np.nanmedian(ratio):.2f} | "
-              f"{int(same.sum())} of {len(values)} |")
+              f"{int(same.sum())} of {len(values)} | {np.median(input_move):.2f} | {np.median(feff_move):.3f} |")
         table[family] = {"pairs": len(values), "median_r": round(float(np.nanmedian(r)), 3),
                          "median_norm_ratio": round(float(np.nanmedian(ratio)), 3),
-                         "main_peak_same_direction": int(same.sum())}
+                         "main_peak_same_direction": int(same.sum()),
+                         "median_input_move": round(float(np.median(input_move)), 3),
+                         "median_feff_move": round(float(np.median(feff_move)), 4)}
     if args.json:
         import json
         import time
