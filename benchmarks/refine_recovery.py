@@ -1,8 +1,8 @@
 """Does refinement recover a geometry? Fe complexes of a held-out fold, first shell moved by 0.1 Å.
 
-    python benchmarks/refine_recovery.py [--n 40] [--fold 0] [--model runs/refine/fold0]
+    python benchmarks/refine_recovery.py [--n 40] [--fold 0] [--model runs/refine/fold0] [--recipe xanesviz-fe-k]
 
-A model of the shipped recipe is trained on the other four folds of the grouped 5-fold split
+A model of the shipped recipe (or ``--recipe``) is trained on the other four folds of the grouped 5-fold split
 (each chemical formula in one fold, seed 0: the split of ``cv_accuracy.py --group formula``)
 and cached in ``--model`` (about 15 min here, once). For ``--n`` complexes of the held-out fold,
 every first-shell ligand is moved radially by the same +0.1 or -0.1 Å (sign at random; the
@@ -33,6 +33,8 @@ parser.add_argument("--data", help="data directory (default ../shared/data/fe-k-
 parser.add_argument("--n", type=int, default=40, help="complexes of the held-out fold to refine")
 parser.add_argument("--fold", type=int, default=0)
 parser.add_argument("--model", default="runs/refine/fold0", help="cached held-out-fold model (trained if missing)")
+parser.add_argument("--recipe", default="xanesviz-fe-k", help="the recipe the held-out-fold model is trained with "
+                                                            "(when --model does not exist yet)")
 parser.add_argument("--mode", default="ligands", choices=["ligands", "breathing"])
 parser.add_argument("--move", type=float, default=0.1, help="first-shell move in Å")
 parser.add_argument("--seed", type=int, default=0)
@@ -51,7 +53,7 @@ if not (model_dir / "model_card.json").exists():
     from xanesviz.descriptor import WACSF
     from xanesviz.model import get_recipe, train
 
-    recipe = get_recipe("xanesviz-fe-k")
+    recipe = get_recipe(args.recipe)
     descriptor = WACSF(**{"element": "Fe", **recipe.descriptor})
     training = np.flatnonzero(fold != args.fold)
     X = descriptor.transform([dataset.structures[i] for i in training])
