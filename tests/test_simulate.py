@@ -232,9 +232,13 @@ def test_a_terminated_run_stops_its_feff_processes_and_keeps_the_manifest(inputs
     leaves no FEFF10 stage process computing as an orphan, and the manifest readable."""
     out = tmp_path / "data"
     marker = str(tmp_path)
-    run = simulate_into_feff(inputs, tmp_path, settle=8)
+    run = simulate_into_feff(inputs, tmp_path, settle=1)  # the small structure takes only seconds on a fast CPU
     try:
-        assert feff_stage_processes(marker), "the FEFF10 run ended early"
+        # between two FEFF stages there is a moment with no stage process: look for one for a few seconds
+        deadline = time.time() + 5
+        while not feff_stage_processes(marker) and run.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert run.poll() is None and feff_stage_processes(marker), "the FEFF10 run ended early"
         run.send_signal(signal.SIGTERM)
         run.wait(timeout=60)
     finally:
