@@ -1,7 +1,7 @@
 """Cross-validated accuracy of a training recipe on the reference data.
 
-    python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 [--update-card pretrained/fe-k]
-    python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --group formula [--update-card pretrained/fe-k]
+    python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k-zeta32 --k 5 [--update-card pretrained/fe-k]
+    python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k-zeta32 --k 5 --group formula [--update-card pretrained/fe-k]
     python benchmarks/cv_accuracy.py --recipe xanesnet-2022 --k 5 --ensemble 1
     python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --max-folds 1 [--r-max 5]   # a quick screen
     python benchmarks/cv_accuracy.py --recipe xanesviz-fe-k --k 5 --save-predictions runs/cv/fe-k.npz
@@ -34,7 +34,7 @@ from xanesviz.data import load_dataset
 from xanesviz.descriptor import WACSF
 from xanesviz import cv_record
 from xanesviz.evaluation import bootstrap_intervals, format_intervals, format_summary, resampled_figures
-from xanesviz.model import cross_validate, get_recipe, pooled_summary
+from xanesviz.model import SHIPPED_FE_RECIPE, cross_validate, get_recipe, pooled_summary
 from xanesviz.splits import GROUPINGS, fold_numbers, groups_for
 
 BOOTSTRAP_DRAWS = 1000  # resamples of the spectra for the figures' intervals
@@ -46,7 +46,7 @@ FIGURES = (("delta_mu_median_pct", "Δμ median", 1, " %", "≤", 4.5),
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data", help="data directory (default ../shared/data/fe-k-xanes)")
-parser.add_argument("--recipe", default="xanesviz-fe-k")
+parser.add_argument("--recipe", default=SHIPPED_FE_RECIPE)
 parser.add_argument("--k", type=int, default=5)
 parser.add_argument("--repeats", type=int, default=1)
 parser.add_argument("--ensemble", type=int)

@@ -1,6 +1,6 @@
 """Does refinement recover a geometry? Fe complexes of a held-out fold, first shell moved by 0.1 Å.
 
-    python benchmarks/refine_recovery.py [--n 40] [--fold 0] [--model runs/refine/fold0] [--recipe xanesviz-fe-k]
+    python benchmarks/refine_recovery.py [--n 40] [--fold 0] [--model runs/refine/fold0-xanesviz-fe-k-zeta32] [--recipe xanesviz-fe-k-zeta32]
 
 A model of the shipped recipe (or ``--recipe``) is trained on the other four folds of the grouped 5-fold split
 (each chemical formula in one fold, seed 0: the split of ``cv_accuracy.py --group formula``)
@@ -32,8 +32,9 @@ parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--data", help="data directory (default ../shared/data/fe-k-xanes)")
 parser.add_argument("--n", type=int, default=40, help="complexes of the held-out fold to refine")
 parser.add_argument("--fold", type=int, default=0)
-parser.add_argument("--model", default="runs/refine/fold0", help="cached held-out-fold model (trained if missing)")
-parser.add_argument("--recipe", default="xanesviz-fe-k", help="the recipe the held-out-fold model is trained with "
+parser.add_argument("--model", help="cached held-out-fold model (trained if missing; default "
+                                    "runs/refine/fold<FOLD>-<RECIPE>)")
+parser.add_argument("--recipe", default="xanesviz-fe-k-zeta32", help="the recipe the held-out-fold model is trained with "
                                                             "(when --model does not exist yet)")
 parser.add_argument("--mode", default="ligands", choices=["ligands", "breathing"])
 parser.add_argument("--move", type=float, default=0.1, help="first-shell move in Å")
@@ -47,7 +48,7 @@ from xanesviz.splits import fold_numbers, groups_for  # noqa: E402
 
 fold = fold_numbers(5, len(dataset), 0, groups_for("formula", dataset.names))
 held_out = np.flatnonzero(fold == args.fold)
-model_dir = Path(args.model)
+model_dir = Path(args.model or f"runs/refine/fold{args.fold}-{args.recipe}")
 if not (model_dir / "model_card.json").exists():
     from xanesviz.bundle import save_bundle
     from xanesviz.descriptor import WACSF

@@ -33,7 +33,7 @@ def wacsf():
 
 @pytest.fixture(scope="module", params=["published", "shipped"])
 def any_wacsf(request):
-    """The published settings and the shipped model's (449 values, element channels, 5.5 Å)."""
+    """The published settings and the shipped model's (545 values: element channels, ζ up to 32, 5.5 Å)."""
     return WACSF(element="Fe") if request.param == "published" else shipped_wacsf()
 
 
@@ -342,7 +342,7 @@ def test_feature_names_out_and_pipeline():
 
     d = shipped_wacsf()
     names = d.get_feature_names_out()
-    assert names.shape == (d.n_features,) == (449,) and names[0] == "G1" and len(set(names)) == 449
+    assert names.shape == (d.n_features,) == (545,) and names[0] == "G1" and len(set(names)) == 545
     structures = [make_random_cluster(seed=s, n_atoms=12) for s in range(5)]
     Z = make_pipeline(d, StandardScaler()).fit_transform(structures)
     np.testing.assert_allclose(Z, StandardScaler().fit_transform(d.transform(structures)))
@@ -352,7 +352,7 @@ def test_create_takes_one_structure_or_a_list():
     d = shipped_wacsf()
     structures = [make_octahedron(), make_random_cluster(seed=1)]
     matrix = d.create(structures)
-    assert matrix.shape == (2, 449)
+    assert matrix.shape == (2, 545)
     np.testing.assert_array_equal(matrix[1], d.create(structures[1]))
     np.testing.assert_array_equal(matrix[0], d.create(d.cluster(structures[0])))
 

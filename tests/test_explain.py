@@ -84,7 +84,10 @@ def test_g2_importance_peaks_in_first_shell_range(predictor):
     # may peak anywhere in that first-shell range.
     assert 1.4 <= d.g2_centres[np.argmax(z_weighted)] <= 2.3
     assert 1.55 <= d.g2_centres[np.argmax(blocks.sum(axis=0))] <= 2.35  # all blocks (neighbouring Gaussians share)
-    assert blocks.sum(axis=0)[d.g2_centres > 4.5].max() < 0.25 * blocks.sum(axis=0).max()
+    # Shells beyond 4.5 Å (a fifth of the G2 centres) carry under a tenth of it: 6.6 % for the
+    # recipe xanesviz-fe-k, 7.2 % for xanesviz-fe-k-zeta32 (shipped since 2026-12-02, late).
+    radial = blocks.sum(axis=0)
+    assert radial[d.g2_centres > 4.5].sum() < 0.10 * radial.sum()
 
 
 def breathe(atoms, distance, ligand_size=3):

@@ -227,7 +227,9 @@ def test_stage_workers_are_found_among_this_process_children_only(children_lists
     thread.start()
     thread.join()
     try:
-        assert sorted(feff._stage_workers(work_dir)) == sorted([started[0].pid, started[2].pid])
+        found = feff._stage_workers(work_dir)
+        assert sorted(found) == sorted([started[0].pid, started[2].pid]), (found, [p.pid for p in started],
+                                                                          feff._own_children())
         assert feff._stage_workers(work_dir + "-other") == []
     finally:
         for process in started:

@@ -162,7 +162,7 @@ def test_the_screen_keeps_every_training_input_that_carries_weight():
     from xanesviz import Predictor
     from xanesviz.neighbours import NEGLIGIBLE
 
-    member = Predictor.load().ensemble.neighbours  # the shipped model's: 4079 inputs, 337 dimensions
+    member = Predictor.load().ensemble.neighbours  # the shipped model's: 4079 inputs, 409 dimensions
     rng = np.random.default_rng(4)
     X = member.train_inputs
     Z = np.vstack([X[rng.choice(len(X), 60, replace=False)] + rng.normal(0, s, (60, X.shape[1]))

@@ -90,5 +90,6 @@ def test_importance_by_descriptor_shape(predictor):
     whole = predictor.importance()
     edge = predictor.importance(predictor.default_windows["edge"])
     assert whole["g2"].shape == whole["g2_centres"].shape == (predictor.descriptor.n_g2,)
-    assert len(whole["g4"]) == len(whole["g4_labels"]) == 8
+    d = predictor.descriptor
+    assert len(whole["g4"]) == len(whole["g4_labels"]) == len(d.lambdas) * len(d.zetas) == 12  # λ ±1, ζ 1 to 32
     assert not np.allclose(whole["g2"], edge["g2"])

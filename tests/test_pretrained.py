@@ -18,7 +18,7 @@ def test_card_describes_the_model(predictor):
     card = predictor.card
     assert card["edge"]["element"] == predictor.element == "Fe" and card["edge"]["edge"] == "K"
     assert card["training_data"]["n_samples"] == 4079
-    assert card["recipe"]["name"] == "xanesviz-fe-k" and predictor.n_members == card["ensemble_members"] >= 2
+    assert card["recipe"]["name"] == "xanesviz-fe-k-zeta32" and predictor.n_members == card["ensemble_members"] >= 2
     assert len(card["feature_importance"]["overall"]) == predictor.descriptor.n_features
 
 

@@ -101,10 +101,10 @@ def cmd_train(args) -> int:
     from .data import FE_K_XANES
     from .descriptor import WACSF
     from .explain import default_windows
-    from .model import cross_validate, get_recipe, train
+    from .model import SHIPPED_FE_RECIPE, cross_validate, get_recipe, train
     from .splits import formula_groups, groups_for
 
-    recipe = get_recipe(args.recipe).with_overrides(epochs=args.epochs, ensemble=args.ensemble,
+    recipe = get_recipe(args.recipe or SHIPPED_FE_RECIPE).with_overrides(epochs=args.epochs, ensemble=args.ensemble,
                                                     training_precision=args.training_precision)
     spectra = FE_K_XANES  # the data layout `train` reads: the FDMNES Fe K-edge set's grid and targets
     descriptor = WACSF(**{"element": spectra.element, **recipe.descriptor})
@@ -628,7 +628,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train on DATA_DIR (xyz/ + spectra/) and save a model bundle in MODEL_DIR.")
     p.add_argument("data_dir", metavar="DATA_DIR")
     p.add_argument("-o", "--output", required=True, metavar="MODEL_DIR")
-    p.add_argument("--recipe", default="xanesviz-fe-k", help="training recipe (xanesnet-2022 reproduces the paper)")
+    p.add_argument("--recipe", help="training recipe (default: the shipped Fe model's, xanesviz-fe-k-zeta32; "
+                                    "xanesnet-2022 reproduces the paper)")
     p.add_argument("--ensemble", type=int, help="number of networks (default: the recipe's)")
     p.add_argument("--epochs", type=int, help="epochs (default: the recipe's)")
     p.add_argument("--training-precision", choices=["float32", "bfloat16"],

@@ -152,11 +152,13 @@ RECIPES["xanesviz-fe-k-neighbours"] = RECIPES["xanesviz-fe-k"].with_overrides(
 # descriptor barely sees a donor bent about the metal (a 10° bend moves it nine times less per
 # unit of FEFF10's spectral change than a bond stretch); with these terms, a model trained
 # without fold 0 followed FEFF10's bend on held-out complexes (median r 0.37 against -0.12), and
-# its 5-fold CV is as good (grouped: Δμ 3.98 % against 4.05 %; docs/feff.md). A candidate for
-# the shipped model, not yet it.
+# its 5-fold CV is as good (grouped: Δμ 3.98 % against 4.05 %; docs/feff.md). The shipped Fe
+# model's recipe since 2026-12-02 (late).
 RECIPES["xanesviz-fe-k-zeta32"] = RECIPES["xanesviz-fe-k"].with_overrides(
     name="xanesviz-fe-k-zeta32",
     descriptor={**RECIPES["xanesviz-fe-k"].descriptor, "zetas": [1.0, 2.0, 4.0, 8.0, 16.0, 32.0], "n_g4": 96})
+#: The recipe of the shipped pretrained/fe-k: what `xanesviz train` and the CV benchmarks use by default.
+SHIPPED_FE_RECIPE = "xanesviz-fe-k-zeta32"
 
 
 def get_recipe(name: str) -> Recipe:

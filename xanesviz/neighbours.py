@@ -18,7 +18,7 @@ when the nearest complex changes), and a model weight a, the member works in one
       f(z) = m(z) + sum_i K_i r_i / (sum_i K_i + a):
 
   on top of a training complex it is nearly y_i too, but near one it moves as m(z) moves
-  (the shipped ``xanesviz-fe-k`` recipe).
+  (the ``xanesviz-fe-k`` recipe and the shipped ``xanesviz-fe-k-zeta32``).
 
 Far from every training complex, f(z) is m(z) in both modes. w and a are chosen by
 cross-validation.
