@@ -410,3 +410,46 @@ def test_fine_tuned_networks_fit_better_and_are_stored_once_for_every_edge(feff_
         with pytest.raises(SystemExit):
             main(["train-edges", str(feff_root), "-o", str(root), "--fine-tune", bad])
         assert "--fine-tune" in capsys.readouterr().err
+
+
+def test_a_pair_weight_fits_the_datas_own_drags(feff_root, networks):
+    """With the data's own drags in the map's fit, the model's change of spectrum between a parent
+    and its displaced variant comes closer to FEFF10's."""
+    from xanesviz.edges import variant_pairs
+    from xanesviz.errors import XanesvizError
+
+    base = load_bundle(networks / "fe-k")
+    data = pool(read_edges(feff_root), base.descriptor)
+    pairs = variant_pairs(data)
+    assert len(pairs) == 2 and all(data.stems[v] == data.stems[p] + "_stretch0" for p, v in pairs)
+    assert len(variant_pairs(data, np.array([s != data.stems[pairs[0, 0]] for s in data.stems]))) == 1
+
+    def drag_and_spectrum_errors(weight):
+        model = FdmnesTransfer.fit(data, base.ensemble, map_ridge=1.0, pair_weight=weight)
+        predicted = model.predict(data.X, data.edges)
+        drags = (predicted[pairs[:, 1]] - predicted[pairs[:, 0]]) - (data.y[pairs[:, 1]] - data.y[pairs[:, 0]])
+        return model, np.abs(drags).mean(), np.abs(predicted - data.y).mean()
+
+    plain, plain_drag, plain_spectra = drag_and_spectrum_errors(0.0)
+    paired, paired_drag, paired_spectra = drag_and_spectrum_errors(3.0)
+    assert plain.pair_weight == 0.0 and paired.pair_weight == 3.0
+    assert paired_drag < 0.5 * plain_drag
+    assert np.isfinite(paired_spectra) and paired_spectra < 10 * plain_spectra  # still a fit of the spectra
+    with pytest.raises(XanesvizError, match="needs the full energy map"):
+        FdmnesTransfer.fit(data, base.ensemble, map_ridge=None, pair_weight=1.0)
+
+
+def test_train_edges_records_the_pair_weight_and_refuses_a_bad_one(feff_root, networks, tmp_path, capsys):
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--map-ridge", "1", "--pair-weight", "2"]) == 0
+    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    assert card["output_map_pair_weight"] == 2.0 and "displaced structure and its parent" in card["method"]
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--map-ridge", "none"]) == 0  # per-energy factors: the default weight does not apply
+    assert "not used" in capsys.readouterr().err
+    assert json.loads((root / "cu-k-feff" / "model_card.json").read_text())["output_map_pair_weight"] == 0.0
+    for bad in ("-1", "nan", "x"):
+        with pytest.raises(SystemExit):
+            main(["train-edges", str(feff_root), "-o", str(root), "--pair-weight", bad])

@@ -487,6 +487,17 @@ def _describe_residual(residual) -> str:
     return "none" if residual is None else f"g {residual[0]:g}, alpha {residual[1]:g}"
 
 
+def _pair_weight(text: str) -> float:
+    """--pair-weight: a number ≥ 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number ≥ 0: {text!r}")
+    return value
+
+
 def _map_ridge(text: str):
     """--map-ridge: 'auto', 'none' (None) or a positive number."""
     if text in ("auto", "none"):
@@ -517,9 +528,12 @@ def cmd_train_edges(args) -> int:
     energy_rel = base.energy - base.energy[0] - 15.0
     prior, ridge, residual, tune = args.mean_prior, args.map_ridge, args.residual_kernel, args.fine_tune
 
+    def pairs_for(ridge_) -> float:  # the data's own drags enter the full map's fit only
+        return args.pair_weight if ridge_ not in (None, "auto") else 0.0
+
     def cv_median(prior_, ridge_, residual_=None, tune_=None) -> float:
         return transfer_cv_median(data, base.ensemble, energy_rel, prior_, ridge_, k=args.cv, seed=args.seed,
-                                  residual=residual_, fine_tune=tune_)
+                                  residual=residual_, fine_tune=tune_, pair_weight=pairs_for(ridge_))
 
     cv, curve = None, []
     if args.cv:
@@ -550,8 +564,11 @@ def cmd_train_edges(args) -> int:
     residual = None if residual == "auto" else residual
     tune = None if tune == "auto" else tune
     prior = 0.0 if prior is None else prior
+    pair_weight = pairs_for(ridge)
+    if args.pair_weight and not pair_weight:
+        print("per-energy factors: the data's own drags are not used (--pair-weight needs the full map)", file=sys.stderr)
     fit = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, prior, ridge,
-                                                                    residual, tune, seed)}
+                                                                    residual, tune, seed, pair_weight)}
     if args.cv:
         cv = cross_validate_edges(data, fit, energy_rel, k=args.cv, seed=args.seed)
         for method, table in cv["scores"].items():
@@ -576,7 +593,7 @@ def cmd_train_edges(args) -> int:
             print(f"learning curve, {curve[-1]['train_parents']} training parents a fold: "
                   f"{curve[-1]['delta_mu_median_pct']}")
     model = FdmnesTransfer.fit(data, base.ensemble, prior=prior, map_ridge=ridge, residual=residual, fine_tune=tune,
-                               seed=args.seed)
+                               seed=args.seed, pair_weight=pair_weight)
     drag = None
     if args.drag_fidelity:
         import json
@@ -663,6 +680,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recalibrate the networks' output by a full energy-by-energy map, ridge regression of "
                         "strength R held toward per-energy factors; 'none': per-energy factors only; 'auto' "
                         "(default): chosen by the --cv among none, 1, 3, 10, 30 (none without --cv)")
+    p.add_argument("--pair-weight", type=_pair_weight, default=1.0, metavar="W",
+                   help="with the full map: also fit it to the data's own drags (each displaced structure's "
+                        "spectrum minus its parent's), weighted W times the spectra (default 1: it follows drags "
+                        "of held-out complexes better at about 0.4 points of CV Δμ, docs/models.md; 0: spectra only)")
     p.add_argument("--residual-kernel", type=_residual_kernel, default="none", metavar="G,ALPHA|none|auto",
                    help="add a kernel ridge member (RBF, gamma G / inputs, ridge ALPHA) on the descriptor that "
                         "learns what the recalibrated networks miss; 'none' (default: it lowers the CV error a "

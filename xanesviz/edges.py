@@ -159,11 +159,13 @@ class FdmnesTransfer(EdgeModel):
         self.map_offset = map_offset  # the pooled mean - centre @ map
         self.residual = None  # (g, alpha) of the residual kernel member, if it has one
         self.fine_tuned = None  # (learning rate, epochs) if the networks were trained further on FEFF10
+        self.pair_weight = 0.0  # the weight of the data's own drags in the map's fit
 
     @classmethod
     def fit(cls, data: Pooled, base, mask: np.ndarray | None = None, prior: float = 0.0,
             map_ridge: float | None = None, residual: tuple[float, float] | None = None,
-            fine_tune: tuple[float, int] | None = None, seed: int = 0) -> "FdmnesTransfer":
+            fine_tune: tuple[float, int] | None = None, seed: int = 0,
+            pair_weight: float = 0.0) -> "FdmnesTransfer":
         """``prior``: an edge's mean spectrum is shrunk toward the pooled mean as if the pooled
         mean were ``prior`` more spectra of that edge, (n m_e + prior m) / (n + prior): an edge with
         a handful of spectra leans on all edges, one with many on its own. ``map_ridge``: None for
@@ -172,8 +174,14 @@ class FdmnesTransfer(EdgeModel):
         (the map folded into their last) is trained further on all edges' FEFF10 spectra, each as
         its deviation from its edge's mean (:meth:`fine_tune_networks`; ``seed`` shuffles).
         ``residual``: None, or (width factor g, ridge alpha) of the residual kernel member (RBF,
-        gamma = g / number of inputs), fitted last."""
-        model = cls._fit_recalibration(data, base, mask, prior, map_ridge)
+        gamma = g / number of inputs), fitted last. ``pair_weight`` λ (full map only): the data's own
+        drags, each displaced variant's spectrum minus its parent's, join the map's regression as
+        extra rows, weighted so that together they count λ times as much as the spectra
+        themselves: the map then also learns how FEFF10's spectrum *changes* when a structure
+        moves, which the spectra alone hardly constrain (their differences between complexes are
+        far larger)."""
+        model = cls._fit_recalibration(data, base, mask, prior, map_ridge, pair_weight)
+        model.pair_weight = float(pair_weight)
         if fine_tune is not None:
             model.fine_tune_networks(data, mask, *fine_tune, seed=seed)
         if residual is None:
@@ -189,12 +197,15 @@ class FdmnesTransfer(EdgeModel):
         return model
 
     @classmethod
-    def _fit_recalibration(cls, data: Pooled, base, mask, prior, map_ridge) -> "FdmnesTransfer":
+    def _fit_recalibration(cls, data: Pooled, base, mask, prior, map_ridge, pair_weight=0.0) -> "FdmnesTransfer":
         mask = np.ones(len(data), bool) if mask is None else mask
         base = dataclasses.replace(base, neighbours=None)
         y, edges = data.y[mask], data.edges[mask]
         pooled, means, counts = edge_means(y, edges)
         means = {e: (counts[e] * m + prior * pooled) / (counts[e] + prior) for e, m in means.items()}
+        if pair_weight and map_ridge is None:
+            raise XanesvizError("a pair weight needs the full energy map (a map ridge), not per-energy factors")
+        pairs = variant_pairs(data, mask) if pair_weight else np.zeros((0, 2), int)
         F = base.predict_mean(data.X[mask])
         centre = F.mean(axis=0)
         A, D = F - centre, y - np.array([means[e] for e in edges])
@@ -205,7 +216,14 @@ class FdmnesTransfer(EdgeModel):
             return cls(ensemble, pooled, means, counts)
         G = A.T @ A
         penalty = float(map_ridge) * np.trace(G) / len(G)
-        output_map = np.diag(b) + np.linalg.solve(G + penalty * np.eye(len(G)), A.T @ (D - A * b))
+        rhs = A.T @ (D - A * b)
+        if len(pairs):
+            row = np.cumsum(mask) - 1  # a sample's row in F
+            dA, dD = F[row[pairs[:, 1]]] - F[row[pairs[:, 0]]], data.y[pairs[:, 1]] - data.y[pairs[:, 0]]
+            weight = float(pair_weight) * np.trace(G) / max(float(np.trace(dA.T @ dA)), 1e-12)
+            G = G + weight * dA.T @ dA
+            rhs = rhs + weight * dA.T @ (dD - dA * b)
+        output_map = np.diag(b) + np.linalg.solve(G + penalty * np.eye(len(G)), rhs)
         output_map = output_map.astype(np.float32).astype(np.float64)  # as a bundle stores it
         offset = pooled - centre @ output_map
         return cls(base.with_output_map(output_map, offset), pooled, means, counts, base, output_map, offset)
@@ -241,11 +259,11 @@ class FdmnesTransfer(EdgeModel):
 
 def transfer_cv_median(data: Pooled, base, energy_rel: np.ndarray, prior: float, map_ridge: float | None,
                        k: int = 5, seed: int = 0, residual: tuple[float, float] | None = None,
-                       fine_tune: tuple[float, int] | None = None) -> float:
+                       fine_tune: tuple[float, int] | None = None, pair_weight: float = 0.0) -> float:
     """Δμ median (%) over all edges of :class:`FdmnesTransfer` with these settings, by ``k``-fold
     CV grouped by parent (no edge left out): what ``train-edges`` chooses the settings by."""
     fit = {"t": lambda mask, fold_seed: FdmnesTransfer.fit(data, base, mask, prior, map_ridge, residual, fine_tune,
-                                                           fold_seed)}
+                                                           fold_seed, pair_weight)}
     run = cross_validate_edges(data, fit, energy_rel, k=k, seed=seed, leave_edge_out=False)
     return run["scores"]["t"]["all"]["all"]["delta_mu_median_pct"]
 
@@ -382,7 +400,10 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
             "method": (f"{model.method}: the networks of {base_name} (trained on FDMNES Fe K spectra of 4079 "
                        "complexes), their output recalibrated "
                        + ("per energy point" if model.output_map is None else
-                          f"by a full energy-by-energy map (ridge toward per-energy factors, strength {map_ridge:g})")
+                          f"by a full energy-by-energy map (ridge toward per-energy factors, strength {map_ridge:g}"
+                          + (f"; fitted to the spectra and, with {model.pair_weight:g} times their weight, to the "
+                             "changes of spectrum between each displaced structure and its parent"
+                             if model.pair_weight else "") + ")")
                        + " to FEFF10 spectra of all edges (energies relative to each edge), on this edge's mean "
                          "FEFF10 spectrum"
                        + (f" shrunk toward all edges' mean as if that were {mean_prior:g} more spectra" if mean_prior
@@ -409,6 +430,7 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
             "trust_signal": f"distance to the training complexes of {base_name}'s networks",
             "edge_mean_prior": mean_prior,
             "output_map_ridge": map_ridge,
+            "output_map_pair_weight": model.pair_weight,
             "fine_tune": None if not fine_tuned else {
                 "learning_rate": model.fine_tuned[0], "epochs": model.fine_tuned[1], "batch": 32,
                 "optimizer": "Adam", "loss": "mean squared error",
@@ -463,6 +485,21 @@ def _median_or_none(values: np.ndarray) -> float | None:
     return round(float(np.median(values)), 3) if len(values) else None
 
 
+def variant_pairs(data: Pooled, mask: np.ndarray | None = None) -> np.ndarray:
+    """(parent index, variant index) of every displaced variant whose parent is in the data (both
+    in ``mask`` when given): the data's own drags. Shape (n_pairs, 2)."""
+    from .derived_set import variant_of
+
+    index = {stem: i for i, stem in enumerate(data.stems)}
+    pairs = []
+    for i, stem in enumerate(data.stems):
+        tag = variant_of(stem)
+        parent = None if tag is None else index.get(stem[: -len(tag) - 1])
+        if parent is not None and (mask is None or (mask[i] and mask[parent])):
+            pairs.append((parent, i))
+    return np.array(pairs, int).reshape(-1, 2)
+
+
 def pair_fidelity(data: Pooled, predicted: np.ndarray, energy_rel: np.ndarray) -> dict:
     """Drag fidelity from the data's own (parent, displaced variant) pairs: each variant is a
     drag whose FEFF10 response is known. For each pair with both predicted (out of fold, in CV:
@@ -472,15 +509,11 @@ def pair_fidelity(data: Pooled, predicted: np.ndarray, energy_rel: np.ndarray) -
     (the models learned FEFF10's energies): no alignment. Per edge and family, and "all"."""
     from .derived_set import variant_of
 
-    index = {stem: i for i, stem in enumerate(data.stems)}
     rows: dict = {}
-    for i, stem in enumerate(data.stems):
-        tag = variant_of(stem)
-        if tag is None:
+    for parent, i in variant_pairs(data):
+        if np.isnan(predicted[[i, parent]]).any():
             continue
-        parent = index.get(stem[: -len(tag) - 1])
-        if parent is None or np.isnan(predicted[[i, parent]]).any():
-            continue
+        tag = variant_of(data.stems[i])
         d_model, d_feff = predicted[i] - predicted[parent], data.y[i] - data.y[parent]
         r = float(np.corrcoef(d_model, d_feff)[0, 1]) if d_model.std() > 0 and d_feff.std() > 0 else np.nan
         ratio = float(np.linalg.norm(d_model) / np.linalg.norm(d_feff)) if np.any(d_feff) else np.nan
