@@ -122,10 +122,35 @@ def write_xyz(path: Path, atoms) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def held_out(data: Path, n: int, seed: int, exclude=()) -> list[Path]:
+    """``n`` complexes of fold 0 of the formula-grouped 5-fold split (seed 0: the fold that
+    ``refine_recovery.py``'s model is trained without) with 35–50 atoms within 6 Å of Fe, none a
+    parent of the FEFF10 data's structures (``data/structures``) nor in ``exclude``, drawn with
+    ``seed``."""
+    from ase.io import read
+
+    from xanesviz.data import list_stems
+    from xanesviz.derived_set import atoms_within
+    from xanesviz.splits import fold_numbers, formula_groups
+
+    stems = list_stems(data)
+    fold = fold_numbers(5, len(stems), 0, formula_groups(stems))
+    structures = Path(__file__).resolve().parents[1] / "data" / "structures" / "fe.extxyz.gz"
+    parents = {atoms.info.get("parent") for atoms in read(structures, index=":")}
+    candidates = [s for s, f in zip(stems, fold) if f == 0 and s not in parents and s not in set(exclude)
+                  and 35 <= atoms_within(read_structure(data / "xyz" / f"{s}.xyz")) <= 50]
+    order = np.random.default_rng(seed).permutation(len(candidates))
+    return [data / "xyz" / f"{candidates[i]}.xyz" for i in sorted(order[:n])]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20, help="Fe complexes (default 20)")
     parser.add_argument("--stems", nargs="+", help="these complexes instead of a random draw of N")
+    parser.add_argument("--held-out", type=int, metavar="N",
+                        help="N complexes drawn (--seed) from fold 0 of the formula-grouped split, 35-50 atoms "
+                             "within 6 A of Fe, none a parent of data/structures, instead of a random draw")
+    parser.add_argument("--exclude", nargs="*", default=[], metavar="STEM", help="with --held-out: not these")
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
     parser.add_argument("--model", help="model bundle (default: the shipped pretrained/fe-k)")
     parser.add_argument("--settings", default="reference", help="FEFF10 settings (reference; 'fast' only to smoke-test)")
@@ -138,7 +163,13 @@ def main(argv=None) -> int:
                                                        "xanesviz train-edges --drag-fidelity FILE)")
     args = parser.parse_args(argv)
     data = data_dir_or_exit(args.data)
-    files = [data / "xyz" / f"{s}.xyz" for s in args.stems] if args.stems else pick(args.n, args.seed)
+    if args.stems:
+        files = [data / "xyz" / f"{s}.xyz" for s in args.stems]
+    elif args.held_out:
+        files = held_out(data, args.held_out, args.seed, args.exclude)
+        print("held-out complexes: " + " ".join(f.stem for f in files))
+    else:
+        files = pick(args.n, args.seed)
     out = Path(args.out)
     structures = out / "structures"
     structures.mkdir(parents=True, exist_ok=True)
