@@ -683,7 +683,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pair-weight", type=_pair_weight, default=1.0, metavar="W",
                    help="with the full map: also fit it to the data's own drags (each displaced structure's "
                         "spectrum minus its parent's), weighted W times the spectra (default 1: it follows drags "
-                        "of held-out complexes better at about 0.4 points of CV Δμ, docs/models.md; 0: spectra only)")
+                        "of held-out complexes better at about 0.2 points of CV Δμ, docs/models.md; 0: spectra only)")
     p.add_argument("--residual-kernel", type=_residual_kernel, default="none", metavar="G,ALPHA|none|auto",
                    help="add a kernel ridge member (RBF, gamma G / inputs, ridge ALPHA) on the descriptor that "
                         "learns what the recalibrated networks miss; 'none' (default: it lowers the CV error a "
