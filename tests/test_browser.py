@@ -182,6 +182,14 @@ def test_mouse_drag_on_atom_changes_spectrum(page):
     assert "Selected" in page.inner_text(".xanesviz-atom-editor")
 
 
+def test_the_page_tells_the_kernel_once_its_atoms_can_be_dragged(page):
+    """The kernel holds the first explanations until the page says so (``drag_ready``), so
+    that they never delay the page; they then arrive."""
+    ready = page.evaluate("document.querySelector('canvas[data-xanesviz-drag=ready]')._xvView.model.get('drag_ready')")
+    assert ready is True
+    page.wait_for_selector(".xanesviz-dashboard [class*=xanesviz-trust-]", timeout=30_000)
+
+
 def test_pressing_an_atom_selects_it(page):
     atom = find_atom_pixel(page)
     page.mouse.move(atom["x"], atom["y"])

@@ -213,35 +213,97 @@ def test_a_complex_of_a_metal_without_a_model_is_refused_naming_its_edge(dashboa
     np.testing.assert_array_equal(dashboard.panel.trace_values("predicted"), before)
 
 
-def test_in_a_kernel_the_first_explanations_follow_the_first_paint():
-    """With an event loop running (a kernel), the first structure's trust badge, importance and
-    atom colours come just after the dashboard is built, and the importance figure's initial
-    state (what a page drawn later starts from) includes them; without one they come at once."""
-    import asyncio
+def _explanations(dashboard):
+    """What the first explanations fill in: trust badge, sensitivities, importance, peaks."""
+    return (dashboard.trust.value, dashboard.sensitivity_values,
+            list(dashboard.importance.figure._widget_data[2].get("y") or []),
+            list(dashboard.panel.figure.data[2].x or []), dashboard.panel.peak_table.value)
 
-    from xanesviz.app.dashboard import FIRST_EXPLAIN_DELAY_S
 
-    async def build_then_wait():
-        dashboard = Dashboard()
-        at_build = (dashboard.trust.value, dashboard.sensitivity_values,
-                    list(dashboard.importance.figure._widget_data[2].get("y") or []),
-                    list(dashboard.panel.figure.data[2].x or []), dashboard.panel.peak_table.value)
-        await asyncio.sleep(FIRST_EXPLAIN_DELAY_S + 0.5)
-        return dashboard, at_build
-
-    dashboard, (trust, sensitivities, radial, peaks, table) = asyncio.run(build_then_wait())
-    assert trust == "" and sensitivities is None and not any(radial)  # not yet, the cell returns first
-    assert peaks == [] and table == ""  # the peaks too (the peak finder's import waits)
+def _assert_explained(dashboard):
     expected_peaks = dashboard.spectrum.peaks()[0]
     assert len(expected_peaks) and list(dashboard.panel.figure.data[2].x) == expected_peaks.tolist()
     assert "xanesviz-peaks" in dashboard.panel.peak_table.value
     assert "xanesviz-trust-" in dashboard.trust.value
     assert dashboard.sensitivity_values is not None and np.all(np.isfinite(dashboard.sensitivity_values))
     assert any(dashboard.importance.figure._widget_data[2]["y"])
-    # without a loop (a script, a test) they come at once
+
+
+def _assert_not_explained(state):
+    trust, sensitivities, radial, peaks, table = state
+    assert trust == "" and sensitivities is None and not any(radial)
+    assert peaks == [] and table == ""  # the peaks too (the peak finder's import waits)
+
+
+def test_in_a_kernel_the_first_explanations_wait_for_the_page_to_show_the_structure():
+    """With an event loop running (a kernel started for a page), the first structure's trust
+    badge, peaks, importance and atom colours wait until the page's 3D view reports its atoms
+    draggable (the kernel stays free to answer the page meanwhile), then come at once; the
+    importance figure's initial state (what a page drawn later starts from) includes them.
+    Without a loop (a script, a test) they come at once."""
+    import asyncio
+
+    async def build_then_load_view():
+        dashboard = Dashboard()
+        at_build = _explanations(dashboard)
+        await asyncio.sleep(0.8)
+        before_view = _explanations(dashboard)
+        dashboard.viewer.drag_ready = True  # what the page sets once its atoms can be dragged
+        await asyncio.sleep(0.8)
+        return dashboard, at_build, before_view
+
+    dashboard, at_build, before_view = asyncio.run(build_then_load_view())
+    _assert_not_explained(at_build)  # not yet, the cell returns first
+    _assert_not_explained(before_view)  # the page has not shown the structure yet
+    _assert_explained(dashboard)
     plain = Dashboard()
     assert "xanesviz-trust-" in plain.trust.value and plain.sensitivity_values is not None
     assert list(plain.panel.figure.data[2].x) == plain.spectrum.peaks()[0].tolist()
+
+
+def test_a_page_that_never_shows_gets_the_first_explanations_after_the_wait(monkeypatch):
+    import asyncio
+
+    from xanesviz.app import dashboard as dashboard_module
+
+    monkeypatch.setattr(dashboard_module, "FIRST_EXPLAIN_PAGE_WAIT_S", 1.0)
+
+    async def build_then_wait():
+        dashboard = Dashboard()
+        await asyncio.sleep(0.6)
+        early = _explanations(dashboard)
+        await asyncio.sleep(1.0)
+        return dashboard, early
+
+    dashboard, early = asyncio.run(build_then_wait())
+    _assert_not_explained(early)
+    _assert_explained(dashboard)
+
+
+def test_a_pool_kernel_explains_at_once_unless_a_visitor_is_already_waiting(monkeypatch):
+    """A pre-heated kernel nobody has asked for explains FIRST_EXPLAIN_DELAY_S after its cell
+    returns, so a later visitor finds everything done; one handed out before that waits for
+    its visitor's page to show the structure."""
+    import asyncio
+
+    from xanesviz.app import dashboard as dashboard_module
+
+    hand_outs = []
+    monkeypatch.setattr(dashboard_module, "on_hand_out", lambda callback: hand_outs.append(callback) or object())
+
+    async def build(handed_out_at: float | None):
+        dashboard = Dashboard()
+        if handed_out_at is not None:
+            await asyncio.sleep(handed_out_at)
+            hand_outs[-1]()
+        await asyncio.sleep(dashboard_module.FIRST_EXPLAIN_DELAY_S + 0.4)
+        return dashboard
+
+    waiting_in_pool = asyncio.run(build(None))
+    _assert_explained(waiting_in_pool)
+    handed_out_early = asyncio.run(build(0.1))
+    _assert_not_explained(_explanations(handed_out_early))
+    assert handed_out_early._first_explain.pending
 
 
 def test_building_the_dashboard_in_a_kernel_leaves_the_peak_finder_for_after_the_first_paint():
@@ -252,8 +314,9 @@ def test_building_the_dashboard_in_a_kernel_leaves_the_peak_finder_for_after_the
     code = ("import asyncio, sys\n"
             "from xanesviz.app import Dashboard\n"
             "async def main():\n"
-            "    Dashboard()\n"
+            "    dashboard = Dashboard()\n"
             "    before = 'scipy.signal' in sys.modules\n"
+            "    dashboard.viewer.drag_ready = True\n"
             "    await asyncio.sleep(1.0)\n"
             "    print(before, 'scipy.signal' in sys.modules)\n"
             "asyncio.run(main())\n")

@@ -38,10 +38,17 @@ UNDO_DEPTH = 200
 #: 0.15 s this work (~0.1 s in the kernel, a full redraw of the side figure and new atom colours
 #: in the page) started mid-drag and held the next positions up.
 REST_DELAY_S = 0.4
-#: In a kernel, the first structure's explanations (trust badge, importance, atom colours: about
-#: 0.4 s) wait this long after the dashboard is built, so the notebook's cell returns and the page
-#: can draw the spectrum and the structure first.
-FIRST_EXPLAIN_DELAY_S = 0.05
+#: In a kernel, the first structure's explanations (trust badge, peaks, importance, atom colours:
+#: about 1.3 s on a first visit, the peak finder's import included) follow the first paint. The
+#: kernel answers nothing while it computes them, so a page that connects meanwhile waits: with
+#: a visitor's page waiting (a kernel started for it, or a pool kernel handed out while its
+#: notebook ran) they wait for the page's 3D view to report its atoms draggable, at most
+#: FIRST_EXPLAIN_PAGE_WAIT_S; in a pool kernel nobody has asked for yet, they come
+#: FIRST_EXPLAIN_DELAY_S after the cell returns (time for voila to say whether a visitor took it).
+FIRST_EXPLAIN_DELAY_S = 0.5
+FIRST_EXPLAIN_PAGE_WAIT_S = 5.0
+#: After the 3D view reports its atoms draggable (the page is interactive).
+FIRST_EXPLAIN_AFTER_VIEW_S = 0.05
 
 
 def data_link(text: str, filename: str, mime: str, label: str, css_class: str) -> str:
@@ -204,7 +211,9 @@ class Dashboard(widgets.VBox):
         self._constructing = False
         # In voila's pool: one message when a visitor takes this kernel, counted by the server as
         # the kernel's activity, so the culler leaves it to the visitor's page (see app/pool.py).
-        self._hand_out = on_hand_out(lambda: self.message.send({"xanesviz": "handed out"}))
+        self._hand_out = on_hand_out(self._handed_out)
+        if self._hand_out is None and self._first_explain.pending:
+            self._explain_when_page_shows()  # not a pool kernel: its page is waiting
         mark("dashboard built")
 
     # -- loading ---------------------------------------------------------------------------
@@ -405,6 +414,28 @@ class Dashboard(widgets.VBox):
                 return
         self._first_explain.cancel()
         self._explain()
+
+    def _handed_out(self) -> None:
+        """voila gave this pool kernel to a visitor."""
+        self.message.send({"xanesviz": "handed out"})
+        if self._first_explain.pending:  # the notebook ran while the visitor waited
+            self._explain_when_page_shows()
+
+    def _explain_when_page_shows(self) -> None:
+        """Hold the first explanations until the page's 3D view reports its atoms draggable (at
+        most FIRST_EXPLAIN_PAGE_WAIT_S): the kernel then has answered what the page asked while
+        it connected and drew, so the page is interactive before the kernel turns to them."""
+        def page_ready(change) -> None:
+            self.viewer.unobserve(page_ready, names="drag_ready")
+            if change["new"] and self._first_explain.pending:
+                self._first_explain.delay = FIRST_EXPLAIN_AFTER_VIEW_S
+                self._first_explain.restart()
+
+        if self.viewer.drag_ready:
+            return
+        self._first_explain.delay = FIRST_EXPLAIN_PAGE_WAIT_S
+        self._first_explain.restart()
+        self.viewer.observe(page_ready, names="drag_ready")
 
     def _explain_after_first_paint(self) -> None:
         self.panel.show_peaks()

@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 import nglview
-from traitlets import Dict, Int
+from traitlets import Bool, Dict, Int
 
 DRAG_JS = r"""
 (function (view) {
@@ -99,6 +99,7 @@ DRAG_JS = r"""
   });
   canvas._xvView = view;
   canvas.setAttribute('data-xanesviz-drag', 'ready');
+  if (!view.model.get('drag_ready')) { view.model.set('drag_ready', true); view.model.save_changes(); }
 })(this);
 """
 
@@ -111,6 +112,8 @@ class DraggableViewer(nglview.NGLWidget):
     #: older ones); the page sends the next position only after this.
     drag_ack = Int(0).tag(sync=True)
     selected_atom = Int(-1).tag(sync=True)
+    #: Set by the page once its view shows a structure whose atoms can be dragged.
+    drag_ready = Bool(False).tag(sync=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
