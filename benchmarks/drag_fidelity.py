@@ -1,7 +1,7 @@
 """Drag fidelity: does the model's spectrum change the way FEFF10's does when a user drags atoms?
 
-For N Fe complexes and the displacement families a drag makes (the nearest donor stretched ±0.1 and ±0.2 Å along its
-bond, that donor bent 10° about the absorber, one ligand (a monodentate one where there is one)
+For N Fe complexes and the displacement families a drag makes (the nearest donor stretched +0.05, ±0.1 and ±0.2 Å
+along its bond, that donor bent 5° or 10° about the absorber, one ligand (a monodentate one where there is one)
 pulled away rigidly by 0.5 Å, every first-shell donor moved radially by ±0.05 Å; donors: atoms
 heavier than H within 0.4 Å of the nearest one's distance),
 writes each displaced structure, computes FEFF10 spectra of the complexes and of every
@@ -48,8 +48,8 @@ from xanesviz.simulate import read_manifest, simulate  # noqa: E402
 from xanesviz.spectrum import Spectrum  # noqa: E402
 from xanesviz.structure import read_structure  # noqa: E402
 
-FAMILIES = {"stretch+0.1": ("stretch", 0.1), "stretch-0.1": ("stretch", -0.1), "stretch+0.2": ("stretch", 0.2),
-            "stretch-0.2": ("stretch", -0.2), "bend10": ("bend", 10.0), "pull0.5": ("pull", 0.5),
+FAMILIES = {"stretch+0.05": ("stretch", 0.05), "stretch+0.1": ("stretch", 0.1), "stretch-0.1": ("stretch", -0.1), "stretch+0.2": ("stretch", 0.2),
+            "stretch-0.2": ("stretch", -0.2), "bend10": ("bend", 10.0), "bend5": ("bend", 5.0), "pull0.5": ("pull", 0.5),
             "breathe+0.05": ("breathe", 0.05), "breathe-0.05": ("breathe", -0.05)}
 
 
@@ -143,6 +143,31 @@ def held_out(data: Path, n: int, seed: int, exclude=()) -> list[Path]:
     return [data / "xyz" / f"{candidates[i]}.xyz" for i in sorted(order[:n])]
 
 
+def self_consistency(responses: dict, families: list[str]) -> dict:
+    """For every two families of one kind (see FAMILIES) with different amounts: per complex the
+    Pearson r of their FEFF10 Δμ and of their model Δμ (the second negated when the amounts'
+    signs differ); medians over the complexes that have both."""
+    out = {}
+    for i, a in enumerate(families):
+        for b in families[i + 1:]:
+            (kind_a, amount_a), (kind_b, amount_b) = FAMILIES[a], FAMILIES[b]
+            if kind_a != kind_b:
+                continue
+            sign = float(np.sign(amount_a * amount_b))
+            rs = {"feff": [], "model": []}
+            for stem in sorted({s for s, _ in responses}):
+                if (stem, a) not in responses or (stem, b) not in responses:
+                    continue
+                for k, name in enumerate(("model", "feff")):
+                    x, y = responses[stem, a][k], sign * responses[stem, b][k]
+                    rs[name].append(float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else np.nan)
+            if rs["feff"]:
+                out[f"{a} / {b}"] = {"complexes": len(rs["feff"]),
+                                     "feff_median_r": round(float(np.nanmedian(rs["feff"])), 3),
+                                     "model_median_r": round(float(np.nanmedian(rs["model"])), 3)}
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20, help="Fe complexes (default 20)")
@@ -189,6 +214,7 @@ def main(argv=None) -> int:
     grid = predictor.energy
     in_sample = args.model is None
     rows = {family: [] for family in args.families}
+    responses: dict = {}  # (complex, family) -> (model's Δμ, FEFF10's Δμ)
     done = {r["stem"] for r in read_manifest(feff_dir) if r["status"] == "ok"}
     for file in files:
         if file.stem not in done:
@@ -218,6 +244,7 @@ def main(argv=None) -> int:
             same = np.sign(move_model) * (abs(move_model) >= 0.2) == np.sign(move_feff) * (abs(move_feff) >= 0.2)
             feff_move = float(np.linalg.norm(d_feff) / np.linalg.norm(base_feff.mu - base_feff.mu.mean()))
             rows[family].append((r, ratio, bool(same), input_move, feff_move))
+            responses[file.stem, family] = (d_model, d_feff)
     print(f"\nDrag fidelity of {'the shipped model' if in_sample else args.model}, FEFF10 settings "
           f"'{args.settings}', {len(files)} Fe complexes; {cpu_model()}")
     if in_sample:
@@ -238,6 +265,14 @@ def main(argv=None) -> int:
                          "main_peak_same_direction": int(same.sum()),
                          "median_input_move": round(float(np.median(input_move)), 3),
                          "median_feff_move": round(float(np.median(feff_move)), 4)}
+    consistency = self_consistency(responses, args.families)
+    if consistency:
+        print("\nEach method against itself: Δμ of one family against Δμ of another of the same kind, same complex "
+              "(negated where the amounts have opposite signs)")
+        print("| families | complexes | FEFF10 against FEFF10, median r | model against model, median r |")
+        print("|---|---|---|---|")
+        for key, row in consistency.items():
+            print(f"| {key} | {row['complexes']} | {row['feff_median_r']:.2f} | {row['model_median_r']:.2f} |")
     if args.json:
         import json
         import time
@@ -245,7 +280,7 @@ def main(argv=None) -> int:
         record = {"benchmark": "benchmarks/drag_fidelity.py", "command": " ".join(sys.argv[1:]),
                   "model": args.model or "pretrained/fe-k (in-sample)", "feff_settings": args.settings,
                   "complexes": [f.stem for f in files], "machine": cpu_model(),
-                  "date": time.strftime("%Y-%m-%d"), "families": table}
+                  "date": time.strftime("%Y-%m-%d"), "families": table, "self_consistency": consistency}
         Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
         print(f"wrote {args.json}")
     return 0
