@@ -190,6 +190,34 @@ def test_the_page_tells_the_kernel_once_its_atoms_can_be_dragged(page):
     page.wait_for_selector(".xanesviz-dashboard [class*=xanesviz-trust-]", timeout=30_000)
 
 
+def test_with_software_webgl_a_held_atom_is_drawn_at_most_every_50_ms(page):
+    """The test browser draws WebGL in software (SwiftShader): while an atom is held, the 3D
+    view is drawn at most every 50 ms, yet every move still moves the atom (its position keeps
+    up with the pointer) and the view is drawn again once the atom is let go."""
+    assert page.evaluate("document.querySelector('canvas[data-xanesviz-drag=ready]')._xvView._xvSoftwareGL") is True
+    page.evaluate("""() => {
+        const viewer = document.querySelector('canvas[data-xanesviz-drag=ready]')._xvView.stage.viewer;
+        const render = viewer.render.bind(viewer);
+        window._xvFrames = [];
+        viewer.render = function (...args) { window._xvFrames.push(performance.now()); return render(...args); };
+    }""")
+    atom = find_atom_pixel(page)
+    page.mouse.move(atom["x"], atom["y"])
+    page.mouse.down()
+    start = page.evaluate("performance.now()")
+    for step in range(1, 41):
+        page.mouse.move(atom["x"] + 2 * step, atom["y"] + step)
+        time.sleep(0.01)
+    held_until = page.evaluate("performance.now()")
+    frames = np.array(page.evaluate("window._xvFrames"))
+    page.mouse.up()
+    during = frames[(frames > start) & (frames < held_until)]
+    assert len(during) >= 2, "the held atom was not drawn while it moved"
+    assert np.diff(during).min() >= 45.0, f"frames {np.diff(during).round(1).tolist()} ms apart while an atom was held"
+    page.wait_for_function("window._xvFrames.length > 0 && window._xvFrames[window._xvFrames.length - 1] > "
+                           f"{held_until}", timeout=5_000)  # drawn after the release
+
+
 def test_pressing_an_atom_selects_it(page):
     atom = find_atom_pixel(page)
     page.mouse.move(atom["x"], atom["y"])

@@ -62,6 +62,31 @@ DRAG_JS = r"""
     if (since < MIN_INTERVAL) { later(MIN_INTERVAL - since); return; }
     send(false);
   }
+  // With software WebGL (no GPU: SwiftShader, llvmpipe) one frame of the 3D view costs tens of
+  // ms of CPU, which on a small server the kernel, the spectrum's redraw and other visitors need:
+  // while an atom is held, the view is drawn at most every SOFTWARE_FRAME_MS there (a GPU draws
+  // every frame, as before). The positions sent to Python are not delayed: every move still
+  // moves the atom at once; only its drawing waits.
+  const SOFTWARE_FRAME_MS = 50, viewer = stage.viewer;
+  view._xvSoftwareGL = (function () {
+    try {
+      const gl = viewer.renderer.getContext(), info = gl.getExtension('WEBGL_debug_renderer_info');
+      return /swiftshader|llvmpipe|software/i.test(String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER)));
+    } catch (e) { return false; }
+  })();
+  if (view._xvSoftwareGL) {
+    const requestRender = viewer.requestRender.bind(viewer), render = viewer.render.bind(viewer);
+    let lastFrame = -1e9, frameTimer = null;
+    viewer.render = function (...args) { lastFrame = performance.now(); return render(...args); };
+    viewer.requestRender = function () {
+      if (!held) { return requestRender(); }
+      const wait = SOFTWARE_FRAME_MS - (performance.now() - lastFrame);
+      if (wait <= 0) { return requestRender(); }
+      if (frameTimer === null) {
+        frameTimer = setTimeout(function () { frameTimer = null; viewer.requestRender(); }, wait);
+      }
+    };
+  }
   view.model.on('change:drag_ack', function () {
     if (inflight !== null && view.model.get('drag_ack') >= inflight) { inflight = null; sendWaiting(); }
   });
