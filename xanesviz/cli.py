@@ -452,22 +452,27 @@ FINE_TUNES = (None, (1e-4, 100))
 
 
 def _fine_tune(text: str):
-    """--fine-tune: 'auto', 'none' (None) or 'LR,EPOCHS' (a positive learning rate, a whole number of epochs)."""
+    """--fine-tune: 'auto', 'none' (None) or 'LR,EPOCHS[,PAIRS]' (a positive learning rate, a whole
+    number of epochs, and optionally the weight of the data's own drags, ≥ 0)."""
     if text in ("auto", "none"):
         return None if text == "none" else text
     parts = text.split(",")
     try:
-        values = (float(parts[0]), int(parts[1])) if len(parts) == 2 else ()
+        values = (float(parts[0]), int(parts[1])) + ((float(parts[2]),) if len(parts) == 3 else ()) \
+            if len(parts) in (2, 3) else ()
     except ValueError:
         values = ()
-    if not values or not (values[0] > 0 and values[1] >= 1):
-        raise argparse.ArgumentTypeError(f"expected LR,EPOCHS (a positive number, a whole number ≥ 1), 'none' or "
-                                         f"'auto': {text!r}")
+    if not values or not (values[0] > 0 and values[1] >= 1 and (len(values) == 2 or values[2] >= 0)):
+        raise argparse.ArgumentTypeError(f"expected LR,EPOCHS[,PAIRS] (a positive number, a whole number ≥ 1, "
+                                         f"a number ≥ 0), 'none' or 'auto': {text!r}")
     return values
 
 
 def _describe_fine_tune(fine_tune) -> str:
-    return "none" if fine_tune is None else f"learning rate {fine_tune[0]:g}, {fine_tune[1]} epochs"
+    if fine_tune is None:
+        return "none"
+    pairs = f", the data's own drags weighted {fine_tune[2]:g}" if len(fine_tune) > 2 and fine_tune[2] else ""
+    return f"learning rate {fine_tune[0]:g}, {fine_tune[1]} epochs{pairs}"
 
 
 def _residual_kernel(text: str):
@@ -689,11 +694,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "learns what the recalibrated networks miss; 'none' (default: it lowers the CV error a "
                         "little but follows drags less well, docs/models.md); 'auto': chosen by the --cv among "
                         "none, 0.3,1, 0.3,3, 1,1, 1,3 (none without --cv)")
-    p.add_argument("--fine-tune", type=_fine_tune, default="none", metavar="LR,EPOCHS|none|auto",
+    p.add_argument("--fine-tune", type=_fine_tune, default="none", metavar="LR,EPOCHS[,PAIRS]|none|auto",
                    help="after the recalibration, train every layer of the networks further on all edges' FEFF10 "
-                        "spectra (Adam at learning rate LR for EPOCHS epochs; the networks are then stored once, "
-                        "in the Fe bundle); 'none' (default); 'auto': chosen by the --cv among none and 1e-4,100 "
-                        "(none without --cv)")
+                        "spectra (Adam at learning rate LR for EPOCHS epochs; with PAIRS > 0 also on the data's own "
+                        "drags, each displaced variant's change of spectrum against its parent, weighted PAIRS; the "
+                        "networks are then stored once, in the Fe bundle); 'none' (default: fine-tuned networks "
+                        "follow drags of complexes outside the data less well, docs/models.md); 'auto': chosen by "
+                        "the --cv among none and 1e-4,100 (none without --cv)")
     p.add_argument("--drag-fidelity", metavar="FILE", help="a drag-fidelity table (benchmarks/drag_fidelity.py "
                                                             "--json) of this method, to put on every card")
     p.add_argument("--seed", type=int, default=0)

@@ -158,21 +158,22 @@ class FdmnesTransfer(EdgeModel):
         self.output_map = output_map  # (n_E, n_E) or None (per-energy factors, folded into y_scale)
         self.map_offset = map_offset  # the pooled mean - centre @ map
         self.residual = None  # (g, alpha) of the residual kernel member, if it has one
-        self.fine_tuned = None  # (learning rate, epochs) if the networks were trained further on FEFF10
+        self.fine_tuned = None  # (learning rate, epochs, pair weight) if the networks were trained further on FEFF10
         self.pair_weight = 0.0  # the weight of the data's own drags in the map's fit
 
     @classmethod
     def fit(cls, data: Pooled, base, mask: np.ndarray | None = None, prior: float = 0.0,
             map_ridge: float | None = None, residual: tuple[float, float] | None = None,
-            fine_tune: tuple[float, int] | None = None, seed: int = 0,
+            fine_tune: tuple | None = None, seed: int = 0,
             pair_weight: float = 0.0) -> "FdmnesTransfer":
         """``prior``: an edge's mean spectrum is shrunk toward the pooled mean as if the pooled
         mean were ``prior`` more spectra of that edge, (n m_e + prior m) / (n + prior): an edge with
         a handful of spectra leans on all edges, one with many on its own. ``map_ridge``: None for
         per-energy factors, else the full map's ridge strength (see the class). ``fine_tune``:
-        None, or (learning rate, epochs): after the recalibration, every layer of the networks
-        (the map folded into their last) is trained further on all edges' FEFF10 spectra, each as
-        its deviation from its edge's mean (:meth:`fine_tune_networks`; ``seed`` shuffles).
+        None, or (learning rate, epochs[, pair weight]): after the recalibration, every layer of
+        the networks (the map folded into their last) is trained further on all edges' FEFF10
+        spectra, each as its deviation from its edge's mean, and with a pair weight also on the
+        data's own drags (:meth:`fine_tune_networks`; ``seed`` shuffles).
         ``residual``: None, or (width factor g, ridge alpha) of the residual kernel member (RBF,
         gamma = g / number of inputs), fitted last. ``pair_weight`` λ (full map only): the data's own
         drags, each displaced variant's spectrum minus its parent's, join the map's regression as
@@ -183,7 +184,7 @@ class FdmnesTransfer(EdgeModel):
         model = cls._fit_recalibration(data, base, mask, prior, map_ridge, pair_weight)
         model.pair_weight = float(pair_weight)
         if fine_tune is not None:
-            model.fine_tune_networks(data, mask, *fine_tune, seed=seed)
+            model.fine_tune_networks(data, mask, *fine_tune, seed=seed)  # (lr, epochs[, pair weight])
         if residual is None:
             return model
         mask = np.ones(len(data), bool) if mask is None else mask
@@ -229,11 +230,13 @@ class FdmnesTransfer(EdgeModel):
         return cls(base.with_output_map(output_map, offset), pooled, means, counts, base, output_map, offset)
 
     def fine_tune_networks(self, data: Pooled, mask: np.ndarray | None, learning_rate: float, epochs: int,
-                           seed: int = 0) -> None:
+                           pair_weight: float = 0.0, seed: int = 0) -> None:
         """Train the recalibrated networks further (:func:`xanesviz.model.fine_tune`) on the
         spectra of ``mask``: each target is the spectrum minus its edge's (shrunk) mean plus the
-        pooled mean, what ``predict`` adds the edge's mean back to. The output map is then part of
-        the networks' last layer, and a bundle stores the new networks (once, for every edge)."""
+        pooled mean, what ``predict`` adds the edge's mean back to; with ``pair_weight`` > 0 also
+        on the data's own drags (each displaced variant against its parent, both in ``mask``).
+        The output map is then part of the networks' last layer, and a bundle stores the new
+        networks (once, for every edge)."""
         from .model import fine_tune
 
         mask = np.ones(len(data), bool) if mask is None else mask
@@ -244,10 +247,13 @@ class FdmnesTransfer(EdgeModel):
         if ensemble.kernel is not None:  # the mean blends the networks with a kernel member: they learn their share
             w = ensemble.kernel_weight
             target = (target - w * ensemble.kernel.forward(Z)) / (1.0 - w)
-        network, _ = fine_tune(ensemble.network, Z, target, learning_rate, int(epochs), seed)
+        row = np.cumsum(mask) - 1  # a sample's row in Z
+        pairs = row[variant_pairs(data, mask)] if pair_weight else None
+        network, _ = fine_tune(ensemble.network, Z, target, learning_rate, int(epochs), seed,
+                               pairs=pairs, pair_weight=float(pair_weight))
         self.ensemble = dataclasses.replace(ensemble, network=network, keras_networks=None)
         self.premap = self.output_map = self.map_offset = None  # folded into the networks now
-        self.fine_tuned = (float(learning_rate), int(epochs))
+        self.fine_tuned = (float(learning_rate), int(epochs), float(pair_weight))
 
     def saved_form(self, element: str):
         """(ensemble to save, output map or None) for ``element``'s bundle: with an output map, the
@@ -259,7 +265,7 @@ class FdmnesTransfer(EdgeModel):
 
 def transfer_cv_median(data: Pooled, base, energy_rel: np.ndarray, prior: float, map_ridge: float | None,
                        k: int = 5, seed: int = 0, residual: tuple[float, float] | None = None,
-                       fine_tune: tuple[float, int] | None = None, pair_weight: float = 0.0) -> float:
+                       fine_tune: tuple | None = None, pair_weight: float = 0.0) -> float:
     """Δμ median (%) over all edges of :class:`FdmnesTransfer` with these settings, by ``k``-fold
     CV grouped by parent (no edge left out): what ``train-edges`` chooses the settings by."""
     fit = {"t": lambda mask, fold_seed: FdmnesTransfer.fit(data, base, mask, prior, map_ridge, residual, fine_tune,
@@ -411,8 +417,10 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                        + ("" if not fine_tuned else
                           f"; then every layer of those networks trained further (fine-tuned: Adam, learning rate "
                           f"{model.fine_tuned[0]:g}, {model.fine_tuned[1]} epochs, batches of 32, mean squared error) "
-                          f"on all edges' FEFF10 spectra as deviations from each edge's mean, stored once in "
-                          f"{bundle_name(holder)}")
+                          f"on all edges' FEFF10 spectra as deviations from each edge's mean"
+                          + (f" and, weighted {model.fine_tuned[2]:g}, on the changes of spectrum between each "
+                             f"displaced structure and its parent" if model.fine_tuned[2] else "")
+                          + f", stored once in {bundle_name(holder)}")
                        + ("" if model.residual is None else
                           "; then a kernel ridge member on the descriptor, fitted over all edges, adds what that "
                           "recalibration still misses")
@@ -433,7 +441,10 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
             "output_map_pair_weight": model.pair_weight,
             "fine_tune": None if not fine_tuned else {
                 "learning_rate": model.fine_tuned[0], "epochs": model.fine_tuned[1], "batch": 32,
-                "optimizer": "Adam", "loss": "mean squared error",
+                "pair_weight": model.fine_tuned[2],
+                "optimizer": "Adam", "loss": "mean squared error" + (" of the spectra and of the changes between each "
+                                                                     "displaced structure and its parent"
+                                                                     if model.fine_tuned[2] else ""),
                 "what": "every layer of the recalibrated networks (the output map folded into the last) trained "
                         "further on all edges' FEFF10 spectra"},
             "residual_kernel": None if model.residual is None else {

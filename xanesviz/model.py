@@ -349,13 +349,21 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
 
 
 def fine_tune(network: StackedMLP, Z: np.ndarray, T: np.ndarray, learning_rate: float, epochs: int,
-              seed: int = 0, batch: int = 32) -> tuple[StackedMLP, list[float]]:
+              seed: int = 0, batch: int = 32, pairs: np.ndarray | None = None,
+              pair_weight: float = 0.0) -> tuple[StackedMLP, list[float]]:
     """Train trained networks further on new data: every layer of every network, from its
     current weights, on standardised inputs ``Z`` (n, d) and targets ``T`` (n, n_out) in the
     networks' own output units. Mean squared error, Adam (``FusedAdam``) at a constant
     ``learning_rate``, mini-batches of ``batch``, the same shuffle for every network; no batch
     norm or dropout (the networks' batch norm is folded into their weights). Returns the new
-    networks and the mean loss of each epoch."""
+    networks and the mean loss of each epoch.
+
+    ``pairs`` (n_pairs, 2) rows of Z (a structure, a displaced copy of it) with ``pair_weight``
+    λ > 0 add to each step's loss λ times the squared error of the networks' *difference*
+    between the two against the targets' difference, for as many pairs as a step has samples
+    (drawn at random), the term scaled so that the targets' differences weigh as much per value
+    as the targets themselves: the networks learn how the spectrum changes when a structure
+    moves, not only the spectra."""
     import tensorflow as tf
 
     if epochs < 1 or not learning_rate > 0:
@@ -372,6 +380,15 @@ def fine_tune(network: StackedMLP, Z: np.ndarray, T: np.ndarray, learning_rate: 
     steps = max(len(Z) // batch, 1)
     optimizer = FusedAdam(variables, learning_rate)
     Zt, Tt = tf.constant(Z), tf.constant(T)
+    pairs = np.zeros((0, 2), np.int32) if pairs is None or not pair_weight else np.asarray(pairs, np.int32)
+    if len(pairs) and (pairs.min() < 0 or pairs.max() >= len(Z)):
+        raise XanesvizError(f"fine-tuning pairs refer to rows outside the {len(Z)} samples")
+    with_pairs = len(pairs) > 0
+    if with_pairs:
+        dT = T[pairs[:, 1]] - T[pairs[:, 0]]
+        # per value, the targets' spread over their differences' spread: both terms weigh alike at λ = 1
+        pair_scale = float(pair_weight) * float(np.mean((T - T.mean(axis=0)) ** 2)) / max(float(np.mean(dT ** 2)), 1e-12)
+        Pt = tf.constant(pairs)
 
     def forward(z):
         h = z[None]  # (1, batch, d): every network at once, (networks, batch, width) after the first layer
@@ -381,20 +398,27 @@ def fine_tune(network: StackedMLP, Z: np.ndarray, T: np.ndarray, learning_rate: 
                 h = tf.nn.relu(h)
         return h
 
-    @tf.function(input_signature=[tf.TensorSpec((steps, batch), tf.int32)])
-    def run_epoch(order):
+    @tf.function(input_signature=[tf.TensorSpec((steps, batch), tf.int32), tf.TensorSpec((steps, batch), tf.int32)])
+    def run_epoch(order, pair_order):
         total = tf.constant(0.0)
         for i in tf.range(steps):
             with tf.GradientTape() as tape:
                 loss = tf.reduce_mean(tf.square(forward(tf.gather(Zt, order[i])) - tf.gather(Tt, order[i])[None]))
+                if with_pairs:
+                    chosen = tf.gather(Pt, pair_order[i])
+                    moved = forward(tf.gather(Zt, chosen[:, 1])) - forward(tf.gather(Zt, chosen[:, 0]))
+                    wanted = tf.gather(Tt, chosen[:, 1]) - tf.gather(Tt, chosen[:, 0])
+                    loss += pair_scale * tf.reduce_mean(tf.square(moved - wanted[None]))
             optimizer.apply(tape.gradient(loss, variables))
             total += loss
         return total / steps
 
     rng = np.random.default_rng(seed)
-    history = [float(run_epoch(tf.constant(rng.permutation(len(Z))[: steps * batch].reshape(steps, batch)
-                                           .astype(np.int32))))
-               for _ in range(epochs)]
+    history = []
+    for _ in range(epochs):
+        order = rng.permutation(len(Z))[: steps * batch].reshape(steps, batch).astype(np.int32)
+        pair_order = (rng.integers(0, len(pairs), (steps, batch)) if with_pairs else np.zeros((steps, batch))).astype(np.int32)
+        history.append(float(run_epoch(tf.constant(order), tf.constant(pair_order))))
     if not np.isfinite(history[-1]):
         raise RuntimeError("fine-tuning diverged (non-finite loss)")
     return StackedMLP([w.numpy() for w in weights], [b.numpy() for b in biases]), history
