@@ -1,8 +1,8 @@
 """Which way to model the nine K edges from the FEFF10 data: grouped CV of the candidates.
 
     python benchmarks/edge_models_cv.py [DATA_ROOT] [--seeds 0 1] [--members 2] [--prior 10] [--no-pooled]
-        [--ridges 3 10] [--residual-ridge 10] [--fine-tune 1e-4,100 ...] [--fine-tune-ridge 3]
-        [--no-edge-left-out]
+        [--ridges 3 10] [--residual-ridge 10] [--fine-tune 1e-4,100 1e-4,30,3 ...] [--fine-tune-ridge 3]
+        [--pair-weight 1] [--no-edge-left-out]
 
 DATA_ROOT (default data/feff) holds ``{metal}-k/`` data sets from ``xanesviz simulate``. Every
 method is cross-validated with 5 folds grouped by parent complex (a parent, its displaced
@@ -20,9 +20,13 @@ variants and its other metals in one fold), on each seed's shuffle of the parent
   then a kernel ridge member on the descriptor fitted over all edges on what the map misses;
   ``..., nested``: the member's settings (or none) chosen inside each training fold by a grouped
   CV of its own, among ``xanesviz train-edges``' candidates (the honest estimate of that choice);
-* ``map R + fine-tuned LR,EPOCHS``: the full map (R = ``--fine-tune-ridge``), then every layer of
-  the networks trained further on all edges' FEFF10 spectra (``--fine-tune LR,EPOCHS``, each a
-  method; ``xanesviz train-edges --fine-tune``);
+* ``map R + fine-tuned LR,EPOCHS[,PAIRS]``: the full map (R = ``--fine-tune-ridge``), then every
+  layer of the networks trained further on all edges' FEFF10 spectra, and with PAIRS > 0 on the
+  data's own drags (``--fine-tune LR,EPOCHS[,PAIRS]``, each a method; ``xanesviz train-edges
+  --fine-tune``);
+
+Every full map is fitted with the data's own drags weighted ``--pair-weight`` (``xanesviz
+train-edges --pair-weight``; default 0 here, 1 in ``train-edges``).
 * ``pooled network``: networks of the Fe recipe (without its nearest-neighbour member, ``--members``
   networks) trained on all edges' deviations from their edge's mean;
 * each model again with the held-out spectrum's edge left out of training (``edge left out``:
@@ -47,24 +51,32 @@ from xanesviz.model import get_recipe
 from xanesviz.predictor import DEFAULT_BUNDLE
 
 
-def nested_fit(data: Pooled, base, prior: float, candidates, energy_rel, k: int):
+def nested_fit(data: Pooled, base, prior: float, candidates, energy_rel, k: int, pair_weight: float = 0.0):
     """A fitter choosing the recalibration (None: per-energy factors, or a ridge strength) by a
-    grouped CV within its training samples, then fitting it on them."""
+    grouped CV within its training samples, then fitting it on them (a full map with the data's
+    own drags weighted ``pair_weight``)."""
+    def pairs(ridge) -> float:
+        return 0.0 if ridge is None else pair_weight
+
     def fit(mask, seed):
         inner = data.subset(mask)
-        medians = {r: transfer_cv_median(inner, base.ensemble, energy_rel, prior, r, k=k, seed=seed)
+        medians = {r: transfer_cv_median(inner, base.ensemble, energy_rel, prior, r, k=k, seed=seed,
+                                         pair_weight=pairs(r))
                    for r in candidates}
-        return FdmnesTransfer.fit(data, base.ensemble, mask, prior, min(medians, key=medians.get))
+        chosen = min(medians, key=medians.get)
+        return FdmnesTransfer.fit(data, base.ensemble, mask, prior, chosen, pair_weight=pairs(chosen))
     return fit
 
 
-def nested_residual_fit(data: Pooled, base, prior: float, ridge: float, energy_rel, k: int):
+def nested_residual_fit(data: Pooled, base, prior: float, ridge: float, energy_rel, k: int, pair_weight: float = 0.0):
     """A fitter choosing the residual member (or none) by a grouped CV within its training samples."""
     def fit(mask, seed):
         inner = data.subset(mask)
-        medians = {c: transfer_cv_median(inner, base.ensemble, energy_rel, prior, ridge, k=k, seed=seed, residual=c)
+        medians = {c: transfer_cv_median(inner, base.ensemble, energy_rel, prior, ridge, k=k, seed=seed, residual=c,
+                                         pair_weight=pair_weight)
                    for c in RESIDUAL_KERNELS}
-        return FdmnesTransfer.fit(data, base.ensemble, mask, prior, ridge, min(medians, key=medians.get))
+        return FdmnesTransfer.fit(data, base.ensemble, mask, prior, ridge, min(medians, key=medians.get),
+                                  pair_weight=pair_weight)
     return fit
 
 
@@ -81,8 +93,10 @@ def main() -> None:
                         help="the full map's R under the residual kernel member (default 10)")
     parser.add_argument("--no-edge-left-out", action="store_true",
                         help="skip the models trained without the held-out spectrum's edge (a fit per edge and fold)")
-    parser.add_argument("--fine-tune", type=_fine_tune, nargs="*", default=[], metavar="LR,EPOCHS",
-                        help="also the full map with its networks fine-tuned (each LR,EPOCHS a method)")
+    parser.add_argument("--fine-tune", type=_fine_tune, nargs="*", default=[], metavar="LR,EPOCHS[,PAIRS]",
+                        help="also the full map with its networks fine-tuned (each LR,EPOCHS[,PAIRS] a method)")
+    parser.add_argument("--pair-weight", type=float, default=0.0,
+                        help="the data's own drags in every full map's fit (default 0; train-edges' default is 1)")
     parser.add_argument("--fine-tune-ridge", type=float, default=3.0, help="the full map's R under fine-tuning")
     args = parser.parse_args()
 
@@ -97,18 +111,21 @@ def main() -> None:
     fitters = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior)}
     for ridge in args.ridges:
         fitters[f"FDMNES transfer, full map {ridge:g}"] = \
-            lambda mask, seed, r=ridge: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior, r)
-    fitters["FDMNES transfer, full map, nested"] = nested_fit(data, base, args.prior, MAP_RIDGES, energy_rel, args.k - 1)
+            lambda mask, seed, r=ridge: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior, r,
+                                                           pair_weight=args.pair_weight)
+    fitters["FDMNES transfer, full map, nested"] = nested_fit(data, base, args.prior, MAP_RIDGES, energy_rel, args.k - 1,
+                                                              args.pair_weight)
     r = args.residual_ridge
     for residual in RESIDUAL_KERNELS[1:]:
         fitters[f"map {r:g} + residual kernel {residual[0]:g},{residual[1]:g}"] = \
-            lambda mask, seed, c=residual: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior, r, c)
+            lambda mask, seed, c=residual: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior, r, c,
+                                                              pair_weight=args.pair_weight)
     fitters[f"map {r:g} + residual kernel, nested"] = nested_residual_fit(data, base, args.prior, r, energy_rel,
-                                                                         args.k - 1)
+                                                                         args.k - 1, args.pair_weight)
     for tune in args.fine_tune:
-        fitters[f"map {args.fine_tune_ridge:g} + fine-tuned {tune[0]:g},{tune[1]}"] = \
+        fitters[f"map {args.fine_tune_ridge:g} + fine-tuned " + ",".join(f"{v:g}" for v in tune)] = \
             lambda mask, seed, t=tune: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior, args.fine_tune_ridge,
-                                                          fine_tune=t, seed=seed)
+                                                          fine_tune=t, seed=seed, pair_weight=args.pair_weight)
     if not args.no_pooled:
         fitters["pooled network"] = lambda mask, seed: PooledNetwork.fit(data, recipe, seed, args.members, mask)
     for seed in args.seeds:
