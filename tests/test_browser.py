@@ -350,6 +350,10 @@ def radial_importance(page):
 
 
 def test_window_changes_importance_overlay(page):
+    # the first explanations follow the page's first paint
+    page.wait_for_function("(() => { const t = document.querySelector('.xanesviz-side-figure').data"
+                           ".find(t => t.name === 'G2 importance'); return t && t.y && t.y.length > 0; })()",
+                           timeout=30_000)
     before = radial_importance(page)
     assert before.shape == (32,) and np.all(np.isfinite(before))
     handle = page.locator(".xanesviz-window .noUi-handle").last  # the upper end of the window
