@@ -48,8 +48,9 @@ from xanesviz.simulate import read_manifest, simulate  # noqa: E402
 from xanesviz.spectrum import Spectrum  # noqa: E402
 from xanesviz.structure import read_structure  # noqa: E402
 
-FAMILIES = {"stretch+0.05": ("stretch", 0.05), "stretch+0.1": ("stretch", 0.1), "stretch-0.1": ("stretch", -0.1), "stretch+0.2": ("stretch", 0.2),
-            "stretch-0.2": ("stretch", -0.2), "bend10": ("bend", 10.0), "bend5": ("bend", 5.0), "pull0.5": ("pull", 0.5),
+FAMILIES = {"stretch+0.05": ("stretch", 0.05), "stretch+0.1": ("stretch", 0.1), "stretch-0.1": ("stretch", -0.1),
+            "stretch+0.2": ("stretch", 0.2), "stretch-0.2": ("stretch", -0.2),
+            "bend10": ("bend", 10.0), "bend5": ("bend", 5.0), "pull0.5": ("pull", 0.5),
             "breathe+0.05": ("breathe", 0.05), "breathe-0.05": ("breathe", -0.05)}
 
 

@@ -24,13 +24,13 @@ variants and its other metals in one fold), on each seed's shuffle of the parent
   layer of the networks trained further on all edges' FEFF10 spectra, and with PAIRS > 0 on the
   data's own drags (``--fine-tune LR,EPOCHS[,PAIRS]``, each a method; ``xanesviz train-edges
   --fine-tune``);
-
-Every full map is fitted with the data's own drags weighted ``--pair-weight`` (``xanesviz
-train-edges --pair-weight``; default 0 here, 1 in ``train-edges``).
 * ``pooled network``: networks of the Fe recipe (without its nearest-neighbour member, ``--members``
   networks) trained on all edges' deviations from their edge's mean;
 * each model again with the held-out spectrum's edge left out of training (``edge left out``:
   what an edge with no spectra of its own gets).
+
+Every full map is fitted with the data's own drags weighted ``--pair-weight`` (``xanesviz
+train-edges --pair-weight``; default 0 here, 1 in ``train-edges``).
 
 Prints Δμ median (%) per method and edge, parents and displaced variants apart, and per method
 the data's own drags (``xanesviz.edges.pair_fidelity``), with the machine.

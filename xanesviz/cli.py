@@ -458,8 +458,7 @@ def _fine_tune(text: str):
         return None if text == "none" else text
     parts = text.split(",")
     try:
-        values = (float(parts[0]), int(parts[1])) + ((float(parts[2]),) if len(parts) == 3 else ()) \
-            if len(parts) in (2, 3) else ()
+        values = (float(parts[0]), int(parts[1]), *map(float, parts[2:])) if len(parts) in (2, 3) else ()
     except ValueError:
         values = ()
     if not values or not (values[0] > 0 and values[1] >= 1 and (len(values) == 2 or values[2] >= 0)):

@@ -387,7 +387,8 @@ def fine_tune(network: StackedMLP, Z: np.ndarray, T: np.ndarray, learning_rate: 
     if with_pairs:
         dT = T[pairs[:, 1]] - T[pairs[:, 0]]
         # per value, the targets' spread over their differences' spread: both terms weigh alike at λ = 1
-        pair_scale = float(pair_weight) * float(np.mean((T - T.mean(axis=0)) ** 2)) / max(float(np.mean(dT ** 2)), 1e-12)
+        spread = float(np.mean((T - T.mean(axis=0)) ** 2))
+        pair_scale = float(pair_weight) * spread / max(float(np.mean(dT ** 2)), 1e-12)
         Pt = tf.constant(pairs)
 
     def forward(z):
@@ -417,8 +418,8 @@ def fine_tune(network: StackedMLP, Z: np.ndarray, T: np.ndarray, learning_rate: 
     history = []
     for _ in range(epochs):
         order = rng.permutation(len(Z))[: steps * batch].reshape(steps, batch).astype(np.int32)
-        pair_order = (rng.integers(0, len(pairs), (steps, batch)) if with_pairs else np.zeros((steps, batch))).astype(np.int32)
-        history.append(float(run_epoch(tf.constant(order), tf.constant(pair_order))))
+        pair_order = rng.integers(0, len(pairs), (steps, batch)) if with_pairs else np.zeros((steps, batch))
+        history.append(float(run_epoch(tf.constant(order), tf.constant(pair_order.astype(np.int32)))))
     if not np.isfinite(history[-1]):
         raise RuntimeError("fine-tuning diverged (non-finite loss)")
     return StackedMLP([w.numpy() for w in weights], [b.numpy() for b in biases]), history
