@@ -148,9 +148,10 @@ def test_cancel_kills_the_running_stage():
     assert ("pot", "starting") in events and ("pot", "finished") not in events
 
 
-def test_niceness_lowers_the_stage_workers_priority():
+@pytest.mark.parametrize("idle", [False, True])
+def test_niceness_lowers_the_stage_workers_priority(idle):
     psutil = pytest.importorskip("psutil")
-    seen, done = {}, threading.Event()
+    seen, policies, done = {}, {}, threading.Event()
 
     def watch():
         while not done.wait(0.05):
@@ -158,6 +159,7 @@ def test_niceness_lowers_the_stage_workers_priority():
                 try:
                     if "feff10._worker" in " ".join(child.cmdline()):
                         seen[child.pid] = max(seen.get(child.pid, -20), child.nice())
+                        policies.setdefault(child.pid, set()).add(os.sched_getscheduler(child.pid))
                 except psutil.Error:
                     continue
 
@@ -166,12 +168,14 @@ def test_niceness_lowers_the_stage_workers_priority():
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        feff.run_feff(make_octahedron(), settings="fast", source="oct", niceness=wanted)
+        feff.run_feff(make_octahedron(), settings="fast", source="oct", niceness=wanted, idle=idle)
     finally:
         done.set()
         watcher.join()
     assert seen, "no stage worker seen"
     assert max(seen.values()) == wanted and os.nice(0) == own  # the workers, not this process
+    in_idle_class = any(os.SCHED_IDLE in p for p in policies.values())
+    assert in_idle_class == idle and os.sched_getscheduler(0) != os.SCHED_IDLE
 
 
 def _stage_environments(found: list, stop: threading.Event) -> None:

@@ -301,13 +301,17 @@ def _kill_stage_workers(work_dir: str) -> int:
     return killed
 
 
-def _lower_priority(work_dir: str, niceness: int, done: set[int]) -> None:
-    """Raise the niceness of stage workers in ``work_dir`` not yet in ``done`` (added to it)."""
+def _lower_priority(work_dir: str, niceness: int, done: set[int], idle: bool = False) -> None:
+    """Raise the niceness of stage workers in ``work_dir`` not yet in ``done`` (added to it);
+    ``idle``: also put them in Linux's SCHED_IDLE class (where the OS has it)."""
     for pid in _stage_workers(work_dir):
         if pid not in done:
             done.add(pid)
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, pid, max(niceness, os.getpriority(os.PRIO_PROCESS, pid)))
+            if idle and hasattr(os, "SCHED_IDLE"):
+                with contextlib.suppress(OSError):
+                    os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
 
 
 def _last_lines(path: Path, n: int = 3) -> list[str]:
@@ -388,7 +392,8 @@ def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | F
              source: str = "structure", output_dir: str | os.PathLike | None = None,
              progress: Callable[[FeffProgress], None] | None = None,
              cancel: "threading.Event | Callable[[], bool] | None" = None,
-             stage_timeout: float | None = None, quiet: bool = True, niceness: int = 0) -> Spectrum:
+             stage_timeout: float | None = None, quiet: bool = True, niceness: int = 0,
+             idle: bool = False) -> Spectrum:
     """FEFF10 XANES of ``atoms`` around ``absorber`` as a :class:`Spectrum` on :func:`edge_grid`.
 
     FEFF runs in a temporary folder; ``output_dir`` (created) receives its small files
@@ -398,7 +403,9 @@ def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | F
     :class:`FeffCancelled` raised. ``stage_timeout`` (s) bounds each stage. ``quiet`` sends
     FEFF's console output to ``feff.out`` in the run's folder instead of standard output.
     ``niceness`` > 0 runs the stage workers at that lower CPU priority (the dashboard's runs:
-    the live drag loop comes first). Raises :class:`FeffInputError` or :class:`FeffError` (one line: structure and stage).
+    the live drag loop comes first); ``idle`` also puts them in Linux's SCHED_IDLE class, so
+    that they run only on a CPU nothing else wants, and the scheduler wakes other work on their
+    CPU as on an idle one. Raises :class:`FeffInputError` or :class:`FeffError` (one line: structure and stage).
     """
     import feff10
 
@@ -435,11 +442,11 @@ def run_feff(atoms: Atoms, absorber: int | str | None = None, settings: "str | F
                 if cancelled is not None and cancelled():
                     killed.set()
                     _kill_stage_workers(str(work_dir))
-                if niceness > 0:
-                    _lower_priority(str(work_dir), niceness, reniced)
+                if niceness > 0 or idle:
+                    _lower_priority(str(work_dir), niceness, reniced, idle)
 
         watcher = None
-        if cancelled is not None or niceness > 0:
+        if cancelled is not None or niceness > 0 or idle:
             watcher = threading.Thread(target=watch, name="feff-cancel-watch", daemon=True)
             watcher.start()
         try:

@@ -19,8 +19,10 @@ STAGE_SHARE = {"rdinp": 0.01, "atomic": 0.04, "pot": 0.60, "screen": 0.07, "xsph
                "mkgtr": 0.05, "path": 0.02, "genfmt": 0.04, "ff2x": 0.04}
 
 
-#: CPU priority of the dashboard's FEFF10 stage workers (os.nice scale): the live loop comes first.
+#: CPU priority of the dashboard's FEFF10 stage workers (os.nice scale), and whether they also
+#: run in Linux's SCHED_IDLE class (only on CPU time nothing else wants): the live loop comes first.
 FEFF_NICENESS = 10
+FEFF_IDLE_CLASS = True
 
 
 def geometry_key(atoms, absorber: int, settings: FeffSettings) -> str:
@@ -87,7 +89,8 @@ class FeffPanel(BackgroundPanel):
         start = time.perf_counter()
         try:
             spectrum = self.runner(atoms, absorber, self.settings, source=name, progress=self._progress,
-                                   cancel=self._cancel, niceness=FEFF_NICENESS)
+                                   cancel=self._cancel, niceness=FEFF_NICENESS,
+                                   idle=FEFF_IDLE_CLASS)
         except FeffCancelled:
             self.say("FEFF10: cancelled.")
             return
