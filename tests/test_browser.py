@@ -192,15 +192,20 @@ def test_the_page_tells_the_kernel_once_its_atoms_can_be_dragged(page):
 
 def test_with_software_webgl_a_held_atom_is_drawn_at_most_every_50_ms(page):
     """The test browser draws WebGL in software (SwiftShader): while an atom is held, the 3D
-    view is drawn at most every 50 ms, yet every move still moves the atom (its position keeps
-    up with the pointer) and the view is drawn again once the atom is let go."""
+    view is drawn at most every 50 ms and at half resolution, yet every move still moves the
+    atom (its position keeps up with the pointer) and the view is drawn again, at full
+    resolution, once the atom is let go."""
     assert page.evaluate("document.querySelector('canvas[data-xanesviz-drag=ready]')._xvView._xvSoftwareGL") is True
     page.evaluate("""() => {
         const viewer = document.querySelector('canvas[data-xanesviz-drag=ready]')._xvView.stage.viewer;
         const render = viewer.render.bind(viewer);
-        window._xvFrames = [];
-        viewer.render = function (...args) { window._xvFrames.push(performance.now()); return render(...args); };
+        window._xvFrames = []; window._xvRatios = [];
+        viewer.render = function (...args) {
+            window._xvFrames.push(performance.now()); window._xvRatios.push(viewer.renderer.getPixelRatio());
+            return render(...args);
+        };
     }""")
+    dpr = page.evaluate("window.devicePixelRatio")
     atom = find_atom_pixel(page)
     page.mouse.move(atom["x"], atom["y"])
     page.mouse.down()
@@ -209,13 +214,16 @@ def test_with_software_webgl_a_held_atom_is_drawn_at_most_every_50_ms(page):
         page.mouse.move(atom["x"] + 2 * step, atom["y"] + step)
         time.sleep(0.01)
     held_until = page.evaluate("performance.now()")
-    frames = np.array(page.evaluate("window._xvFrames"))
+    frames, ratios = (np.array(a) for a in page.evaluate("[window._xvFrames.slice(), window._xvRatios.slice()]"))
     page.mouse.up()
-    during = frames[(frames > start) & (frames < held_until)]
+    held = (frames > start) & (frames < held_until)
+    during = frames[held]
     assert len(during) >= 2, "the held atom was not drawn while it moved"
     assert np.diff(during).min() >= 45.0, f"frames {np.diff(during).round(1).tolist()} ms apart while an atom was held"
+    assert np.allclose(ratios[held], 0.5 * dpr), f"pixel ratios while held: {ratios[held].tolist()}"
     page.wait_for_function("window._xvFrames.length > 0 && window._xvFrames[window._xvFrames.length - 1] > "
                            f"{held_until}", timeout=5_000)  # drawn after the release
+    assert page.evaluate("window._xvRatios[window._xvRatios.length - 1]") == dpr  # at full resolution
 
 
 def test_pressing_an_atom_selects_it(page):

@@ -40,6 +40,13 @@ DRAG_JS = r"""
   function grab(atom, component) {
     stage.transformAtom = atom; stage.transformComponent = component;
     observer.setParameters({hoverTimeout: atom ? -1 : hoverTimeout});
+    if (view._xvSoftwareGL) {   // see SOFTWARE_FRAME_MS below
+      const ratio = (window.devicePixelRatio || 1) * (atom ? SOFTWARE_HELD_RESOLUTION : 1);
+      if (stage.viewer.renderer.getPixelRatio() !== ratio) {
+        stage.viewer.renderer.setPixelRatio(ratio);
+        stage.viewer.requestRender();
+      }
+    }
   }
   function send(final) {
     if (timer !== null) { clearTimeout(timer); timer = null; }
@@ -65,9 +72,10 @@ DRAG_JS = r"""
   // With software WebGL (no GPU: SwiftShader, llvmpipe) one frame of the 3D view costs tens of
   // ms of CPU, which on a small server the kernel, the spectrum's redraw and other visitors need:
   // while an atom is held, the view is drawn at most every SOFTWARE_FRAME_MS there (a GPU draws
-  // every frame, as before). The positions sent to Python are not delayed: every move still
-  // moves the atom at once; only its drawing waits.
-  const SOFTWARE_FRAME_MS = 50, viewer = stage.viewer;
+  // every frame, as before), and at SOFTWARE_HELD_RESOLUTION of its resolution (a quarter of
+  // the pixels to shade; full resolution again on release). The positions sent to Python are not
+  // delayed: every move still moves the atom at once; only its drawing waits.
+  const SOFTWARE_FRAME_MS = 50, SOFTWARE_HELD_RESOLUTION = 0.5, viewer = stage.viewer;
   view._xvSoftwareGL = (function () {
     try {
       const gl = viewer.renderer.getContext(), info = gl.getExtension('WEBGL_debug_renderer_info');
