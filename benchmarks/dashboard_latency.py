@@ -194,13 +194,21 @@ try:
             status = page.inner_text(".xanesviz-feff-status")
             return "done in" in status or "failed" in status or "cancelled" in status
 
+        cdp = page.context.new_cdp_session(page)  # the page's own accounting of its main thread
+        cdp.send("Performance.enable")
+
+        def main_thread() -> dict:
+            return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+
         k = 0
         while k < args.drags or (args.feff_to_end and feff_done_at is None and k < 200):
             page.evaluate(RESET_RECORDERS)
+            before = main_thread()
             t_drag = time.perf_counter()
             drag(page, atom["x"], atom["y"], n_moves)
             held = time.perf_counter() - t_drag
             time.sleep(2.0)  # the last positions are drawn
+            spent = {name: value - before.get(name, 0.0) for name, value in main_thread().items()}
             rec = page.evaluate("window._xvRec")
             moves, sends = np.array(rec["moves"]), np.array(rec["sends"], float).reshape(-1, 4)
             redraws = np.array(rec["redraws"], float).reshape(-1, 2)
@@ -212,7 +220,10 @@ try:
                   f"({len(moves) / held:.0f}/s; median gap {np.median(np.diff(moves)) if len(moves) > 1 else np.nan:.0f} ms), "
                   f"{len(sends)} positions sent, {redrawn} redrawn, {superseded} superseded, {missing} never drawn; "
                   f"p50 {pct(50):.0f} ms, p95 {pct(95):.0f} ms; {len(redraws)} spectrum redraws; "
-                  f"page main thread in long tasks {rec['busy'] / 1e3 / held:.0%}")
+                  f"page main thread in long tasks {rec['busy'] / 1e3 / held:.0%}; busy "
+                  f"{spent.get('TaskDuration', 0) / (held + 2):.0%} of the drag and 2 s after it (scripts "
+                  f"{spent.get('ScriptDuration', 0) / (held + 2):.0%}, layout {spent.get('LayoutDuration', 0) / (held + 2):.0%}, "
+                  f"style {spent.get('RecalcStyleDuration', 0) / (held + 2):.0%})")
             if args.feff_to_end and feff_done_at is None and feff_finished():
                 feff_done_at = time.perf_counter()
             k += 1

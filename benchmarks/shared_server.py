@@ -8,7 +8,8 @@ is pre-heated) with a short idle-culling time for the measurement
 ``--cull-interval`` s; the repository's own setting is in voila.json), then
 1. opens ``--users`` headless Chromium pages at once, each in a browser of its own (as
    separate people are), and waits until every one is interactive;
-2. has every page hold an atom and drag it at the same time, a mouse move every 1/``--rate`` s
+2. once every kernel is idle (the pool refilled: the steady state), has every page hold an atom
+   and drag it at the same time, a mouse move every 1/``--rate`` s
    for ``--seconds``. As in ``dashboard_latency.py``, every position a viewer sends to its kernel
    counts, from the pointer event that put the atom there to the first spectrum redraw showing
    it or a later position (read from the page's own clock); per page it prints positions sent,
@@ -118,6 +119,49 @@ def memory_line(process) -> str:
         return f"memory unreadable ({type(exc).__name__})"
 
 
+def cpu_by_role(server) -> dict[str, float]:
+    """CPU seconds (user + system) so far of the machine's processes, by role: the kernels, the
+    voila server, Chromium's processes by their ``--type`` (renderer: the page's scripts and its
+    software WebGL; gpu-process: compositing), and everything else."""
+    import psutil
+
+    kernels = {process.pid for process in kernel_processes(server).values()}
+    totals: dict[str, float] = {}
+    for process in psutil.process_iter(["pid", "cmdline", "cpu_times"]):
+        times, cmdline = process.info["cpu_times"], process.info["cmdline"] or []
+        if times is None:
+            continue
+        if process.info["pid"] in kernels:
+            role = "kernels"
+        elif process.info["pid"] == server.pid:
+            role = "voila server"
+        elif cmdline and "chromium" in cmdline[0]:
+            kind = next((a.split("=", 1)[1] for a in cmdline if a.startswith("--type=")), "browser")
+            role = f"chromium {kind}"
+        else:
+            role = "other"
+        totals[role] = totals.get(role, 0.0) + times.user + times.system
+    return totals
+
+
+async def wait_kernels_idle(server, timeout: float = 90) -> str:
+    """Wait until every kernel is idle (less than 0.05 CPU-s in 1 s): the pages' first
+    explanations are done and voila has refilled its pool (running the notebook takes seconds
+    of CPU), so that the drags measure the steady state, as in ``dashboard_latency.py``."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        kernels = list(kernel_processes(server).values())
+        try:
+            before = [sum(k.cpu_times()[:2]) for k in kernels]
+            await asyncio.sleep(1.0)
+            busy = [sum(k.cpu_times()[:2]) - b > 0.05 for k, b in zip(kernels, before)]
+        except Exception:  # a kernel ended meanwhile
+            continue
+        if not any(busy):
+            return f"{len(kernels)} kernels idle {time.time() - t0:.0f} s after the last page was interactive"
+    return f"the kernels were not idle within {timeout:.0f} s; dragging anyway"
+
+
 async def wait_gone(server, kernel_ids: set[str], timeout: float) -> dict[str, float | None]:
     """Seconds until each kernel's process ended (None: still running after ``timeout``)."""
     start, gone = time.time(), {}
@@ -144,8 +188,15 @@ async def main_async(args, server, url: str, log_path: Path) -> None:
         print(machine_line())
         # which kernel serves which page: voila logs each kernel it hands out or starts, in order
         running = kernel_processes(server)
-        print(f"kernels now: {len(running)} ({args.users} visitors + the refilled pool)")
+        print(f"kernels now: {len(running)} ({args.users} visitors + the pool)")
+        print(await wait_kernels_idle(server) + "; the drags start now")
+        cpu_before, t_cpu = cpu_by_role(server), time.perf_counter()
         await asyncio.gather(*(drag(u, args.seconds, 1.0 / args.rate) for u in users))
+        cpu_after, t_cpu = cpu_by_role(server), time.perf_counter() - t_cpu
+        used = {role: cpu_after[role] - cpu_before.get(role, 0.0) for role in cpu_after}
+        print(f"CPU seconds per second of the drags ({t_cpu:.1f} s, the settling after them included; "
+              f"{os.cpu_count()} CPUs): " + ", ".join(f"{role} {seconds / t_cpu:.2f}" for role, seconds in
+                                                   sorted(used.items(), key=lambda kv: -kv[1]) if seconds > 0.01))
         print(machine_line())
         pooled = []
         for k, user in enumerate(users, 1):
