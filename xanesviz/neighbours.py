@@ -116,6 +116,8 @@ class NeighbourMember:
         out = np.array(model_mean, np.float64)
         for start in range(0, len(out), 2048):
             near, K = self._near_weights(Z[start:start + 2048], None if d2 is None else d2[start:start + 2048])
+            if not len(near):  # no training complex close enough to matter (most dragged structures)
+                continue
             block = slice(start, start + len(K))
             total = (K.sum(axis=1) + self.model_weight)[:, None]
             if self.mode == "spectra":
