@@ -1,0 +1,117 @@
+"""Where one page's browser spends a drag: Chromium's trace by thread and event, and the page's JS profile.
+
+    python benchmarks/browser_profile.py [--seconds 5] [--rate 30] [--top 25]
+
+Serves ``voila app.ipynb`` (127.0.0.1, the repository's voila.json), opens it in headless
+Chromium (software WebGL, as in the tests), holds an atom of the gallery's first complex and
+moves it ``--rate`` times a second for ``--seconds``, twice: once under Chromium's tracing (the
+``devtools.timeline``, ``viz``, ``gpu`` and ``cc`` categories), printing the events with the
+most time by process and thread (inclusive: nested events count in their parents too), and
+once under the page's JS sampling profiler (CDP ``Profiler``), printing self time by script and
+by function; "(program)" there is the renderer's own native work (input, paint, compositing),
+"(idle)" its main thread waiting.
+"""
+
+import argparse
+import collections
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+from test_browser import PLOT, find_atom_pixel  # noqa: E402
+from _machine import machine_line  # noqa: E402
+from _voila import dashboard_page  # noqa: E402
+
+TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel", "viz", "gpu", "cc"]
+
+
+def drag(page, seconds: float, rate: float) -> None:
+    """Hold the first atom found under the pointer grid and move it 3 px at a time."""
+    atom = find_atom_pixel(page)
+    x, y = atom["x"], atom["y"]
+    page.mouse.move(x, y)
+    page.mouse.down()
+    start = time.perf_counter()
+    for step in range(max(1, round(seconds * rate))):
+        x += 3 if (step // 20) % 2 == 0 else -3
+        page.mouse.move(x, y)
+        wait = start + (step + 1) / rate - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+    page.mouse.up()
+    time.sleep(1.0)  # the last position is drawn
+
+
+def trace_totals(path: Path) -> collections.Counter:
+    """Milliseconds of complete events by (process, thread, event name)."""
+    trace = json.loads(path.read_text())
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    names = {}
+    for event in events:
+        if event.get("ph") == "M" and event.get("name") in ("thread_name", "process_name"):
+            key = (event["pid"], event["tid"] if event["name"] == "thread_name" else None)
+            names[key] = event["args"]["name"]
+    totals = collections.Counter()
+    for event in events:
+        if event.get("ph") == "X" and "dur" in event:
+            process = names.get((event["pid"], None), str(event["pid"]))
+            thread = names.get((event["pid"], event["tid"]), str(event["tid"]))
+            totals[(process, thread, event["name"])] += event["dur"] / 1e3
+    return totals
+
+
+def profile_totals(profile: dict) -> tuple[collections.Counter, collections.Counter]:
+    """Self milliseconds by script and by function from a CDP CPU profile."""
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    by_script, by_function = collections.Counter(), collections.Counter()
+    for node_id, delta in zip(profile["samples"], profile["timeDeltas"]):
+        frame = nodes[node_id]["callFrame"]
+        script = frame["url"].split("/")[-1].split("?")[0] or frame["functionName"]
+        by_script[script] += delta / 1e3
+        by_function[f"{frame['functionName'] or '(anonymous)'} ({script}:{frame['lineNumber']})"] += delta / 1e3
+    return by_script, by_function
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each drag (default 5 s)")
+    parser.add_argument("--rate", type=float, default=30.0, help="mouse moves per second (default 30)")
+    parser.add_argument("--top", type=int, default=25, help="lines per table (default 25)")
+    args = parser.parse_args()
+    print("command: " + " ".join([Path(sys.executable).name] + sys.argv))
+    print(machine_line())
+    trace_path = Path(tempfile.mkdtemp(prefix="xanesviz-trace-")) / "trace.json"
+    with dashboard_page() as page:
+        page.wait_for_function(f"document.querySelector('{PLOT}') && document.querySelector('{PLOT}').data[1].y",
+                               timeout=60_000)
+        time.sleep(4.0)  # the first explanations settle
+        page.context.browser.start_tracing(page=page, path=str(trace_path), categories=TRACE_CATEGORIES)
+        drag(page, args.seconds, args.rate)
+        page.context.browser.stop_tracing()
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Profiler.enable")
+        cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+        cdp.send("Profiler.start")
+        drag(page, args.seconds, args.rate)
+        profile = cdp.send("Profiler.stop")["profile"]
+    window = args.seconds + 1.0
+    print(f"\ntraced drag ({args.seconds:g} s at {args.rate:g} moves/s, then 1 s): inclusive ms by process, thread, event")
+    for (process, thread, name), ms in trace_totals(trace_path).most_common(args.top):
+        print(f"{ms:8.0f} ms ({ms / 1e3 / window:4.0%})  {process[:12]:12s} {thread[:24]:24s} {name}")
+    by_script, by_function = profile_totals(profile)
+    print(f"\nprofiled drag: the page's main thread, self ms by script ({sum(by_script.values()):.0f} ms sampled)")
+    for script, ms in by_script.most_common(12):
+        print(f"{ms:8.0f} ms  {script}")
+    print("\nby function")
+    for function, ms in by_function.most_common(args.top):
+        print(f"{ms:8.0f} ms  {function}")
+    print(machine_line())
+
+
+if __name__ == "__main__":
+    main()
