@@ -138,3 +138,29 @@ def drag_latencies(sends: np.ndarray, redraws: np.ndarray) -> tuple[np.ndarray, 
         redrawn += shown == seq
         superseded += shown != seq
     return np.array(latencies), redrawn, superseded, missing
+
+
+def cpu_by_role(server) -> dict[str, float]:
+    """CPU seconds (user + system) so far of the processes that take part, by role: Chromium's
+    GPU process (software WebGL and compositing), renderers (the pages), the rest of Chromium,
+    the kernels, the voila server and the Playwright driver."""
+    roles = {}
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmd = " ".join(proc.info["cmdline"] or [])
+            seconds = sum(proc.cpu_times()[:2])
+        except psutil.Error:
+            continue
+        if "chrom" in cmd:
+            kind = "--type=gpu" in cmd and "gpu (SwiftShader)" or "--type=renderer" in cmd and "renderer" or "browser, other"
+            role = f"chromium {kind}"
+        elif "ipykernel" in cmd:
+            role = "kernels"
+        elif proc.pid == server.pid:
+            role = "voila server"
+        elif "playwright" in cmd:
+            role = "playwright driver"
+        else:
+            continue
+        roles[role] = roles.get(role, 0.0) + seconds
+    return roles

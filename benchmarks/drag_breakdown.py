@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _machine import machine_line  # noqa: E402
-from _voila import RECORDERS, RESET_RECORDERS, dashboard_page, drag_latencies, kernel_processes  # noqa: E402
+from _voila import (RECORDERS, RESET_RECORDERS, cpu_by_role, dashboard_page, drag_latencies,  # noqa: E402
+                    kernel_processes)
 from test_browser import find_atom_pixel  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -56,30 +57,6 @@ TIMERS = """() => {
   wrap(stage.pickingControls, 'pick', 'NGL pick (picking render + read-back)');
   for (const n of ['update', 'restyle', 'relayout', 'react', 'newPlot']) { wrap(window.Plotly, n, 'Plotly.' + n + ' (full redraw)'); }
 }"""
-
-
-def cpu_by_process(server) -> dict[str, float]:
-    """CPU seconds so far of the processes that take part, by role."""
-    roles = {}
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            cmd = " ".join(proc.info["cmdline"] or [])
-            seconds = sum(proc.cpu_times()[:2])
-        except psutil.Error:
-            continue
-        if "chrom" in cmd:
-            kind = "--type=gpu" in cmd and "gpu (SwiftShader)" or "--type=renderer" in cmd and "renderer" or "browser, other"
-            role = f"chromium {kind}"
-        elif "ipykernel" in cmd:
-            role = "kernels"
-        elif proc.pid == server.pid:
-            role = "voila server"
-        elif "playwright" in cmd:
-            role = "playwright driver"
-        else:
-            continue
-        roles[role] = roles.get(role, 0.0) + seconds
-    return roles
 
 
 def message_kind(payload) -> str:
@@ -148,9 +125,9 @@ with dashboard_page(before_load=lambda page: page.on("websocket", watch)) as pag
             for kernel in kernels:
                 kernel.send_signal(signal.SIGSTOP)
         recording[0] = True
-        before = cpu_by_process(server)
+        before = cpu_by_role(server)
         held = drag(page, atom["x"], atom["y"], args.seconds)
-        after = cpu_by_process(server)
+        after = cpu_by_role(server)
         if args.stop_kernel:
             for kernel in kernels:
                 kernel.send_signal(signal.SIGCONT)

@@ -42,8 +42,8 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 from test_browser import CHROMIUM, CHROMIUM_FLAGS, PLOT, server_errors  # noqa: E402
 from _machine import machine_line  # noqa: E402
-from _voila import (RECORDERS, RESET_RECORDERS, drag_latencies, free_port, kernel_processes,  # noqa: E402
-                    wait_listening)
+from _voila import (RECORDERS, RESET_RECORDERS, cpu_by_role, drag_latencies, free_port,  # noqa: E402
+                    kernel_processes, wait_listening)
 
 FOREGROUND_FLAGS = ["--disable-background-timer-throttling", "--disable-renderer-backgrounding",
                     "--disable-backgrounding-occluded-windows"]
@@ -117,31 +117,6 @@ def memory_line(process) -> str:
         return f"RSS {info.rss / 2**20:.0f} MB, USS {info.uss / 2**20:.0f} MB"
     except Exception as exc:  # the process ended meanwhile, or /proc/PID/smaps unreadable
         return f"memory unreadable ({type(exc).__name__})"
-
-
-def cpu_by_role(server) -> dict[str, float]:
-    """CPU seconds (user + system) so far of the machine's processes, by role: the kernels, the
-    voila server, Chromium's processes by their ``--type`` (renderer: the page's scripts and its
-    software WebGL; gpu-process: compositing), and everything else."""
-    import psutil
-
-    kernels = {process.pid for process in kernel_processes(server).values()}
-    totals: dict[str, float] = {}
-    for process in psutil.process_iter(["pid", "cmdline", "cpu_times"]):
-        times, cmdline = process.info["cpu_times"], process.info["cmdline"] or []
-        if times is None:
-            continue
-        if process.info["pid"] in kernels:
-            role = "kernels"
-        elif process.info["pid"] == server.pid:
-            role = "voila server"
-        elif cmdline and "chromium" in cmdline[0]:
-            kind = next((a.split("=", 1)[1] for a in cmdline if a.startswith("--type=")), "browser")
-            role = f"chromium {kind}"
-        else:
-            role = "other"
-        totals[role] = totals.get(role, 0.0) + times.user + times.system
-    return totals
 
 
 async def wait_kernels_idle(server, timeout: float = 90) -> str:

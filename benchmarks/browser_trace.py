@@ -1,15 +1,14 @@
-"""Where one page's browser spends a drag: Chromium's trace by thread and event, and the page's JS profile.
+"""Where one page's browser spends a drag: Chromium's trace, by process, thread and event.
 
-    python benchmarks/browser_profile.py [--seconds 5] [--rate 30] [--top 25]
+    python benchmarks/browser_trace.py [--seconds 5] [--rate 30] [--top 25]
 
 Serves ``voila app.ipynb`` (127.0.0.1, the repository's voila.json), opens it in headless
 Chromium (software WebGL, as in the tests), holds an atom of the gallery's first complex and
-moves it ``--rate`` times a second for ``--seconds``, twice: once under Chromium's tracing (the
-``devtools.timeline``, ``viz``, ``gpu`` and ``cc`` categories), printing the events with the
-most time by process and thread (inclusive: nested events count in their parents too), and
-once under the page's JS sampling profiler (CDP ``Profiler``), printing self time by script and
-by function; "(program)" there is the renderer's own native work (input, paint, compositing),
-"(idle)" its main thread waiting.
+moves it ``--rate`` times a second for ``--seconds`` under Chromium's tracing (the
+``devtools.timeline``, ``viz``, ``gpu`` and ``cc`` categories), and prints the events with the
+most time by process and thread (inclusive: nested events count in their parents too) and
+their share of the drag. It shows the browser's native work (frames, commits, WebGL read-backs,
+the display compositor) that ``page_profile.py``'s JS profile lumps together as "(program)".
 """
 
 import argparse
@@ -65,18 +64,6 @@ def trace_totals(path: Path) -> collections.Counter:
     return totals
 
 
-def profile_totals(profile: dict) -> tuple[collections.Counter, collections.Counter]:
-    """Self milliseconds by script and by function from a CDP CPU profile."""
-    nodes = {node["id"]: node for node in profile["nodes"]}
-    by_script, by_function = collections.Counter(), collections.Counter()
-    for node_id, delta in zip(profile["samples"], profile["timeDeltas"]):
-        frame = nodes[node_id]["callFrame"]
-        script = frame["url"].split("/")[-1].split("?")[0] or frame["functionName"]
-        by_script[script] += delta / 1e3
-        by_function[f"{frame['functionName'] or '(anonymous)'} ({script}:{frame['lineNumber']})"] += delta / 1e3
-    return by_script, by_function
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each drag (default 5 s)")
@@ -93,23 +80,10 @@ def main() -> None:
         page.context.browser.start_tracing(page=page, path=str(trace_path), categories=TRACE_CATEGORIES)
         drag(page, args.seconds, args.rate)
         page.context.browser.stop_tracing()
-        cdp = page.context.new_cdp_session(page)
-        cdp.send("Profiler.enable")
-        cdp.send("Profiler.setSamplingInterval", {"interval": 200})
-        cdp.send("Profiler.start")
-        drag(page, args.seconds, args.rate)
-        profile = cdp.send("Profiler.stop")["profile"]
     window = args.seconds + 1.0
     print(f"\ntraced drag ({args.seconds:g} s at {args.rate:g} moves/s, then 1 s): inclusive ms by process, thread, event")
     for (process, thread, name), ms in trace_totals(trace_path).most_common(args.top):
         print(f"{ms:8.0f} ms ({ms / 1e3 / window:4.0%})  {process[:12]:12s} {thread[:24]:24s} {name}")
-    by_script, by_function = profile_totals(profile)
-    print(f"\nprofiled drag: the page's main thread, self ms by script ({sum(by_script.values()):.0f} ms sampled)")
-    for script, ms in by_script.most_common(12):
-        print(f"{ms:8.0f} ms  {script}")
-    print("\nby function")
-    for function, ms in by_function.most_common(args.top):
-        print(f"{ms:8.0f} ms  {function}")
     print(machine_line())
 
 
