@@ -335,6 +335,19 @@ def test_just_above_min_distance_is_accepted():
     assert len(cut_cluster(atoms, 0, 6.0).numbers) == 2
 
 
+@pytest.mark.parametrize("n_atoms", [40, 400])  # checked pair by pair, and with a tree (> SMALL_CLUSTER)
+def test_the_same_overlap_is_found_in_small_and_large_clusters(n_atoms):
+    rng = np.random.default_rng(3)
+    grid = np.stack(np.meshgrid(*[np.arange(-4, 5)] * 3, indexing="ij"), -1).reshape(-1, 3) * 1.2
+    grid = grid[np.argsort(np.linalg.norm(grid, axis=1))][:n_atoms]  # the absorber at the origin first
+    grid[1:] += rng.uniform(-0.05, 0.05, (n_atoms - 1, 3))
+    near = np.flatnonzero(np.linalg.norm(grid, axis=1) > 2.0)[0]
+    positions = np.vstack([grid, grid[near] + [0.3, 0, 0]])  # one atom 0.3 Å from another
+    with pytest.raises(StructureError, match=r"a C neighbour and a H neighbour are 0\.30 Å apart"):
+        cut_cluster(Atoms(numbers=[26] + [6] * (n_atoms - 1) + [1], positions=positions), 0, 20.0, "grid")
+    assert len(cut_cluster(Atoms(numbers=[26] + [6] * (n_atoms - 1), positions=grid), 0, 20.0).numbers) == n_atoms - 1
+
+
 def test_overlap_outside_cluster_is_ignored():
     """Only the absorber and its neighbours are checked; a clash 20 Å away does not matter."""
     atoms = Atoms("FeOHH", positions=[[0, 0, 0], [2.0, 0, 0], [20.0, 0, 0], [20.1, 0, 0]])

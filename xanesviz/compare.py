@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import scipy.optimize
 
 from .errors import SpectrumFileError, XanesvizError
 from .evaluation import delta_mu
@@ -214,6 +213,8 @@ class _Aligner:
                 if curvature > 0:
                     best += 0.5 * step * (a - c) / curvature
             return float(best)
+        import scipy.optimize  # here: 0.07 s of a cold import, and the dashboard starts without it
+
         result = scipy.optimize.minimize_scalar(lambda s: self.misfit(predicted_norm, s)[0],
                                                 bounds=(best - step, best + step), method="bounded",
                                                 options={"xatol": 1e-3})
@@ -338,6 +339,8 @@ def _fit_broadening(aligner: _Aligner, measured, predicted: Spectrum, start: Bro
     candidates = [x0] + [np.array([g, 0.0, w]) for g in (0.0, 1.5) for w in (0.0, 2.0)]
     scores = [objective(c) for c in candidates]
     x_best = candidates[int(np.argmin(scores))]
+    import scipy.optimize
+
     fit = scipy.optimize.minimize(objective, x_best, method="Powell", bounds=BROADENING_BOUNDS,
                                   options={"xtol": 0.05, "ftol": 1e-4, "maxfev": 100})
     params = fit.x if fit.fun <= min(scores) else x_best

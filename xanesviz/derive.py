@@ -15,10 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers, chemical_symbols, covalent_radii
-from ase.neighborlist import natural_cutoffs, neighbor_list
-from scipy.optimize import minimize_scalar
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .errors import StructureError, XanesvizError
 
@@ -129,6 +125,8 @@ class FirstShell:
 def bonded_pairs(atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
     """Both directions (i, j) of every pair closer than :data:`BOND_FACTOR` x the sum of their
     covalent radii (ASE's ``natural_cutoffs``)."""
+    from ase.neighborlist import natural_cutoffs, neighbor_list  # scipy.sparse underneath: imported when used
+
     return neighbor_list("ij", atoms, natural_cutoffs(atoms, mult=BOND_FACTOR), self_interaction=False)
 
 
@@ -149,6 +147,9 @@ def first_shell(atoms: Atoms, absorber: int = 0, source: str = "structure") -> F
     others = np.delete(np.arange(len(atoms)), absorber)
     rest = atoms[others]
     i, j = bonded_pairs(rest)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n, labels = connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(len(rest), len(rest))))
     components = np.full(len(atoms), -1)
     components[others] = labels
@@ -183,6 +184,8 @@ def _move_ligand_bonds(atoms: Atoms, shell: FirstShell, k: int, change: float) -
 
     guess = change / float(np.mean(vectors @ unit / lengths))
     width = 2.0 * abs(guess) + 0.1
+    from scipy.optimize import minimize_scalar
+
     step = minimize_scalar(misfit, bounds=(guess - width, guess + width), method="bounded",
                            options={"xatol": 1e-12}).x
     miss = np.abs(np.linalg.norm(vectors + step * unit, axis=1) - targets).max()

@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.optimize
 from ase import Atoms
 from ase.data import covalent_radii
 
@@ -327,6 +326,8 @@ class _Problem:
             q0 = np.append(np.clip(p, -bound, bound), shift)
             lower = np.append(np.full(len(p), -bound), shift - SHIFT_STEP_EV)
             upper = np.append(np.full(len(p), bound), shift + SHIFT_STEP_EV)
+            import scipy.optimize
+
             fit = scipy.optimize.least_squares(fun, q0, jac=jac, bounds=(lower, upper), method="trf",
                                                x_scale=np.append(np.full(len(p), 0.05), 0.5),
                                                max_nfev=max_evaluations, xtol=1e-4, ftol=1e-6)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers, chemical_symbols
-from ase.neighborlist import neighbor_list
 
 from .errors import StructureError
 
@@ -20,6 +19,8 @@ from .errors import StructureError
 MIN_DISTANCE = 0.5
 #: Structures larger than this are refused rather than left to exhaust memory.
 MAX_ATOMS = 200_000
+#: Clusters up to this many atoms (absorber included) are checked for overlaps pair by pair.
+SMALL_CLUSTER = 256
 
 
 def _parse_numbered_xyz(path: str) -> Atoms | None:
@@ -194,6 +195,8 @@ def cut_cluster(atoms: Atoms, absorber: int, cutoff: float, source: str = "struc
         raise StructureError(f"{source}: absorber index {absorber} out of range for {len(atoms)} atoms")
     absorber %= len(atoms)
     if any(atoms.pbc):
+        from ase.neighborlist import neighbor_list  # scipy.sparse underneath: only periodic structures need it
+
         i, j, vectors = neighbor_list("ijD", atoms, cutoff, self_interaction=False)
         mine = i == absorber
         indices, vectors = j[mine], vectors[mine]
@@ -214,11 +217,16 @@ def check_overlaps(cluster: Cluster, source: str = "structure") -> None:
     points = np.vstack([np.zeros((1, 3)), cluster.vectors])
     if len(points) < 2:
         return
-    from scipy.spatial import cKDTree
+    if len(points) <= SMALL_CLUSTER:  # all pairs at once: faster than a tree, and no scipy import
+        difference = points[:, None, :] - points[None, :, :]
+        close = np.einsum("ijk,ijk->ij", difference, difference) <= MIN_DISTANCE ** 2
+        pairs = np.argwhere(np.triu(close, 1))
+    else:
+        from scipy.spatial import cKDTree
 
-    pairs = cKDTree(points).query_pairs(MIN_DISTANCE, output_type="ndarray")
+        pairs = cKDTree(points).query_pairs(MIN_DISTANCE, output_type="ndarray")
     if len(pairs):
-        a, b = (int(k) for k in pairs[0])
+        a, b = sorted(int(k) for k in pairs[0])
         d = float(np.linalg.norm(points[a] - points[b]))
         who = "the absorber" if a == 0 else f"a {chemical_symbols[cluster.numbers[a - 1]]} neighbour"
         raise StructureError(
