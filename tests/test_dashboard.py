@@ -322,3 +322,45 @@ def test_building_the_dashboard_in_a_kernel_leaves_the_peak_finder_for_after_the
             "asyncio.run(main())\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
     assert done.stdout.split()[-2:] == ["False", "True"], done.stdout + done.stderr
+
+
+def test_the_first_paint_in_a_kernel_imports_neither_scipy_nor_ase_io():
+    """Importing the app and building the first paint need neither scipy nor ase.io (0.4 s each
+    of a cold start); the download links, whose xyz writer is ase.io's, follow with the
+    explanations."""
+    import subprocess
+    import sys
+
+    code = ("import asyncio, sys\n"
+            "from xanesviz.app import Dashboard\n"
+            "async def main():\n"
+            "    dashboard = Dashboard()\n"
+            "    print([m for m in ('scipy', 'ase.io') if m in sys.modules], 'xyz' in dashboard.export.value)\n"
+            "    dashboard.viewer.drag_ready = True\n"
+            "    await asyncio.sleep(1.0)\n"
+            "    print('ase.io' in sys.modules, 'edited.xyz' in dashboard.export.value)\n"
+            "asyncio.run(main())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    lines = done.stdout.strip().splitlines()
+    assert lines[-2:] == ["[] False", "True True"], done.stdout + done.stderr
+
+
+def test_the_viewer_gets_the_pdb_text_ase_io_writes():
+    """The viewer's structure text is ase.io's PDB, written without importing ase.io; a periodic
+    structure stays in its own frame (ase.io would turn its cell to standard orientation)."""
+    import io
+
+    import ase.io
+    from ase.build import bulk, molecule
+
+    from xanesviz.app.viewer import pdb_text
+
+    complex_ = molecule("CH3CH2OH")
+    written = io.StringIO()
+    ase.io.write(written, complex_, format="proteindatabank")
+    assert pdb_text(complex_) == written.getvalue()
+    crystal = bulk("Fe", "bcc", a=2.87, cubic=True)
+    crystal.rotate(30, "z", rotate_cell=True)
+    shown = np.array([[float(line[30 + 8 * k:38 + 8 * k]) for k in range(3)]
+                      for line in pdb_text(crystal).splitlines() if line.startswith("ATOM")])
+    np.testing.assert_allclose(shown, crystal.positions, atol=1e-3)

@@ -400,7 +400,9 @@ class Dashboard(widgets.VBox):
         mark("first spectrum drawn")
         if self.feff_spectrum is not None:
             self._label_feff()
-        if self._drag_start is None:  # mid-drag the download links wait for the release
+        # Mid-drag the download links wait for the release; the first paint does not wait for
+        # them (the xyz writer's import, ase.io, is 0.45 s): they follow with the explanations.
+        if self._drag_start is None and not first_paint:
             self._refresh_export()
         if not explain:
             return
@@ -438,6 +440,7 @@ class Dashboard(widgets.VBox):
         self.viewer.observe(page_ready, names="drag_ready")
 
     def _explain_after_first_paint(self) -> None:
+        self._refresh_export()
         self.panel.show_peaks()
         self._explain()
         sync_initial_state(self.importance.figure)  # for a page whose view is made after this

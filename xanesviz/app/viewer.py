@@ -137,6 +137,21 @@ DRAG_JS = r"""
 """
 
 
+#: ase.io's PDB ATOM record (``ase.io.proteindatabank``): serial, name, residue, residue number,
+#: x, y, z, occupancy, B-factor, element.
+PDB_ATOM = "ATOM  %5d %4s %4s %4d    %8.3f%8.3f%8.3f%6.2f%6.2f          %2s  \n"
+
+
+def pdb_text(atoms) -> str:
+    """The structure as PDB text for the viewer, laid out as ase.io writes it, but without
+    importing ase.io (0.45 s, pulling in much of scipy: a large share of a cold start) and in the
+    structure's own frame (ase.io turns a periodic cell to its standard orientation, which
+    would show atoms where the drags, in the structure's frame, do not put them)."""
+    records = [PDB_ATOM % ((k + 1) % 100000, symbol, "MOL ", 1, x, y, z, 1.0, 0.0, symbol.upper())
+               for k, (symbol, (x, y, z)) in enumerate(zip(atoms.get_chemical_symbols(), atoms.positions))]
+    return "MODEL     1\n" + "".join(records) + "ENDMDL\n"
+
+
 class DraggableViewer(nglview.NGLWidget):
     """An NGLWidget whose atoms can be dragged with the mouse; positions come back via traits."""
 
@@ -158,7 +173,7 @@ class DraggableViewer(nglview.NGLWidget):
         """Replace the shown structure (ball and stick, atom labels off) and install dragging."""
         for component_id in list(self._ngl_component_ids):
             self.remove_component(component_id)
-        self.add_component(nglview.ASEStructure(atoms), default_representation=False)
+        self.add_component(nglview.TextStructure(pdb_text(atoms), ext="pdb"), default_representation=False)
         self.add_ball_and_stick()
         self.center()
         self._execute_js_code(DRAG_JS)
