@@ -4,10 +4,11 @@
 Each round gives every edge, in the order of how often it is measured (Cu, Ni, Co, Mn, Zn, then
 Ti, V, Cr, Fe), its next ``--batch`` structures from ``STRUCTURES/<Metal>/order.txt`` through
 ``xanesviz simulate`` with the reference settings into ``OUT/<metal>-k``. ``--order pairs`` (the
-default) gives each parent's displaced variants right after the parent (variants of parents
-already computed first), so that at any point about half the spectra are parents and half
-variants, and every variant has its parent: the pairs are drags whose FEFF10 response is
-known. ``--order parents-first`` keeps ``xanesviz derive``'s order (every parent, then the
+default) gives each parent's displaced variants once FEFF10 has finished the parent, before any
+new parent (so a round of new parents is followed by a round of their variants), so that at any
+point about half the spectra are parents and half variants, and every variant has its parent:
+the pairs are drags whose FEFF10 response is known; variants of a parent FEFF10 failed on come
+last of all. ``--order parents-first`` keeps ``xanesviz derive``'s order (every parent, then the
 variants), which at a few spectra an hour reaches no variant for months. With pairs, the k-th edge
 of EDGE_ORDER starts k/9 of the way into the parents (``--no-spread``: all at the first), so that
 the edges together cover many parent geometries rather than the same few with nine metals. A
@@ -51,8 +52,10 @@ def in_pairs(paths: list[Path]) -> list[Path]:
 def pending(order_file: Path, out_dir: Path, order: str = "pairs", shift: float = 0.0) -> list[Path]:
     """Structures of ``order_file`` that ``out_dir``'s manifest does not hold yet, in the order
     ``order`` asks for ("pairs": each parent then its variants; "parents-first": the file's).
-    With "pairs", variants of parents already computed come first (their pairs complete), and
-    ``shift`` (0 to 1) starts the parents that far into the file's list, wrapping around."""
+    With "pairs", variants of parents already computed come first (their pairs complete), then
+    the parents not computed yet, then the variants waiting for them, and the variants of failed
+    parents last; ``shift`` (0 to 1) starts the parents that far into the file's list, wrapping
+    around."""
     records = read_manifest(out_dir) if out_dir.exists() else []
     finished = {record.get("stem") for record in records}
     paths = [Path(line.strip()) for line in order_file.read_text().splitlines() if line.strip()]
@@ -65,12 +68,16 @@ def pending(order_file: Path, out_dir: Path, order: str = "pairs", shift: float 
             return f"{path.stem.split('_')[0]}_{parent_of(path.stem)}"
 
         computed = {record.get("stem") for record in records if record.get("status") == "ok"}
-        first = [p for p in paths if variant_of(p.stem) is not None and parent_stem(p) in computed]
-        paths = first + [p for p in paths if p not in set(first)]
-        # a variant of a parent FEFF10 failed on makes no pair (and likely fails too): last
         failed = {record.get("stem") for record in records if record.get("status") == "failed"}
-        orphan = [p for p in paths if variant_of(p.stem) is not None and parent_stem(p) in failed]
-        paths = [p for p in paths if p not in set(orphan)] + orphan
+        variants = [p for p in paths if variant_of(p.stem) is not None]
+        first = [p for p in variants if parent_stem(p) in computed]
+        # A variant waits until FEFF10 has finished its parent (a batch would otherwise hold both,
+        # and a parent FEFF10 fails on takes its variants with it: Cu 19 of 19 by 2026-12-03).
+        waiting = [p for p in variants if parent_stem(p) not in computed | failed]
+        # a variant of a parent FEFF10 failed on makes no pair (and likely fails too): last
+        orphan = [p for p in variants if parent_stem(p) in failed]
+        later = set(first) | set(waiting) | set(orphan)
+        paths = first + [p for p in paths if p not in later] + waiting + orphan
     return [p for p in paths if p.stem not in finished]
 
 
