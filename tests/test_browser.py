@@ -226,6 +226,41 @@ def test_with_software_webgl_a_held_atom_is_drawn_at_most_every_50_ms(page):
     assert page.evaluate("window._xvRatios[window._xvRatios.length - 1]") == dpr  # at full resolution
 
 
+def test_with_software_webgl_a_page_at_rest_draws_no_frames_and_wakes_when_needed(page):
+    """NGL's two animation-frame loops (the viewer's ticks, the mouse observer's hover watch)
+    sleep while the page rests under software WebGL, and wake with a pointer over the view, a
+    render request or a camera animation (the spin, here), which then runs."""
+    loops = "document.querySelector('canvas[data-xanesviz-drag=ready]')._xvView._xvLoopsAwake()"
+    stage = "document.querySelector('canvas[data-xanesviz-drag=ready]')._xvView.stage"
+    page.mouse.move(5, 5)  # away from the view
+    page.wait_for_function(f"{loops}.every(awake => !awake)", timeout=10_000)
+    count_ticks = f"""() => new Promise(done => {{
+        const viewer = {stage}.viewer, observer = {stage}.mouseObserver;
+        const tick = viewer.animate, listen = observer._listen; let n = 0;
+        viewer.animate = function () {{ n++; return tick.apply(viewer, arguments); }};
+        observer._listen = function () {{ n++; return listen.apply(observer, arguments); }};
+        setTimeout(() => {{ viewer.animate = tick; observer._listen = listen; done(n); }}, 1000);
+    }})"""
+    ticks = []  # the page rests once the kernel's first explanations (atom colours: a redraw) are in
+    while len(ticks) < 10 and (not ticks or ticks[-1]):
+        ticks.append(page.evaluate(count_ticks))
+    assert ticks[-1] == 0, f"NGL's loops ran {ticks} times in successive seconds at rest"
+    box = page.locator("canvas[data-xanesviz-drag=ready]").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert page.evaluate(loops)[1] is True  # the hover watch runs while the pointer is over the view
+    page.mouse.move(5, 5)
+    page.wait_for_function(f"{loops}.every(awake => !awake)", timeout=10_000)
+    page.evaluate(f"{stage}.viewer.requestRender()")
+    assert page.evaluate(loops)[0] is True
+    page.wait_for_function(f"{loops}.every(awake => !awake)", timeout=10_000)
+    before = page.evaluate(f"{stage}.viewerControls.getOrientation().elements.slice()")
+    page.evaluate(f"{stage}.setSpin(true)")
+    time.sleep(0.5)
+    after = page.evaluate(f"{stage}.viewerControls.getOrientation().elements.slice()")
+    page.evaluate(f"{stage}.setSpin(false)")
+    assert not np.allclose(before, after), "the spin did not turn the view"
+
+
 def test_pressing_an_atom_selects_it(page):
     atom = find_atom_pixel(page)
     page.mouse.move(atom["x"], atom["y"])

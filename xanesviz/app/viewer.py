@@ -94,6 +94,51 @@ DRAG_JS = r"""
         frameTimer = setTimeout(function () { frameTimer = null; viewer.requestRender(); }, wait);
       }
     };
+    // NGL also runs two animation-frame loops for ever, the viewer's ticks (camera animations,
+    // the still frame after a change) and the mouse observer's hover watch: a page at rest then
+    // draws 60 frames a second, about 8 % of a core with software compositing. Here both loops
+    // sleep while nothing needs them and wake with the next pointer event over the view, render
+    // request or camera animation.
+    const animations = stage.animationControls, tick = viewer.animate, listen = observer._listen;
+    let ticking = true, listening = true;
+    const wake = function () {
+      if (!ticking) { ticking = true; viewer.frameRequest = window.requestAnimationFrame(viewer.animate); }
+      if (!listening) { listening = true; observer.frameRequest = window.requestAnimationFrame(observer._listen); }
+    };
+    const resting = function () {  // NGL's spin and rock animations wait, paused, in the list
+      return !held && viewer.isStill && !viewer.renderPending && animations.animationList.every(a => a.paused);
+    };
+    const wakeOnResume = function (animation) {
+      const resume = animation.resume;
+      animation.resume = function () { const out = resume.apply(animation, arguments); wake(); return out; };
+    };
+    animations.animationList.forEach(wakeOnResume);
+    viewer.animate = function () {
+      if (resting()) {
+        ticking = false;
+        return;
+      }
+      tick.call(viewer);
+    };
+    observer._listen = function () {
+      if (!observer.overElement && !observer.moving && !observer.doubleClickPending && !observer.scrolled) {
+        listening = false;
+        return;
+      }
+      listen.call(observer);
+    };
+    const limitedRequest = viewer.requestRender, addAnimation = animations.add;
+    viewer.requestRender = function () { limitedRequest(); wake(); };
+    animations.add = function (animation) {
+      const added = addAnimation.call(animations, animation);
+      wakeOnResume(animation);
+      wake();
+      return added;
+    };
+    for (const type of ['pointerover', 'pointermove', 'pointerdown', 'wheel']) {
+      canvas.addEventListener(type, wake, {passive: true});
+    }
+    view._xvLoopsAwake = function () { return [ticking, listening]; };
   }
   view.model.on('change:drag_ack', function () {
     if (inflight !== null && view.model.get('drag_ack') >= inflight) { inflight = null; sendWaiting(); }
