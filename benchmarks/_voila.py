@@ -140,10 +140,10 @@ def drag_latencies(sends: np.ndarray, redraws: np.ndarray) -> tuple[np.ndarray, 
     return np.array(latencies), redrawn, superseded, missing
 
 
-def cpu_by_role(server) -> dict[str, float]:
+def cpu_by_role(server: subprocess.Popen | None = None) -> dict[str, float]:
     """CPU seconds (user + system) so far of the processes that take part, by role: Chromium's
     GPU process (software WebGL and compositing), renderers (the pages), the rest of Chromium,
-    the kernels, the voila server and the Playwright driver."""
+    the kernels, the voila server (if given) and the Playwright driver."""
     roles = {}
     for proc in psutil.process_iter(["cmdline"]):
         try:
@@ -156,7 +156,7 @@ def cpu_by_role(server) -> dict[str, float]:
             role = f"chromium {kind}"
         elif "ipykernel" in cmd:
             role = "kernels"
-        elif proc.pid == server.pid:
+        elif server is not None and proc.pid == server.pid:
             role = "voila server"
         elif "playwright" in cmd:
             role = "playwright driver"

@@ -47,10 +47,9 @@ PROBE = """async () => {
 
 with dashboard_page() as page:
     time.sleep(8)  # the first explanations
-    no_server = type("NoServer", (), {"pid": -1})
-    before, t0 = cpu_by_role(no_server), time.perf_counter()
+    before, t0 = cpu_by_role(), time.perf_counter()
     time.sleep(10)
-    after, rest = cpu_by_role(no_server), time.perf_counter() - t0
+    after, rest = cpu_by_role(), time.perf_counter() - t0
     r = page.evaluate(PROBE)
 print("the page at rest, CPU seconds per second: " + ", ".join(
     f"{role} {(after[role] - before.get(role, 0.0)) / rest:.3f}" for role in sorted(after) if role.startswith("chromium")))
