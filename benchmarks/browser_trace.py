@@ -29,9 +29,8 @@ from _voila import dashboard_page  # noqa: E402
 TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel", "viz", "gpu", "cc"]
 
 
-def drag(page, seconds: float, rate: float) -> None:
-    """Hold the first atom found under the pointer grid and move it 3 px at a time."""
-    atom = find_atom_pixel(page)
+def drag(page, atom: dict, seconds: float, rate: float) -> None:
+    """Hold ``atom`` (screen pixel, from ``find_atom_pixel``) and move it 3 px at a time."""
     x, y = atom["x"], atom["y"]
     page.mouse.move(x, y)
     page.mouse.down()
@@ -77,8 +76,11 @@ def main() -> None:
         page.wait_for_function(f"document.querySelector('{PLOT}') && document.querySelector('{PLOT}').data[1].y",
                                timeout=60_000)
         time.sleep(4.0)  # the first explanations settle
+        # Found before the trace starts: the search picks over a grid of pixels, each pick a
+        # render and a read-back that would otherwise count as the drag's.
+        atom = find_atom_pixel(page)
         page.context.browser.start_tracing(page=page, path=str(trace_path), categories=TRACE_CATEGORIES)
-        drag(page, args.seconds, args.rate)
+        drag(page, atom, args.seconds, args.rate)
         page.context.browser.stop_tracing()
     window = args.seconds + 1.0
     print(f"\ntraced drag ({args.seconds:g} s at {args.rate:g} moves/s, then 1 s): inclusive ms by process, thread, event")

@@ -46,6 +46,7 @@ DRAG_JS = r"""
         stage.viewer.renderer.setPixelRatio(ratio);
         stage.viewer.requestRender();
       }
+      if (!atom && view._xvWakeLoops) { view._xvWakeLoops(); }  // they sleep while an atom is held
     }
   }
   function send(final) {
@@ -72,10 +73,11 @@ DRAG_JS = r"""
   // With software WebGL (no GPU: SwiftShader, llvmpipe) one frame of the 3D view costs tens of
   // ms of CPU, which on a small server the kernel, the spectrum's redraw and other visitors need:
   // while an atom is held, the view is drawn at most every SOFTWARE_FRAME_MS there (a GPU draws
-  // every frame, as before), and at SOFTWARE_HELD_RESOLUTION of its resolution (a quarter of
-  // the pixels to shade; full resolution again on release). The positions sent to Python are not
-  // delayed: every move still moves the atom at once; only its drawing waits.
-  const SOFTWARE_FRAME_MS = 50, SOFTWARE_HELD_RESOLUTION = 0.5, viewer = stage.viewer;
+  // every frame, as before; the spectrum answers at most every MIN_INTERVAL anyway), and at
+  // SOFTWARE_HELD_RESOLUTION of its resolution (an eighth of the pixels to shade; full resolution
+  // again on release). The positions sent to Python are not delayed: every move still moves the
+  // atom at once; only its drawing waits.
+  const SOFTWARE_FRAME_MS = 100, SOFTWARE_HELD_RESOLUTION = 0.35, viewer = stage.viewer;
   view._xvSoftwareGL = (function () {
     try {
       const gl = viewer.renderer.getContext(), info = gl.getExtension('WEBGL_debug_renderer_info');
@@ -98,15 +100,18 @@ DRAG_JS = r"""
     // the still frame after a change) and the mouse observer's hover watch: a page at rest then
     // draws 60 frames a second, about 8 % of a core with software compositing. Here both loops
     // sleep while nothing needs them and wake with the next pointer event over the view, render
-    // request or camera animation.
+    // request or camera animation. While an atom is held they sleep too (no hover, no still
+    // frame mid-drag; its frames come from render requests): otherwise the page would go through
+    // a frame at every display refresh of the drag, most of them with nothing to draw.
     const animations = stage.animationControls, tick = viewer.animate, listen = observer._listen;
     let ticking = true, listening = true;
     const wake = function () {
+      if (held && animations.animationList.every(a => a.paused)) { return; }
       if (!ticking) { ticking = true; viewer.frameRequest = window.requestAnimationFrame(viewer.animate); }
       if (!listening) { listening = true; observer.frameRequest = window.requestAnimationFrame(observer._listen); }
     };
     const resting = function () {  // NGL's spin and rock animations wait, paused, in the list
-      return !held && viewer.isStill && !viewer.renderPending && animations.animationList.every(a => a.paused);
+      return (held || (viewer.isStill && !viewer.renderPending)) && animations.animationList.every(a => a.paused);
     };
     const wakeOnResume = function (animation) {
       const resume = animation.resume;
@@ -121,7 +126,7 @@ DRAG_JS = r"""
       tick.call(viewer);
     };
     observer._listen = function () {
-      if (!observer.overElement && !observer.moving && !observer.doubleClickPending && !observer.scrolled) {
+      if (held || (!observer.overElement && !observer.moving && !observer.doubleClickPending && !observer.scrolled)) {
         listening = false;
         return;
       }
@@ -139,6 +144,7 @@ DRAG_JS = r"""
       canvas.addEventListener(type, wake, {passive: true});
     }
     view._xvLoopsAwake = function () { return [ticking, listening]; };
+    view._xvWakeLoops = wake;
   }
   view.model.on('change:drag_ack', function () {
     if (inflight !== null && view.model.get('drag_ack') >= inflight) { inflight = null; sendWaiting(); }
