@@ -262,38 +262,45 @@ class WACSF(_EstimatorParams):
     def _features(self, numbers: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """The descriptor from neighbour atomic numbers and absorber-to-neighbour vectors."""
         r = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
-        inside = r <= self.r_max
-        z_in, v, r = np.asarray(numbers)[inside].astype(np.intp), vectors[inside], r[inside]
+        z_in, v = np.asarray(numbers).astype(np.intp, copy=False), vectors
+        if len(r) and r.max() > self.r_max:  # a cluster cut at the cutoff (the usual case) needs no mask
+            inside = r <= self.r_max
+            z_in, v, r = z_in[inside], v[inside], r[inside]
         layout = self._layout
         fc = cosine_cutoff(r, self.r_max)
         out = np.empty(layout.n_features)
-        out[0] = (z_in * fc).sum()
+        out[0] = z_in @ fc
         eta2, mu2 = layout.g2
         gauss = np.exp(-eta2 * (r[:, None] - mu2) ** 2).T
         weights = layout.g2_table[z_in] * fc[:, None]  # (n_in, blocks)
         out[1:layout.g4_start] = (gauss @ weights).T.reshape(-1)  # block by block
         if self.n_g4:
-            out[layout.g4_start:] = self._g4_values(list(layout.g4_table[z_in].T), fc, v, r)
+            out[layout.g4_start:] = self._g4_values(layout.g4_table[z_in], fc, v, r)
         return out
 
-    def _g4_values(self, weightings: list[np.ndarray], fc: np.ndarray, v: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """All G4 blocks, one per neighbour-weight vector; the pair geometry is computed once."""
+    def _g4_values(self, weightings: np.ndarray, fc: np.ndarray, v: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """All G4 blocks, one per column of the neighbours' weights ``weightings`` (n_in, n_w),
+        as one matrix product; the pair geometry is computed once."""
+        n_w = weightings.shape[1]
         if len(r) < 2:
-            return np.zeros(self.n_g4 * len(weightings))
+            return np.zeros(self.n_g4 * n_w)
         j, k = pair_indices(len(r))
-        dot = v @ v.T
-        cos = dot[j, k] / (r[j] * r[k])
-        r_jk2 = np.maximum(r[j] ** 2 + r[k] ** 2 - 2.0 * dot[j, k], 0.0)
+        dot = (v @ v.T)[j, k]
+        r_j, r_k = r[j], r[k]
+        squares = r_j * r_j + r_k * r_k
+        r_jk2 = np.maximum(squares - 2.0 * dot, 0.0)
+        cos = dot / (r_j * r_k)
         pair_cutoff = fc[j] * fc[k] * cosine_cutoff(np.sqrt(r_jk2), self.r_max)
-        keep = pair_cutoff != 0.0
+        keep = np.flatnonzero(pair_cutoff)  # pairs beyond the cutoff add nothing
         j, k, cos, pair_cutoff = j[keep], k[keep], cos[keep], pair_cutoff[keep]
-        s2 = r[j] ** 2 + r[k] ** 2 + r_jk2[keep]
-        # Distinct etas and (lambda, zeta) pairs factorise: exp term (n_eta, pairs) x angular (8, pairs).
+        # Distinct etas and (lambda, zeta) pairs factorise: exp term (n_eta, pairs) x angular (n_lz, pairs).
         etas, lam_, zeta_ = self._g4_factors
-        radial = np.exp(-np.outer(etas, s2)) * pair_cutoff  # (n_eta, pairs)
+        radial = np.exp(-np.outer(etas, squares[keep] + r_jk2[keep])) * pair_cutoff  # (n_eta, pairs)
         angular = 2.0 ** (1.0 - zeta_) * np.maximum(1.0 + lam_ * cos, 0.0) ** zeta_  # (n_lz, pairs)
-        # eta-major, then lambda, then zeta within each block
-        return np.concatenate([((radial * (w[j] * w[k])) @ angular.T).reshape(-1) for w in weightings])
+        pair_weights = (weightings[j] * weightings[k]).T  # (n_w, pairs)
+        weighted = (pair_weights[:, None, :] * radial[None]).reshape(n_w * len(etas), -1)
+        # weighting-major, then eta, then lambda, then zeta within each block
+        return (weighted @ angular.T).reshape(-1)
 
     def _derivatives(self, numbers: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The descriptor and its derivative with respect to each neighbour vector (n_features, n, 3)."""

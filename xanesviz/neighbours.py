@@ -96,6 +96,8 @@ class NeighbourMember:
         if len(columns):
             columns = columns[self._within(projected, self._screen.array[columns],
                                            self._screen.squared_norms[columns], self._screen_max_sq)]
+        if not len(columns):  # the common case for a dragged structure: nothing near
+            return columns, np.empty((len(Z), 0))
         return columns, squared_distances(Z, self.inputs.array[columns], self.inputs.squared_norms[columns])
 
     def _within(self, projected, screen, screen_sq, screen_max_sq) -> np.ndarray:
@@ -119,6 +121,8 @@ class NeighbourMember:
             columns, near_d2 = self.candidates(Z)
         else:
             columns, near_d2 = np.arange(d2.shape[1]), d2
+        if not near_d2.size:
+            return columns, near_d2
         K = np.exp(-near_d2 / self.width ** 2)
         K[K < NEGLIGIBLE * self.model_weight] = 0.0
         keep = K.any(axis=0)  # usually a handful of training complexes, or none

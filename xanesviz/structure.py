@@ -205,7 +205,8 @@ def cut_cluster(atoms: Atoms, absorber: int, cutoff: float, source: str = "struc
         dist2 = np.einsum("ij,ij->i", vectors, vectors)
         keep = dist2 <= cutoff * cutoff
         keep[absorber] = False
-        indices, vectors = np.flatnonzero(keep), vectors[keep]
+        indices = np.flatnonzero(keep)
+        vectors = vectors[indices]
     cluster = Cluster(int(atoms.numbers[absorber]), np.asarray(atoms.numbers[indices], dtype=int),
                       np.asarray(vectors, float), np.asarray(indices, dtype=int), int(absorber), len(atoms))
     check_overlaps(cluster, source)
@@ -214,10 +215,27 @@ def cut_cluster(atoms: Atoms, absorber: int, cutoff: float, source: str = "struc
 
 def check_overlaps(cluster: Cluster, source: str = "structure") -> None:
     """Raise if any two atoms of the cluster (absorber included) are closer than MIN_DISTANCE."""
-    points = np.vstack([np.zeros((1, 3)), cluster.vectors])
-    if len(points) < 2:
+    vectors = cluster.vectors
+    if not len(vectors):
         return
-    if len(points) <= SMALL_CLUSTER:  # all pairs at once: faster than a tree, and no scipy import
+    if len(vectors) < SMALL_CLUSTER:  # all pairs at once: faster than a tree, and no scipy import
+        # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b for every pair, and |a|^2 for the absorber's (at the
+        # origin); the few candidates within a rounding margin are measured again directly below.
+        gram = vectors @ vectors.T
+        squares = gram.diagonal().copy()
+        gram *= -2.0
+        gram += squares[:, None]
+        gram += squares[None, :]
+        np.fill_diagonal(gram, squares)  # each neighbour's own entry: its distance to the absorber
+        if gram.min() > MIN_DISTANCE ** 2 + 1e-9 * (1.0 + squares.max()):
+            return
+    _raise_first_overlap(cluster, source)
+
+
+def _raise_first_overlap(cluster: Cluster, source: str) -> None:
+    """The StructureError naming the first pair of the cluster closer than MIN_DISTANCE, if any."""
+    points = np.vstack([np.zeros((1, 3)), cluster.vectors])
+    if len(points) <= SMALL_CLUSTER:
         difference = points[:, None, :] - points[None, :, :]
         close = np.einsum("ijk,ijk->ij", difference, difference) <= MIN_DISTANCE ** 2
         pairs = np.argwhere(np.triu(close, 1))
