@@ -5,7 +5,8 @@
 Names the machine (CPU model, AVX512 or not) and, measured in the same run, in turn with the
 predictions (so both see the same load), the time to stream the model's network weights from
 memory once (summing every float32 weight: the floor for one prediction, which reads each
-weight once), and one prediction's p50 as a multiple of it.
+weight once), and one prediction's p50 as a multiple of it, over the whole run and in ten
+sittings of it (the spread the machine's moving speed gives the ratio).
 """
 
 import argparse
@@ -67,13 +68,18 @@ for _ in range(args.repeats):
     predictor.predict(atoms)
     times.append(time.perf_counter() - t0)
     stream.append(stream_once())
-times = np.array(times) * 1e3
-floor = 1e3 * float(np.median(stream))
+times, stream = np.array(times) * 1e3, np.array(stream) * 1e3
+floor = float(np.median(stream))
 print(f"single structure, 100 atoms ({n_neighbours} within the cutoff), {predictor.n_members} networks: "
       f"p50 {np.percentile(times, 50):.2f} ms, p95 {np.percentile(times, 95):.2f} ms")
 print(f"streaming the {n_bytes / 1e6:.1f} MB of float32 network weights once, in turn with the predictions: "
       f"{floor:.2f} ms ({n_bytes / 1e6 / floor:.1f} GB/s); one prediction (p50) = "
       f"{np.percentile(times, 50) / floor:.2f} x that floor")
+# The same ratio in ten consecutive sittings of the run: how far the machine's moving speed
+# moves it (a ratio from one sitting is not steadier than that).
+sittings = [np.median(t) / np.median(s) for t, s in zip(np.array_split(times, 10), np.array_split(stream, 10))]
+print(f"  in ten sittings of {len(times) // 10} predictions: {min(sittings):.2f}-{max(sittings):.2f} x "
+      f"(median {np.median(sittings):.2f} x)")
 structures = [complex_of(60, seed, metal) for seed in range(500)]
 t0 = time.perf_counter()
 predictor.predict(structures)
