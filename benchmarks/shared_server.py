@@ -13,7 +13,8 @@ is pre-heated) with a short idle-culling time for the measurement
    for ``--seconds``. As in ``dashboard_latency.py``, every position a viewer sends to its kernel
    counts, from the pointer event that put the atom there to the first spectrum redraw showing
    it or a later position (read from the page's own clock); per page it prints positions sent,
-   redrawn, superseded, never drawn, spectrum redraws and page errors, and p50/p95 over all pages;
+   redrawn, superseded, never drawn, spectrum redraws and page errors, and p50/p95 over all pages,
+   also split into the wait before a position is sent and its round trip to the redraw;
 3. prints each kernel's memory (RSS, and USS: the memory only that process holds);
 4. closes half of the pages as a tab is closed (the page unloads: voila's page then asks the
    server to shut its kernel down) and records how soon their kernels end; then drops the
@@ -173,7 +174,7 @@ async def main_async(args, server, url: str, log_path: Path) -> None:
               f"{os.cpu_count()} CPUs): " + ", ".join(f"{role} {seconds / t_cpu:.2f}" for role, seconds in
                                                    sorted(used.items(), key=lambda kv: -kv[1]) if seconds > 0.01))
         print(machine_line())
-        pooled = []
+        pooled, waits, trips = [], [], []
         for k, user in enumerate(users, 1):
             rec = user.get("record")
             if rec is None:
@@ -183,6 +184,13 @@ async def main_async(args, server, url: str, log_path: Path) -> None:
             redraws = np.array(rec["redraws"], float).reshape(-1, 2)
             lat, redrawn, superseded, missing = drag_latencies(sends, redraws)
             pooled.append(lat)
+            # the two parts of a latency: waiting to be sent (the viewer has one position in flight
+            # at a time) and the round trip from its sending to the spectrum's redraw
+            for seq, origin, sent, _final in sends:
+                later = np.nonzero(redraws[:, 1] >= seq)[0]
+                if len(later):
+                    waits.append(sent - origin)
+                    trips.append(redraws[later[0], 0] - sent)
             pct = (lambda q: np.percentile(lat, q)) if len(lat) else (lambda q: np.nan)  # noqa: E731
             print(f"page {k}: {len(rec['moves'])} pointer moves in {user['held_s']:.1f} s, {len(sends)} positions sent, "
                   f"{redrawn} redrawn, {superseded} superseded, {missing} never drawn; {len(redraws)} spectrum "
@@ -195,6 +203,9 @@ async def main_async(args, server, url: str, log_path: Path) -> None:
             print(f"all {len(pooled)} pages, every sent position: drag -> redraw p50 {np.percentile(lat, 50):.0f} ms, "
                   f"p95 {np.percentile(lat, 95):.0f} ms, max {lat.max():.0f} ms ({len(lat)} positions; "
                   f"mouse moves every {1000 / args.rate:.0f} ms on {args.users} pages at once)")
+            print(f"  of which waiting to be sent (one position in flight per page): p50 {np.percentile(waits, 50):.0f} ms, "
+                  f"p95 {np.percentile(waits, 95):.0f} ms; sent -> redrawn: p50 {np.percentile(trips, 50):.0f} ms, "
+                  f"p95 {np.percentile(trips, 95):.0f} ms")
         running = kernel_processes(server)
         print(f"memory per kernel ({len(running)} kernels):")
         for kernel_id, process in running.items():
