@@ -1,4 +1,4 @@
-"""Shared bits of the benchmark scripts: where the reference data lives."""
+"""Shared bits of the benchmark scripts: where the reference data lives, the timing scripts' test complex."""
 
 import sys
 import zipfile
@@ -31,3 +31,18 @@ def load_saved_predictions(path, names, k: int, seed: int, recipe: str | None = 
         sys.exit(f"{path} holds predictions of another recipe, split or data set "
                  f"(need {recipe or 'any recipe'}, {k}-fold, seed {seed}, grouping {group})")
     return saved
+
+
+def complex_of(n_atoms: int, seed: int = 0, metal: int = 26):
+    """The metal (Fe) at the origin, an octahedral first shell and outer atoms spread to ~8 Å, ≥1 Å apart."""
+    import numpy as np
+    from ase import Atoms
+
+    rng = np.random.default_rng(seed)
+    positions = [[0, 0, 0]] + list(2.0 * np.vstack([np.eye(3), -np.eye(3)]))
+    while len(positions) < n_atoms:
+        p = rng.uniform(-7.5, 7.5, 3)
+        if 2.8 < np.linalg.norm(p) < 8.0 and np.min(np.linalg.norm(np.array(positions) - p, axis=1)) > 1.0:
+            positions.append(p)
+    numbers = [metal] + [7] * 6 + list(rng.choice([1, 6, 6, 8], n_atoms - 7))
+    return Atoms(numbers=numbers, positions=positions)

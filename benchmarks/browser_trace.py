@@ -6,9 +6,10 @@ Serves ``voila app.ipynb`` (127.0.0.1, the repository's voila.json), opens it in
 Chromium (software WebGL, as in the tests), holds an atom of the gallery's first complex and
 moves it ``--rate`` times a second for ``--seconds`` under Chromium's tracing (the
 ``devtools.timeline``, ``viz``, ``gpu`` and ``cc`` categories), and prints the events with the
-most time by process and thread (inclusive: nested events count in their parents too) and
-their share of the drag. It shows the browser's native work (frames, commits, WebGL read-backs,
-the display compositor) that ``page_profile.py``'s JS profile lumps together as "(program)".
+most time by process and thread (inclusive: nested events count in their parents too), their
+share of the drag and how many there were, then the renderer's frames, animation-frame callbacks
+and WebGL read-backs. It shows the browser's native work (frames, commits, WebGL read-backs, the
+display compositor) that ``page_profile.py``'s JS profile lumps together as "(program)".
 """
 
 import argparse
@@ -45,8 +46,8 @@ def drag(page, atom: dict, seconds: float, rate: float) -> None:
     time.sleep(1.0)  # the last position is drawn
 
 
-def trace_totals(path: Path) -> collections.Counter:
-    """Milliseconds of complete events by (process, thread, event name)."""
+def trace_totals(path: Path) -> tuple[collections.Counter, collections.Counter]:
+    """Milliseconds, and how many, of complete events by (process, thread, event name)."""
     trace = json.loads(path.read_text())
     events = trace["traceEvents"] if isinstance(trace, dict) else trace
     names = {}
@@ -54,13 +55,14 @@ def trace_totals(path: Path) -> collections.Counter:
         if event.get("ph") == "M" and event.get("name") in ("thread_name", "process_name"):
             key = (event["pid"], event["tid"] if event["name"] == "thread_name" else None)
             names[key] = event["args"]["name"]
-    totals = collections.Counter()
+    totals, counts = collections.Counter(), collections.Counter()
     for event in events:
         if event.get("ph") == "X" and "dur" in event:
             process = names.get((event["pid"], None), str(event["pid"]))
             thread = names.get((event["pid"], event["tid"]), str(event["tid"]))
             totals[(process, thread, event["name"])] += event["dur"] / 1e3
-    return totals
+            counts[(process, thread, event["name"])] += 1
+    return totals, counts
 
 
 def main() -> None:
@@ -84,8 +86,14 @@ def main() -> None:
         page.context.browser.stop_tracing()
     window = args.seconds + 1.0
     print(f"\ntraced drag ({args.seconds:g} s at {args.rate:g} moves/s, then 1 s): inclusive ms by process, thread, event")
-    for (process, thread, name), ms in trace_totals(trace_path).most_common(args.top):
-        print(f"{ms:8.0f} ms ({ms / 1e3 / window:4.0%})  {process[:12]:12s} {thread[:24]:24s} {name}")
+    totals, counts = trace_totals(trace_path)
+    for key, ms in totals.most_common(args.top):
+        process, thread, name = key
+        print(f"{ms:8.0f} ms ({ms / 1e3 / window:4.0%}) {counts[key]:6d}x  {process[:12]:12s} {thread[:24]:24s} {name}")
+    # how often the page went through a frame, and what asked for one
+    for name in ("ProxyMain::BeginMainFrame", "FireAnimationFrame", "GLES2::ReadPixels"):
+        key = ("Renderer", "CrRendererMain", name)
+        print(f"renderer main thread, {name}: {counts[key]} events, {totals[key]:.0f} ms")
     print(machine_line())
 
 

@@ -4,6 +4,7 @@
 """
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -11,10 +12,9 @@ import numpy as np
 
 from xanesviz import Predictor
 
-source = (Path(__file__).parent / "latency.py").read_text()
-namespace = {}
-exec(source[: source.index("parser =")], namespace)  # reuse complex_of() without running latency.py
-complex_of = namespace["complex_of"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import complex_of  # noqa: E402
+
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--model")

@@ -15,24 +15,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from ase import Atoms
 from ase.data import atomic_numbers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import complex_of  # noqa: E402
 from _machine import machine_line  # noqa: E402
 from xanesviz import Predictor  # noqa: E402
-
-
-def complex_of(n_atoms: int, seed: int = 0, metal: int = 26) -> Atoms:
-    """The metal (Fe) at the origin, an octahedral first shell and outer atoms spread to ~8 Å, ≥1 Å apart."""
-    rng = np.random.default_rng(seed)
-    positions = [[0, 0, 0]] + list(2.0 * np.vstack([np.eye(3), -np.eye(3)]))
-    while len(positions) < n_atoms:
-        p = rng.uniform(-7.5, 7.5, 3)
-        if 2.8 < np.linalg.norm(p) < 8.0 and np.min(np.linalg.norm(np.array(positions) - p, axis=1)) > 1.0:
-            positions.append(p)
-    numbers = [metal] + [7] * 6 + list(rng.choice([1, 6, 6, 8], n_atoms - 7))
-    return Atoms(numbers=numbers, positions=positions)
 
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
