@@ -46,3 +46,27 @@ def complex_of(n_atoms: int, seed: int = 0, metal: int = 26):
             positions.append(p)
     numbers = [metal] + [7] * 6 + list(rng.choice([1, 6, 6, 8], n_atoms - 7))
     return Atoms(numbers=numbers, positions=positions)
+
+
+def timed_model(description: str, repeats: int):
+    """The timing scripts' start: their options (``--model``, ``--repeats``), the command and machine
+    printed, then their subject: the bundle, ``complex_of(100)`` with the model's metal at the centre,
+    and the networks' float32 weights and biases as the forward pass holds them (a bundle may read
+    them from another bundle's folder: card ``networks_from``). Returns ``(args, predictor, atoms,
+    weights)``."""
+    import argparse
+
+    from _machine import machine_line
+    from ase.data import atomic_numbers
+    from xanesviz import Predictor
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--model")
+    parser.add_argument("--repeats", type=int, default=repeats)
+    args = parser.parse_args()
+    print("command: " + " ".join([Path(sys.executable).name] + sys.argv))
+    print(machine_line())
+    predictor = Predictor.load(args.model)
+    atoms = complex_of(100, metal=atomic_numbers[predictor.element])
+    network = predictor.ensemble.network
+    return args, predictor, atoms, list(network.weights) + list(network.biases)

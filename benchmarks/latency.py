@@ -9,7 +9,6 @@ weight once), and one prediction's p50 as a multiple of it, over the whole run a
 sittings of it (the spread the machine's moving speed gives the ratio).
 """
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -18,24 +17,13 @@ import numpy as np
 from ase.data import atomic_numbers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import complex_of  # noqa: E402
+from _common import complex_of, timed_model  # noqa: E402
 from _machine import machine_line  # noqa: E402
-from xanesviz import Predictor  # noqa: E402
 
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--model")
-parser.add_argument("--repeats", type=int, default=2000)
-args = parser.parse_args()
-print("command: " + " ".join([Path(sys.executable).name] + sys.argv))
-print(machine_line())
-predictor = Predictor.load(args.model)
-metal = atomic_numbers[predictor.element]  # the model's edge's metal at the centre
-atoms = complex_of(100, metal=metal)
+args, predictor, atoms, weights = timed_model(__doc__.splitlines()[0], repeats=2000)
+metal = atomic_numbers[predictor.element]
 n_neighbours = len(predictor.cluster(atoms).numbers)
-# The networks' float32 weights and biases as the forward pass holds them (a bundle may read
-# them from another bundle's folder: card ``networks_from``).
-weights = list(predictor.ensemble.network.weights) + list(predictor.ensemble.network.biases)
 n_bytes = sum(a.nbytes for a in weights)
 
 

@@ -10,33 +10,22 @@ whole ``predict``; then the pass over the weights itself (the floor ``latency.py
 Medians over ``--repeats``. Run it with ``PYTHONPATH`` at another checkout to time that code.
 """
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from ase.data import atomic_numbers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_line  # noqa: E402
-from _common import complex_of  # noqa: E402
-from xanesviz import Predictor  # noqa: E402
+from _common import timed_model  # noqa: E402
 
 STEPS = ("cluster", "descriptor", "standardise", "networks", "other members", "whole predict", "weights once")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model")
-    parser.add_argument("--repeats", type=int, default=1500)
-    args = parser.parse_args()
-    print("command: " + " ".join([Path(sys.executable).name] + sys.argv))
-    print(machine_line())
-    predictor = Predictor.load(args.model)
+    args, predictor, atoms, weights = timed_model(__doc__.splitlines()[0], repeats=1500)
     ensemble = predictor.ensemble
-    atoms = complex_of(100, metal=atomic_numbers[predictor.element])
-    weights = list(ensemble.network.weights) + list(ensemble.network.biases)
 
     def stream() -> None:
         for array in weights:
