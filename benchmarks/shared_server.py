@@ -149,6 +149,23 @@ async def wait_gone(server, kernel_ids: set[str], timeout: float) -> dict[str, f
     return {kernel_id: gone.get(kernel_id) for kernel_id in kernel_ids}
 
 
+def cpu_per_position_line(used: dict[str, float], n_sent: int, users: int, cpus: int) -> str:
+    """CPU per position sent, over the drags and their settling, split into the server's side
+    (kernels, voila), the browsers' (every Chromium process) and the driver's; and what the
+    server's side alone would load the machine with if each page sent a position at the viewer's
+    fastest (one per 100 ms), its browser running on the user's own machine."""
+    if not n_sent:
+        return "CPU per position: no position sent"
+    server_ms = 1000 * sum(v for k, v in used.items() if k in ("kernels", "voila server")) / n_sent
+    browser_ms = 1000 * sum(v for k, v in used.items() if k.startswith("chromium")) / n_sent
+    driver_ms = 1000 * used.get("playwright driver", 0.0) / n_sent
+    share = browser_ms / max(server_ms + browser_ms + driver_ms, 1e-9)
+    return (f"CPU per position sent ({n_sent} positions, the settling included): server side (kernels + voila) "
+            f"{server_ms:.0f} ms, browsers {browser_ms:.0f} ms ({share:.0%} of it), driver {driver_ms:.0f} ms; "
+            f"the server's side alone, {users} page(s) each sending every 100 ms (the viewer's fastest): "
+            f"{users * server_ms / 100:.2f} of {cpus} CPUs")
+
+
 async def main_async(args, server, url: str, log_path: Path) -> None:
     async with async_playwright() as p:
         before = set(kernel_processes(server))
@@ -174,7 +191,7 @@ async def main_async(args, server, url: str, log_path: Path) -> None:
               f"{os.cpu_count()} CPUs): " + ", ".join(f"{role} {seconds / t_cpu:.2f}" for role, seconds in
                                                    sorted(used.items(), key=lambda kv: -kv[1]) if seconds > 0.01))
         print(machine_line())
-        pooled, waits, trips = [], [], []
+        pooled, waits, trips, n_sent = [], [], [], 0
         for k, user in enumerate(users, 1):
             rec = user.get("record")
             if rec is None:
@@ -183,6 +200,7 @@ async def main_async(args, server, url: str, log_path: Path) -> None:
             sends = np.array(rec["sends"], float).reshape(-1, 4)
             redraws = np.array(rec["redraws"], float).reshape(-1, 2)
             lat, redrawn, superseded, missing = drag_latencies(sends, redraws)
+            n_sent += len(sends)
             pooled.append(lat)
             # the two parts of a latency: waiting to be sent (the viewer has one position in flight
             # at a time) and the round trip from its sending to the spectrum's redraw
@@ -206,6 +224,7 @@ async def main_async(args, server, url: str, log_path: Path) -> None:
             print(f"  of which waiting to be sent (one position in flight per page): p50 {np.percentile(waits, 50):.0f} ms, "
                   f"p95 {np.percentile(waits, 95):.0f} ms; sent -> redrawn: p50 {np.percentile(trips, 50):.0f} ms, "
                   f"p95 {np.percentile(trips, 95):.0f} ms")
+            print(cpu_per_position_line(used, n_sent, args.users, os.cpu_count() or 1))
         running = kernel_processes(server)
         print(f"memory per kernel ({len(running)} kernels):")
         for kernel_id, process in running.items():
