@@ -372,6 +372,93 @@ def test_train_edges_chooses_the_residual_member_by_cv(feff_root, networks, tmp_
         assert "G,ALPHA" in capsys.readouterr().err
 
 
+def test_a_linear_member_is_fitted_to_spectra_and_drags_shared_and_survives_a_bundle(feff_root, networks, tmp_path):
+    """``linear=(pairs, alpha)``: a member linear in the descriptor, fitted on what the map misses
+    in the spectra and the data's own drags, is added to the spectrum; one bundle holds it, the
+    others read it; loaded, a bundle predicts and differentiates the same; not with a kernel member."""
+    from xanesviz.linear_member import LinearMember
+
+    base = load_bundle(networks / "fe-k")
+    data = pool(read_edges(feff_root), base.descriptor)
+    mapped = FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0, pair_weight=1.0)
+    corrected = FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0, pair_weight=1.0, linear=(3.0, 0.1))
+    assert corrected.linear == (3.0, 0.1) and mapped.linear is None and corrected.residual is None
+    member = corrected.ensemble.residual
+    assert isinstance(member, LinearMember)
+    Z = corrected.ensemble.standardise(data.X)
+    missed = data.y - mapped.predict(data.X, data.edges)
+    reference = LinearMember.fit(Z, missed, variant_pairs(data), pair_weight=3.0, alpha=0.1)
+    np.testing.assert_allclose(member.weights, reference.weights, atol=1e-10)
+    np.testing.assert_allclose(corrected.predict(data.X, data.edges),
+                               mapped.predict(data.X, data.edges) + member.forward(Z), atol=1e-9)
+    assert np.abs(member.forward(Z)).max() > 1e-3
+    # trained on a mask (as in CV) it is the model of those samples alone: their drags found by row
+    mask = data.parents != "CCCCCC"
+    on_mask = FdmnesTransfer.fit(data, base.ensemble, mask, 4.0, 3.0, pair_weight=1.0, linear=(3.0, 0.1))
+    alone = FdmnesTransfer.fit(data.subset(mask), base.ensemble, None, 4.0, 3.0, pair_weight=1.0, linear=(3.0, 0.1))
+    np.testing.assert_allclose(on_mask.predict(data.X, data.edges), alone.predict(data.X, data.edges), atol=1e-9)
+    spectra_only = FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0, pair_weight=1.0, linear=(0.0, 0.1))
+    assert ((spectra_only.predict(data.X, data.edges) - data.y) ** 2).sum() < 0.9 * (missed ** 2).sum()
+
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    write_edge_bundles(corrected, data, load_bundle(root / "fe-k"), root, elements=("Cu", "Fe", "Zn"),
+                       map_ridge=3.0)
+    assert (root / "fe-k-feff" / "residual.npz").is_file() and not (root / "cu-k-feff" / "residual.npz").exists()
+    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    assert card["residual_from"] == "fe-k-feff" and card["residual_kernel"] is None
+    assert card["linear_member"]["pair_weight"] == 3.0 and card["linear_member"]["alpha"] == 0.1
+    assert "linear member" in card["method"]
+    for element in ("Cu", "Fe", "Zn"):
+        loaded = load_bundle(root / f"{element.lower()}-k-feff").ensemble
+        assert isinstance(loaded.residual, LinearMember)
+        np.testing.assert_allclose(loaded.predict_mean(data.X), corrected.predict(data.X, [element] * len(data)),
+                                   atol=1e-5)
+    assert_gradient_matches_finite_differences(Predictor.load(root / "cu-k-feff"))
+    # a holder file whose member does not fit the networks: a one-line error naming it
+    np.savez(root / "fe-k-feff" / "residual.npz", linear_centre=np.zeros(3), linear_weights=np.zeros((3, 2)))
+    with pytest.raises(ModelBundleError, match="residual.npz: shapes do not match"):
+        load_bundle(root / "cu-k-feff")
+    with pytest.raises(XanesvizError, match="one residual member only"):
+        FdmnesTransfer.fit(data, base.ensemble, map_ridge=3.0, residual=(1.0, 0.1), linear=(0.3, 1.0))
+
+
+def test_train_edges_chooses_the_linear_member_by_cv(feff_root, networks, tmp_path, capsys):
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"), "--cv", "3",
+                 "--mean-prior", "4", "--map-ridge", "3", "--linear-member", "auto"]) == 0
+    out = capsys.readouterr().out
+    chosen = re.search(r"linear member, CV Δμ median: none: [\d.]+ %, pairs 0.3, alpha 0.3: [\d.]+ %, .*; "
+                       r"chosen (none|pairs \S+, alpha \S+)$", out, re.M)
+    assert chosen, out
+    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    if chosen.group(1) == "none":
+        assert card["linear_member"] is None
+    else:
+        pairs, alpha = re.match(r"pairs (\S+), alpha (\S+)", chosen.group(1)).groups()
+        assert (card["linear_member"]["pair_weight"], card["linear_member"]["alpha"]) == (float(pairs), float(alpha))
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--map-ridge", "3", "--linear-member", "2,0.5"]) == 0
+    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    assert (card["linear_member"]["pair_weight"], card["linear_member"]["alpha"]) == (2.0, 0.5)
+    # by default, none (it follows drags of held-out complexes less well)
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--map-ridge", "3"]) == 0
+    assert json.loads((root / "cu-k-feff" / "model_card.json").read_text())["linear_member"] is None
+    assert "linear member" not in capsys.readouterr().out
+    # a kernel member asked for: no linear one, and said so
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--map-ridge", "3", "--residual-kernel", "0.5,2", "--linear-member", "2,0.5"]) == 0
+    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    assert card["linear_member"] is None and card["residual_kernel"]["alpha"] == 2.0
+    assert "no linear member" in capsys.readouterr().err
+    for bad in ("1,0", "-1,1", "1", "a,b", "nan,1"):
+        with pytest.raises(SystemExit):
+            main(["train-edges", str(feff_root), "-o", str(root), "--linear-member", bad])
+        assert "PAIRS,ALPHA" in capsys.readouterr().err
+
+
 def test_fine_tuned_networks_fit_better_and_are_stored_once_for_every_edge(feff_root, networks, tmp_path, capsys):
     """``fine_tune`` trains the recalibrated networks further on the FEFF10 spectra: the training
     error falls below the map's; the Fe bundle then holds the new networks (and the trust

@@ -12,8 +12,9 @@ A bundle directory holds
   or the model's in-sample residual (``neighbour_mode``), and its training inputs unless the
   bundle holds them already (the kernel member's, or the training features), when the recipe
   has one (``neighbour_width`` > 0);
-* ``residual.npz``: a residual kernel member's training inputs, dual coefficients (spectrum
-  units) and width, added to the mean after any output map (the FEFF10 edge models);
+* ``residual.npz``: a residual member added to the mean after any output map (the FEFF10 edge
+  models): a kernel member's training inputs, dual coefficients (spectrum units) and width, or a
+  linear member's centre and weights (:mod:`xanesviz.linear_member`);
 * ``importance.npz``: permutation importance per feature and energy point (optional);
 * ``model_card.json``: edge, energy grid, descriptor parameters and fingerprint, training data
   summary, recipe, CV metrics, package version.
@@ -200,6 +201,23 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _load_residual(path: Path, n_inputs: int, n_energy: int):
+    """The residual member of ``residual.npz``: a kernel ridge member or a linear one, by its arrays."""
+    from .linear_member import LinearMember
+
+    arrays = _load_npz(path, ())
+    if "linear_weights" in arrays:
+        arrays = _load_npz(path, ("linear_centre", "linear_weights"))
+        member = LinearMember.from_arrays(arrays)
+        if member.centre.shape != (n_inputs,) or member.weights.shape != (n_inputs, n_energy):
+            raise ModelBundleError(f"{path}: shapes do not match the network and the energy grid")
+        return member
+    member = KernelMember.from_arrays(_load_npz(path, ("kernel_train_inputs", "kernel_dual", "kernel_gamma")))
+    if member.train_inputs.shape[1] != n_inputs or member.dual.shape != (len(member.train_inputs), n_energy):
+        raise ModelBundleError(f"{path}: shapes do not match the network and the energy grid")
+    return member
+
+
 def _load_npz(path: Path, keys: tuple[str, ...]) -> dict:
     if not path.is_file():
         raise ModelBundleError(f"{path}: missing from the model bundle")
@@ -321,18 +339,14 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
         if not residual_file.is_file():
             raise ModelBundleError(f"{path}: its residual member should be in {residual_file}, which is missing")
     if residual_file.is_file():
-        residual = KernelMember.from_arrays(_load_npz(residual_file, ("kernel_train_inputs", "kernel_dual",
-                                                                      "kernel_gamma")))
-        if residual.train_inputs.shape[1] != network.n_inputs or residual.dual.shape != (len(residual.train_inputs),
-                                                                                          len(energy)):
-            raise ModelBundleError(f"{residual_file}: shapes do not match the network and the energy grid")
+        residual = _load_residual(residual_file, network.n_inputs, len(energy))
     for name, arr in (("weights", np.concatenate([w.ravel() for w in network.weights])), ("x_scale", pre["x_scale"]),
                       ("kernel", np.zeros(1) if kernel is None else np.concatenate([kernel.dual.ravel(),
                                                                                       kernel.train_inputs.ravel()])),
                       ("neighbours", np.zeros(1) if neighbours is None else np.concatenate(
                           [neighbours.train_inputs.ravel(), neighbours.train_values.ravel()])),
                       ("residual member", np.zeros(1) if residual is None else np.concatenate(
-                          [residual.dual.ravel(), residual.train_inputs.ravel(), [residual.gamma]]))):
+                          [np.ravel(v) for v in residual.arrays().values()]))):
         if not np.all(np.isfinite(arr)):
             raise ModelBundleError(f"{path}: non-finite {name}")
     ensemble = Ensemble(support, pre["x_mean"], pre["x_scale"], pre["y_mean"], pre["y_scale"], network, kernel,

@@ -28,6 +28,7 @@ from .data import Dataset, load_dataset
 from .derived_set import parent_of, variant_of
 from .errors import XanesvizError
 from .kernel import KernelMember
+from .linear_member import LinearMember
 from .model import Recipe, train
 from .structure import TRANSITION_METALS
 
@@ -158,6 +159,7 @@ class FdmnesTransfer(EdgeModel):
         self.output_map = output_map  # (n_E, n_E) or None (per-energy factors, folded into y_scale)
         self.map_offset = map_offset  # the pooled mean - centre @ map
         self.residual = None  # (g, alpha) of the residual kernel member, if it has one
+        self.linear = None  # (pair weight, alpha) of the linear member, if it has one
         self.fine_tuned = None  # (learning rate, epochs, pair weight) if the networks were trained further on FEFF10
         self.pair_weight = 0.0  # the weight of the data's own drags in the map's fit
 
@@ -165,7 +167,7 @@ class FdmnesTransfer(EdgeModel):
     def fit(cls, data: Pooled, base, mask: np.ndarray | None = None, prior: float = 0.0,
             map_ridge: float | None = None, residual: tuple[float, float] | None = None,
             fine_tune: tuple | None = None, seed: int = 0,
-            pair_weight: float = 0.0) -> "FdmnesTransfer":
+            pair_weight: float = 0.0, linear: tuple[float, float] | None = None) -> "FdmnesTransfer":
         """``prior``: an edge's mean spectrum is shrunk toward the pooled mean as if the pooled
         mean were ``prior`` more spectra of that edge, (n m_e + prior m) / (n + prior): an edge with
         a handful of spectra leans on all edges, one with many on its own. ``map_ridge``: None for
@@ -180,21 +182,32 @@ class FdmnesTransfer(EdgeModel):
         extra rows, weighted so that together they count λ times as much as the spectra
         themselves: the map then also learns how FEFF10's spectrum *changes* when a structure
         moves, which the spectra alone hardly constrain (their differences between complexes are
-        far larger)."""
+        far larger). ``linear``: None, or (pair weight, ridge alpha) of a linear member on the
+        standardised descriptor (:class:`~xanesviz.linear_member.LinearMember`), fitted last, in
+        place of the kernel member, to the in-sample residuals of the spectra and, with that pair
+        weight, of the data's own drags: a response to a move that the networks lack can be added."""
+        if residual is not None and linear is not None:
+            raise XanesvizError("one residual member only: a kernel member or a linear one, not both")
         model = cls._fit_recalibration(data, base, mask, prior, map_ridge, pair_weight)
         model.pair_weight = float(pair_weight)
         if fine_tune is not None:
             model.fine_tune_networks(data, mask, *fine_tune, seed=seed)  # (lr, epochs[, pair weight])
-        if residual is None:
+        if residual is None and linear is None:
             return model
         mask = np.ones(len(data), bool) if mask is None else mask
         Z = model.ensemble.standardise(data.X[mask])
         missed = data.y[mask] - model.predict(data.X[mask], data.edges[mask])
-        member = KernelMember.fit(Z, missed, gamma=float(residual[0]) / Z.shape[1], alpha=float(residual[1]))
+        if linear is not None:
+            row = np.cumsum(mask) - 1  # a sample's row in Z
+            pairs = row[variant_pairs(data, mask)]
+            member = LinearMember.fit(Z, missed, pairs, pair_weight=float(linear[0]), alpha=float(linear[1]))
+            model.linear = tuple(float(v) for v in linear)
+        else:
+            member = KernelMember.fit(Z, missed, gamma=float(residual[0]) / Z.shape[1], alpha=float(residual[1]))
+            model.residual = tuple(float(v) for v in residual)
         model.ensemble = dataclasses.replace(model.ensemble, residual=member)
         if model.premap is not None:
             model.premap = dataclasses.replace(model.premap, residual=member)
-        model.residual = tuple(float(v) for v in residual)
         return model
 
     @classmethod
@@ -265,11 +278,12 @@ class FdmnesTransfer(EdgeModel):
 
 def transfer_cv_median(data: Pooled, base, energy_rel: np.ndarray, prior: float, map_ridge: float | None,
                        k: int = 5, seed: int = 0, residual: tuple[float, float] | None = None,
-                       fine_tune: tuple | None = None, pair_weight: float = 0.0) -> float:
+                       fine_tune: tuple | None = None, pair_weight: float = 0.0,
+                       linear: tuple[float, float] | None = None) -> float:
     """Δμ median (%) over all edges of :class:`FdmnesTransfer` with these settings, by ``k``-fold
     CV grouped by parent (no edge left out): what ``train-edges`` chooses the settings by."""
     fit = {"t": lambda mask, fold_seed: FdmnesTransfer.fit(data, base, mask, prior, map_ridge, residual, fine_tune,
-                                                           fold_seed, pair_weight)}
+                                                           fold_seed, pair_weight, linear)}
     run = cross_validate_edges(data, fit, energy_rel, k=k, seed=seed, leave_edge_out=False)
     return run["scores"]["t"]["all"]["all"]["delta_mu_median_pct"]
 
@@ -424,6 +438,11 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                        + ("" if model.residual is None else
                           "; then a kernel ridge member on the descriptor, fitted over all edges, adds what that "
                           "recalibration still misses")
+                       + ("" if model.linear is None else
+                          "; then a linear member on the descriptor, fitted over all edges to what that "
+                          "recalibration still misses in the spectra and"
+                          + (f", with {model.linear[0]:g} times their weight," if model.linear[0] else "")
+                          + " in the changes of spectrum between each displaced structure and its parent, adds it")
                        + ("" if n_edge else "; this edge has no spectra yet, so the pooled mean of the other "
                                             "edges stands in")),
             "training_data": {
@@ -452,6 +471,11 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                 "gamma": model.residual[0] / model.ensemble.n_inputs,
                 "what": "RBF kernel ridge on the standardised descriptor, fitted on all edges' in-sample residuals "
                         "of the recalibrated networks, added to the spectrum (residual.npz)"},
+            "linear_member": None if model.linear is None else {
+                "pair_weight": model.linear[0], "alpha": model.linear[1],
+                "what": "ridge regression, linear in the standardised descriptor, of all edges' in-sample residuals of "
+                        "the recalibrated networks and, weighted, of their residuals in each displaced structure's "
+                        "change from its parent; added to the spectrum (residual.npz: centre and weights)"},
         }
         if cv is not None:
             card["cv_metrics"] = {"k": cv["k"], "group": "parent complex (all metals and variants of it in one fold)",

@@ -9,9 +9,10 @@ One class for a model that :func:`xanesviz.model.train` returns and
    spread its uncertainty;
 3. the kernel ridge member (:class:`~xanesviz.kernel.KernelMember`), if any, blended into that
    mean with the recipe's ``kernel_weight``;
-4. a residual kernel member (a :class:`~xanesviz.kernel.KernelMember` in spectrum units), if
-   any, added to the mean: the FEFF10 edge models' correction, learned from the descriptor, of
-   what their recalibrated networks miss;
+4. a residual member (a :class:`~xanesviz.kernel.KernelMember` or a
+   :class:`~xanesviz.linear_member.LinearMember`, in spectrum units), if any, added to the mean:
+   the FEFF10 edge models' correction, learned from the descriptor, of what their recalibrated
+   networks miss;
 5. the nearest-neighbour member (:class:`~xanesviz.neighbours.NeighbourMember`), if any.
 
 Every member provides its value and its derivative with respect to z, so
@@ -29,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .kernel import KernelMember, blend
+from .linear_member import LinearMember
 from .neighbours import NeighbourMember
 from .network import StackedMLP
 
@@ -69,7 +71,7 @@ class Ensemble:
     keras_networks: list | None = None  # the trained Keras networks (after training only; saved as .keras)
     history: list = field(default_factory=list)  # mean training loss per epoch (after training only)
     train_seconds: float = 0.0
-    residual: KernelMember | None = None  # added to the mean, in spectrum units (not mapped by with_output_map)
+    residual: KernelMember | LinearMember | None = None  # added to the mean, in spectrum units (not mapped by with_output_map)
 
     # -- shapes ----------------------------------------------------------------------------
     @property
