@@ -216,6 +216,7 @@ def main(argv=None) -> int:
     in_sample = args.model is None
     rows = {family: [] for family in args.families}
     responses: dict = {}  # (complex, family) -> (model's Δμ, FEFF10's Δμ)
+    unmoved: list = []  # (model's spectrum, FEFF10's on the model's grid) of each complex as it is
     done = {r["stem"] for r in read_manifest(feff_dir) if r["status"] == "ok"}
     for file in files:
         if file.stem not in done:
@@ -224,6 +225,7 @@ def main(argv=None) -> int:
         base_pred = predictor.predict(atoms).mu
         base_z = predictor.ensemble.standardise(np.atleast_2d(predictor.features(atoms)))[0]
         e, mu = read_spectrum_file(feff_dir / "spectra" / f"{file.stem}.txt")
+        unmoved.append((base_pred, read_spectrum_file(feff_dir / "spectra" / f"{file.stem}.txt", grid)[1]))
         shift, scale, base_feff = align_to(Spectrum(e, mu), Spectrum(grid, base_pred))
         for family in args.families:
             stem = f"{file.stem}@{family}"
@@ -266,6 +268,15 @@ def main(argv=None) -> int:
                          "main_peak_same_direction": int(same.sum()),
                          "median_input_move": round(float(np.median(input_move)), 3),
                          "median_feff_move": round(float(np.median(feff_move)), 4)}
+    accuracy = None
+    if unmoved and "FEFF10" in str(predictor.card.get("training_data", {}).get("method", "")):
+        from xanesviz.evaluation import summarise
+
+        predicted, feff_mu = (np.array(v) for v in zip(*unmoved))
+        accuracy = summarise(grid - grid[0] - 15.0, predicted, feff_mu)
+        print(f"\nThe {len(unmoved)} complexes as they are, the model's spectrum against FEFF10's (same absolute "
+              f"grid, no alignment): Δμ median {accuracy['delta_mu_median_pct']:.2f} % (quartiles "
+              f"{accuracy['delta_mu_q1_pct']:.2f}-{accuracy['delta_mu_q3_pct']:.2f} %)")
     consistency = self_consistency(responses, args.families)
     if consistency:
         print("\nEach method against itself: Δμ of one family against Δμ of another of the same kind, same complex "
@@ -281,7 +292,9 @@ def main(argv=None) -> int:
         record = {"benchmark": "benchmarks/drag_fidelity.py", "command": " ".join(sys.argv[1:]),
                   "model": args.model or "pretrained/fe-k (in-sample)", "feff_settings": args.settings,
                   "complexes": [f.stem for f in files], "machine": cpu_model(),
-                  "date": time.strftime("%Y-%m-%d"), "families": table, "self_consistency": consistency}
+                  "date": time.strftime("%Y-%m-%d"), "families": table, "self_consistency": consistency,
+                  "unmoved_delta_mu_median_pct": None if accuracy is None else
+                  round(accuracy["delta_mu_median_pct"], 3)}
         Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
         print(f"wrote {args.json}")
     return 0

@@ -2,7 +2,7 @@
 
     python benchmarks/edge_models_cv.py [DATA_ROOT] [--seeds 0 1] [--members 2] [--prior 10] [--no-pooled]
         [--ridges 3 10] [--residual-ridge 10] [--fine-tune 1e-4,100 1e-4,30,3 ...] [--fine-tune-ridge 3]
-        [--pair-weight 1] [--no-edge-left-out]
+        [--pair-weight 1] [--no-edge-left-out] [--linear 0.3,0.3 0.3,1 ...] [--maps-only]
 
 DATA_ROOT (default data/feff) holds ``{metal}-k/`` data sets from ``xanesviz simulate``. Every
 method is cross-validated with 5 folds grouped by parent complex (a parent, its displaced
@@ -24,6 +24,9 @@ variants and its other metals in one fold), on each seed's shuffle of the parent
   layer of the networks trained further on all edges' FEFF10 spectra, and with PAIRS > 0 on the
   data's own drags (``--fine-tune LR,EPOCHS[,PAIRS]``, each a method; ``xanesviz train-edges
   --fine-tune``);
+* ``full map R + linear member P,A``: the full map at each R of ``--ridges``, then a member linear
+  in the descriptor fitted over all edges on what it misses in the spectra and, weighted P, in the
+  data's own drags (ridge A; ``--linear``, each a method; ``xanesviz train-edges --linear-member``);
 * ``pooled network``: networks of the Fe recipe (without its nearest-neighbour member, ``--members``
   networks) trained on all edges' deviations from their edge's mean;
 * each model again with the held-out spectrum's edge left out of training (``edge left out``:
@@ -33,7 +36,9 @@ Every full map is fitted with the data's own drags weighted ``--pair-weight`` (`
 train-edges --pair-weight``; default 0 here, 1 in ``train-edges``).
 
 Prints Δμ median (%) per method and edge, parents and displaced variants apart, and per method
-the data's own drags (``xanesviz.edges.pair_fidelity``), with the machine.
+the data's own drags (``xanesviz.edges.pair_fidelity``), with the machine. ``--maps-only`` keeps
+the edge mean, the full maps at ``--ridges`` and their linear members (no per-energy factors,
+nested choices or kernel members): a minute instead of many.
 """
 
 import argparse
@@ -44,7 +49,7 @@ import numpy as np
 from _machine import machine_line
 
 from xanesviz.bundle import load_bundle
-from xanesviz.cli import MAP_RIDGES, RESIDUAL_KERNELS, _fine_tune
+from xanesviz.cli import MAP_RIDGES, RESIDUAL_KERNELS, _fine_tune, _linear_member
 from xanesviz.edges import (FdmnesTransfer, Pooled, PooledNetwork, cross_validate_edges, pair_fidelity, pool,
                             read_edges, transfer_cv_median)
 from xanesviz.model import get_recipe
@@ -98,7 +103,12 @@ def main() -> None:
     parser.add_argument("--pair-weight", type=float, default=0.0,
                         help="the data's own drags in every full map's fit (default 0; train-edges' default is 1)")
     parser.add_argument("--fine-tune-ridge", type=float, default=3.0, help="the full map's R under fine-tuning")
+    parser.add_argument("--linear", type=_linear_member, nargs="*", default=[], metavar="P,A",
+                        help="also each full map with a linear member (pair weight P, ridge A), each a method")
+    parser.add_argument("--maps-only", action="store_true",
+                        help="only the edge mean, the full maps at --ridges and their linear members")
     args = parser.parse_args()
+    args.linear = [c for c in args.linear if isinstance(c, tuple)]  # 'none' or 'auto' mean nothing here
 
     print(machine_line())
     base = load_bundle(DEFAULT_BUNDLE)
@@ -108,11 +118,19 @@ def main() -> None:
           f"{len(np.unique(data.parents))} parents: " + ", ".join(f"{e} {len(d)}" for e, d in sets.items()))
     recipe = get_recipe(base.card["recipe"]["name"]).with_overrides(neighbour_width=0.0)
     energy_rel = base.energy - base.energy[0] - 15.0
-    fitters = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior)}
+    fitters = {} if args.maps_only else {
+        "FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior)}
     for ridge in args.ridges:
         fitters[f"FDMNES transfer, full map {ridge:g}"] = \
             lambda mask, seed, r=ridge: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior, r,
                                                            pair_weight=args.pair_weight)
+        for linear in args.linear:
+            fitters[f"full map {ridge:g} + linear member {linear[0]:g},{linear[1]:g}"] = \
+                lambda mask, seed, r=ridge, c=linear: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior, r,
+                                                                         pair_weight=args.pair_weight, linear=c)
+    if args.maps_only:
+        run_cv(data, fitters, energy_rel, args)
+        return
     fitters["FDMNES transfer, full map, nested"] = nested_fit(data, base, args.prior, MAP_RIDGES, energy_rel, args.k - 1,
                                                               args.pair_weight)
     r = args.residual_ridge
@@ -128,6 +146,11 @@ def main() -> None:
                                                           fine_tune=t, seed=seed, pair_weight=args.pair_weight)
     if not args.no_pooled:
         fitters["pooled network"] = lambda mask, seed: PooledNetwork.fit(data, recipe, seed, args.members, mask)
+    run_cv(data, fitters, energy_rel, args)
+
+
+def run_cv(data: Pooled, fitters: dict, energy_rel, args) -> None:
+    """Each seed's grouped CV of ``fitters``: Δμ per method and edge, then the data's own drags."""
     for seed in args.seeds:
         start = time.perf_counter()
         cv = cross_validate_edges(data, fitters, energy_rel, k=args.k, seed=seed,
