@@ -77,6 +77,14 @@ def assert_gradient_matches_finite_differences(predictor):
     np.testing.assert_allclose(gradient["d_mu"][:, 1, 0], finite, atol=2e-3 * np.abs(finite).max() + 1e-6)
 
 
+def cv_choice(out: str, label: str, first: str):
+    """What train-edges printed it chose for ``label`` by CV (candidates: none, then ``first``, ...):
+    None, or the chosen pair of numbers."""
+    chosen = re.search(rf"{label}, CV Δμ median: none: [\d.]+ %, {first}: [\d.]+ %, .*; chosen (.*)$", out, re.M)
+    assert chosen, out
+    return None if chosen.group(1) == "none" else tuple(float(v) for v in re.findall(r"\d+(?:\.\d+)?", chosen.group(1)))
+
+
 def test_edges_pool_with_their_parents_and_variants(feff_root, networks):
     sets = read_edges(feff_root)
     assert list(sets) == ["Co", "Ni", "Cu"]  # Ti to Zn order, only edges with spectra
@@ -347,16 +355,10 @@ def test_train_edges_chooses_the_residual_member_by_cv(feff_root, networks, tmp_
     shutil.copytree(networks, root)
     assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"), "--cv", "3",
                  "--mean-prior", "4", "--map-ridge", "3", "--residual-kernel", "auto"]) == 0
-    out = capsys.readouterr().out
-    chosen = re.search(r"residual kernel member, CV Δμ median: none: [\d.]+ %, g 0.3, alpha 1: [\d.]+ %, .*; "
-                       r"chosen (none|g \S+, alpha \S+)$", out, re.M)
-    assert chosen, out
+    chosen = cv_choice(capsys.readouterr().out, "residual kernel member", "g 0.3, alpha 1")
     card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
-    if chosen.group(1) == "none":
-        assert card["residual_kernel"] is None
-    else:
-        g, alpha = re.match(r"g (\S+), alpha (\S+)", chosen.group(1)).groups()
-        assert (card["residual_kernel"]["width_factor"], card["residual_kernel"]["alpha"]) == (float(g), float(alpha))
+    assert chosen == (None if card["residual_kernel"] is None else
+                      (card["residual_kernel"]["width_factor"], card["residual_kernel"]["alpha"]))
     assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
                  "--map-ridge", "3", "--residual-kernel", "0.5,2"]) == 0
     card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
@@ -428,16 +430,10 @@ def test_train_edges_chooses_the_linear_member_by_cv(feff_root, networks, tmp_pa
     shutil.copytree(networks, root)
     assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"), "--cv", "3",
                  "--mean-prior", "4", "--map-ridge", "3", "--linear-member", "auto"]) == 0
-    out = capsys.readouterr().out
-    chosen = re.search(r"linear member, CV Δμ median: none: [\d.]+ %, pairs 0.3, alpha 0.3: [\d.]+ %, .*; "
-                       r"chosen (none|pairs \S+, alpha \S+)$", out, re.M)
-    assert chosen, out
+    chosen = cv_choice(capsys.readouterr().out, "linear member", "pairs 0.3, alpha 0.3")
     card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
-    if chosen.group(1) == "none":
-        assert card["linear_member"] is None
-    else:
-        pairs, alpha = re.match(r"pairs (\S+), alpha (\S+)", chosen.group(1)).groups()
-        assert (card["linear_member"]["pair_weight"], card["linear_member"]["alpha"]) == (float(pairs), float(alpha))
+    assert chosen == (None if card["linear_member"] is None else
+                      (card["linear_member"]["pair_weight"], card["linear_member"]["alpha"]))
     assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
                  "--map-ridge", "3", "--linear-member", "2,0.5"]) == 0
     card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())

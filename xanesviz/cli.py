@@ -476,31 +476,28 @@ def _describe_fine_tune(fine_tune) -> str:
     return f"learning rate {fine_tune[0]:g}, {fine_tune[1]} epochs{pairs}"
 
 
-def _residual_kernel(text: str):
-    """--residual-kernel: 'auto', 'none' (None) or 'G,ALPHA' (two positive numbers)."""
+def _auto_none_or_pair(text: str, valid, expected: str):
+    """'auto', 'none' (None) or two comma-separated numbers for which ``valid(a, b)`` holds."""
     if text in ("auto", "none"):
         return None if text == "none" else text
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
         values = ()
-    if len(values) != 2 or not all(v > 0 for v in values):
-        raise argparse.ArgumentTypeError(f"expected G,ALPHA (two positive numbers), 'none' or 'auto': {text!r}")
+    if len(values) != 2 or not valid(*values):
+        raise argparse.ArgumentTypeError(f"expected {expected}, 'none' or 'auto': {text!r}")
     return values
+
+
+def _residual_kernel(text: str):
+    """--residual-kernel: 'auto', 'none' (None) or 'G,ALPHA' (two positive numbers)."""
+    return _auto_none_or_pair(text, lambda g, alpha: g > 0 and alpha > 0, "G,ALPHA (two positive numbers)")
 
 
 def _linear_member(text: str):
     """--linear-member: 'auto', 'none' (None) or 'PAIRS,ALPHA' (a number ≥ 0, a positive number)."""
-    if text in ("auto", "none"):
-        return None if text == "none" else text
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 2 or not (0 <= values[0] < float("inf") and 0 < values[1] < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected PAIRS,ALPHA (a number ≥ 0, a positive number), 'none' or "
-                                         f"'auto': {text!r}")
-    return values
+    return _auto_none_or_pair(text, lambda pairs, alpha: 0 <= pairs < float("inf") and 0 < alpha < float("inf"),
+                              "PAIRS,ALPHA (a number ≥ 0, a positive number)")
 
 
 def _describe_linear(linear) -> str:
