@@ -37,8 +37,8 @@ train-edges --pair-weight``; default 0 here, 1 in ``train-edges``).
 
 Prints Δμ median (%) per method and edge, parents and displaced variants apart, and per method
 the data's own drags (``xanesviz.edges.pair_fidelity``), with the machine. ``--maps-only`` keeps
-the edge mean, the full maps at ``--ridges`` and their linear members (no per-energy factors,
-nested choices or kernel members): a minute instead of many.
+the edge mean, the full maps at ``--ridges``, their linear members and, unless ``--no-pooled``,
+the pooled network (no per-energy factors, nested choices or kernel members).
 """
 
 import argparse
@@ -106,7 +106,8 @@ def main() -> None:
     parser.add_argument("--linear", type=_linear_member, nargs="*", default=[], metavar="P,A",
                         help="also each full map with a linear member (pair weight P, ridge A), each a method")
     parser.add_argument("--maps-only", action="store_true",
-                        help="only the edge mean, the full maps at --ridges and their linear members")
+                        help="only the edge mean, the full maps at --ridges, their linear members and (unless "
+                             "--no-pooled) the pooled network")
     args = parser.parse_args()
     args.linear = [c for c in args.linear if isinstance(c, tuple)]  # 'none' or 'auto' mean nothing here
 
@@ -129,6 +130,8 @@ def main() -> None:
                 lambda mask, seed, r=ridge, c=linear: FdmnesTransfer.fit(data, base.ensemble, mask, args.prior, r,
                                                                          pair_weight=args.pair_weight, linear=c)
     if args.maps_only:
+        if not args.no_pooled:
+            fitters["pooled network"] = lambda mask, seed: PooledNetwork.fit(data, recipe, seed, args.members, mask)
         run_cv(data, fitters, energy_rel, args)
         return
     fitters["FDMNES transfer, full map, nested"] = nested_fit(data, base, args.prior, MAP_RIDGES, energy_rel, args.k - 1,
