@@ -1,0 +1,125 @@
+"""The edge models' methods on real Fe complexes: spectra and drags against FEFF10.
+
+    python benchmarks/real_complexes.py [--runs runs/drag-fidelity] [--networks runs/refine/fold0-zeta32]
+        [--methods map pooled] [--members 2] [--prior 25] [--ridge 1] [--pair-weight 1] [--linear P,A]
+
+The complexes and their FEFF10 reference spectra are those ``benchmarks/drag_fidelity.py`` computed
+into ``--runs`` (each real tmQM Fe complex as it is and moved by each displacement family); no
+FEFF10 data set in ``data/feff`` derives from them. Each method is trained here on all of
+``data/feff`` (no bundle is written):
+
+* ``map``: the FDMNES networks of ``--networks`` (a bundle whose networks never saw these
+  complexes, e.g. fold 0's of ``benchmarks/refine_recovery.py``) recalibrated to FEFF10 as the
+  shipped edge models are (``--prior``, ``--ridge``, ``--pair-weight``; with ``--linear P,A`` also a
+  linear member, ``xanesviz train-edges --linear-member``);
+* ``pooled``: ``--members`` networks of the Fe recipe trained on all edges' FEFF10 spectra (each
+  as its deviation from its edge's mean), the "one network for all edges" of docs/models.md.
+
+Prints per method the Δμ median of the unmoved complexes (same absolute grid, no alignment) and,
+per displacement family, the median Pearson r of the model's change of spectrum against FEFF10's
+and the median size ratio, aligned as ``drag_fidelity.py`` aligns them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine_line  # noqa: E402
+from drag_fidelity import FAMILIES  # noqa: E402
+
+from xanesviz.bundle import load_bundle  # noqa: E402
+from xanesviz.cli import _linear_member  # noqa: E402
+from xanesviz.data import read_spectrum_file  # noqa: E402
+from xanesviz.edges import FdmnesTransfer, PooledNetwork, pool, read_edges  # noqa: E402
+from xanesviz.evaluation import summarise  # noqa: E402
+from xanesviz.feff import align_to, edge_grid  # noqa: E402
+from xanesviz.model import get_recipe  # noqa: E402
+from xanesviz.predictor import DEFAULT_BUNDLE  # noqa: E402
+from xanesviz.spectrum import Spectrum  # noqa: E402
+from xanesviz.structure import read_structure  # noqa: E402
+
+
+def score(predict, descriptor, runs: Path) -> tuple[dict, dict]:
+    """(accuracy of the unmoved complexes, {family: (median r, median size ratio, pairs)})."""
+    spectra, structures = runs / "feff-reference" / "spectra", runs / "structures"
+    stems = sorted(p.stem for p in spectra.glob("*.txt") if "@" not in p.stem)
+    grid = edge_grid("Fe")
+
+    def predicted(path: Path) -> np.ndarray:
+        return predict(descriptor.transform([read_structure(path)], absorber="Fe"))[0]
+
+    unmoved, feff_unmoved, drags = [], [], {}
+    for stem in stems:
+        p0 = predicted(structures / f"{stem}.xyz")
+        e, mu = read_spectrum_file(spectra / f"{stem}.txt")
+        unmoved.append(p0)
+        feff_unmoved.append(read_spectrum_file(spectra / f"{stem}.txt", grid)[1])
+        shift, scale, aligned = align_to(Spectrum(e, mu), Spectrum(grid, p0))
+        for family in FAMILIES:
+            moved = spectra / f"{stem}@{family}.txt"
+            if not moved.is_file():
+                continue
+            d_model = predicted(structures / f"{stem}@{family}.xyz") - p0
+            e2, mu2 = read_spectrum_file(moved)
+            d_feff = scale * np.interp(grid - shift, e2, mu2) - aligned.mu
+            drags.setdefault(family, []).append((np.corrcoef(d_model, d_feff)[0, 1],
+                                                 np.linalg.norm(d_model) / np.linalg.norm(d_feff)))
+    accuracy = summarise(grid - grid[0] - 15.0, np.array(unmoved), np.array(feff_unmoved))
+    table = {family: (float(np.nanmedian([r for r, _ in rows])), float(np.nanmedian([s for _, s in rows])), len(rows))
+             for family, rows in drags.items()}
+    return accuracy, table
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", default="runs/drag-fidelity", help="drag_fidelity.py's --out")
+    parser.add_argument("--data", default="data/feff")
+    parser.add_argument("--networks", default="runs/refine/fold0-zeta32",
+                        help="FDMNES bundle whose networks the map uses (one that never saw these complexes)")
+    parser.add_argument("--methods", nargs="+", default=["map", "pooled"], choices=["map", "pooled"])
+    parser.add_argument("--members", type=int, default=2, help="networks of the pooled method (default 2)")
+    parser.add_argument("--prior", type=float, default=25.0)
+    parser.add_argument("--ridge", type=float, default=1.0)
+    parser.add_argument("--pair-weight", type=float, default=1.0)
+    parser.add_argument("--linear", type=_linear_member, default=None, metavar="P,A")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    runs = Path(args.runs)
+    if not (runs / "feff-reference" / "spectra").is_dir():
+        sys.exit(f"real_complexes: {runs}/feff-reference/spectra is missing: run benchmarks/drag_fidelity.py first")
+    print(machine_line())
+    fdmnes = load_bundle(DEFAULT_BUNDLE)
+    data = pool(read_edges(args.data), fdmnes.descriptor)
+    print(f"{len(data)} FEFF10 spectra ({int(data.variants.sum())} displaced variants) of "
+          f"{len(np.unique(data.parents))} parents in {args.data}")
+    for method in args.methods:
+        start = time.perf_counter()
+        if method == "map":
+            networks = load_bundle(args.networks)
+            model = FdmnesTransfer.fit(data, networks.ensemble, prior=args.prior, map_ridge=args.ridge,
+                                       pair_weight=args.pair_weight,
+                                       linear=args.linear if isinstance(args.linear, tuple) else None)
+            label = (f"map of {args.networks}'s networks (N {args.prior:g}, R {args.ridge:g}, pairs "
+                     f"{args.pair_weight:g}" + (f", linear member {args.linear}" if isinstance(args.linear, tuple)
+                                                else "") + ")")
+        else:
+            recipe = get_recipe(fdmnes.card["recipe"]["name"]).with_overrides(neighbour_width=0.0)
+            model = PooledNetwork.fit(data, recipe, seed=args.seed, n_members=args.members)
+            label = f"pooled network ({args.members} networks of the Fe recipe on all edges' FEFF10 spectra)"
+        accuracy, table = score(lambda X: model.predict(X, ["Fe"] * len(X)), fdmnes.descriptor, runs)
+        print(f"\n{label}, fitted in {time.perf_counter() - start:.0f} s")
+        print(f"  {accuracy['n_spectra']} real Fe complexes as they are: Δμ median {accuracy['delta_mu_median_pct']:.2f} % "
+              f"(quartiles {accuracy['delta_mu_q1_pct']:.2f}-{accuracy['delta_mu_q3_pct']:.2f} %)")
+        print("  drags, median r of Δμ against FEFF10's (median size ratio): " + "; ".join(
+            f"{family} {r:.2f} ({size:.2f})" for family, (r, size, _) in table.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
