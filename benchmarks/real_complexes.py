@@ -89,6 +89,9 @@ def main() -> int:
     parser.add_argument("--pair-weight", type=float, default=1.0)
     parser.add_argument("--linear", type=_linear_member, default=None, metavar="P,A")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--parent-fractions", type=float, nargs="*", default=[], metavar="F",
+                        help="also the map trained on these shares of the parents (three draws each): a learning "
+                             "curve of the real complexes' figures")
     args = parser.parse_args()
     runs = Path(args.runs)
     if not (runs / "feff-reference" / "spectra").is_dir():
@@ -118,7 +121,29 @@ def main() -> int:
               f"(quartiles {accuracy['delta_mu_q1_pct']:.2f}-{accuracy['delta_mu_q3_pct']:.2f} %)")
         print("  drags, median r of Δμ against FEFF10's (median size ratio): " + "; ".join(
             f"{family} {r:.2f} ({size:.2f})" for family, (r, size, _) in table.items()))
+    if args.parent_fractions:
+        learning_curve(data, load_bundle(args.networks), fdmnes.descriptor, runs, args)
     return 0
+
+
+def learning_curve(data, networks, descriptor, runs: Path, args) -> None:
+    """The map fitted on shares of the parents (each with its variants and other metals), three
+    draws a share: the real complexes' Δμ and drags against the amount of data."""
+    parents = np.unique(data.parents)
+    rng = np.random.default_rng(args.seed)
+    print(f"\nlearning curve of the map (N {args.prior:g}, R {args.ridge:g}, pairs {args.pair_weight:g}), "
+          "three draws of parents a share: Δμ median of the real complexes; median r per family")
+    for fraction in args.parent_fractions:
+        results = []
+        for _ in range(3 if fraction < 1 else 1):
+            keep = np.isin(data.parents, rng.choice(parents, max(2, round(fraction * len(parents))), replace=False))
+            model = FdmnesTransfer.fit(data.subset(keep), networks.ensemble, prior=args.prior, map_ridge=args.ridge,
+                                       pair_weight=args.pair_weight)
+            results.append((int(keep.sum()),) + score(lambda X: model.predict(X, ["Fe"] * len(X)), descriptor, runs))
+        families = results[0][2]
+        print(f"  {fraction:.2f} of the parents ({', '.join(str(n) for n, _, _ in results)} spectra): Δμ "
+              + ", ".join(f"{a['delta_mu_median_pct']:.2f}" for _, a, _ in results) + " %; "
+              + "; ".join(f"{f} " + "/".join(f"{t[f][0]:.2f}" for _, _, t in results) for f in families))
 
 
 if __name__ == "__main__":
