@@ -23,6 +23,7 @@ and the median size ratio, aligned as ``drag_fidelity.py`` aligns them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -36,8 +37,8 @@ from drag_fidelity import FAMILIES  # noqa: E402
 from xanesviz.bundle import load_bundle  # noqa: E402
 from xanesviz.cli import _linear_member  # noqa: E402
 from xanesviz.data import read_spectrum_file  # noqa: E402
-from xanesviz.edges import FdmnesTransfer, PooledNetwork, pool, read_edges  # noqa: E402
-from xanesviz.evaluation import summarise  # noqa: E402
+from xanesviz.edges import FdmnesTransfer, Pooled, PooledNetwork, concatenate, pool, read_edges  # noqa: E402
+from xanesviz.evaluation import delta_mu, summarise  # noqa: E402
 from xanesviz.feff import align_to, edge_grid  # noqa: E402
 from xanesviz.model import get_recipe  # noqa: E402
 from xanesviz.predictor import DEFAULT_BUNDLE  # noqa: E402
@@ -45,10 +46,16 @@ from xanesviz.spectrum import Spectrum  # noqa: E402
 from xanesviz.structure import read_structure  # noqa: E402
 
 
-def score(predict, descriptor, runs: Path) -> tuple[dict, dict]:
-    """(accuracy of the unmoved complexes, {family: (median r, median size ratio, pairs)})."""
+def complexes(runs: Path) -> list[str]:
+    """The stems of the unmoved complexes in ``runs``."""
+    return sorted(p.stem for p in (runs / "feff-reference" / "spectra").glob("*.txt") if "@" not in p.stem)
+
+
+def score(predict, descriptor, runs: Path, stems: list[str] | None = None) -> tuple[dict, dict]:
+    """(accuracy of the unmoved complexes, {family: (median r, median size ratio, pairs)}), over
+    ``stems`` (default: every complex in ``runs``)."""
     spectra, structures = runs / "feff-reference" / "spectra", runs / "structures"
-    stems = sorted(p.stem for p in spectra.glob("*.txt") if "@" not in p.stem)
+    stems = complexes(runs) if stems is None else stems
     grid = edge_grid("Fe")
 
     def predicted(path: Path) -> np.ndarray:
@@ -71,8 +78,10 @@ def score(predict, descriptor, runs: Path) -> tuple[dict, dict]:
             drags.setdefault(family, []).append((np.corrcoef(d_model, d_feff)[0, 1],
                                                  np.linalg.norm(d_model) / np.linalg.norm(d_feff)))
     accuracy = summarise(grid - grid[0] - 15.0, np.array(unmoved), np.array(feff_unmoved))
+    accuracy["errors"] = delta_mu(np.array(unmoved), np.array(feff_unmoved))
     table = {family: (float(np.nanmedian([r for r, _ in rows])), float(np.nanmedian([s for _, s in rows])), len(rows))
              for family, rows in drags.items()}
+    score.rows = drags  # per family, (r, size ratio) of each complex: for pooling held-out halves
     return accuracy, table
 
 
@@ -89,6 +98,13 @@ def main() -> int:
     parser.add_argument("--pair-weight", type=float, default=1.0)
     parser.add_argument("--linear", type=_linear_member, default=None, metavar="P,A")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--real-weights", type=float, nargs="*", default=[], metavar="K",
+                        help="also the map with one half of the real complexes (and their moves, from --real-data) "
+                             "in its data, each weighted K, scored on the other half (two folds)")
+    parser.add_argument("--json", metavar="FILE", help="with --real-weights: write the last weight's held-out table "
+                                                       "as JSON (for the cards: train-edges --drag-fidelity FILE)")
+    parser.add_argument("--real-data", default="data/feff-real",
+                        help="the real complexes as a data set (scripts/real_fe_set.py; default data/feff-real)")
     parser.add_argument("--parent-fractions", type=float, nargs="*", default=[], metavar="F",
                         help="also the map trained on these shares of the parents (three draws each): a learning "
                              "curve of the real complexes' figures")
@@ -123,7 +139,62 @@ def main() -> int:
             f"{family} {r:.2f} ({size:.2f})" for family, (r, size, _) in table.items()))
     if args.parent_fractions:
         learning_curve(data, load_bundle(args.networks), fdmnes.descriptor, runs, args)
+    if args.real_weights:
+        real_pairs_cv(data, load_bundle(args.networks), fdmnes.descriptor, runs, args)
     return 0
+
+
+def real_pairs_cv(data: Pooled, networks, descriptor, runs: Path, args) -> None:
+    """Two folds over the real complexes (alternate ones): the map fitted on data/feff plus one
+    half's complexes and moves (from ``--real-data``, each weighted K of ``--real-weights``), scored
+    on the other half; against the map without them, on the same halves."""
+    stems = complexes(runs)
+    halves = [stems[0::2], stems[1::2]]
+    real = pool(read_edges(args.real_data), descriptor)
+    print(f"\nthe map with real complexes and their moves in its data ({args.real_data}: {len(real)} spectra; two "
+          f"halves of the {len(stems)} complexes here, each scored by the fit on {args.data} plus the other half): "
+          "Δμ of each held-out half; median r per family, each half")
+    for weight in [0.0] + args.real_weights:
+        accuracies, drags, errors, pooled_rows = [], {}, [], {}
+        for train, test in ((halves[0], halves[1]), (halves[1], halves[0])):
+            keep = np.isin(real.parents, [stem.split("_")[0] for stem in train])
+            half = dataclasses.replace(real.subset(keep), weights=np.full(int(keep.sum()), weight))
+            fitted = data if weight == 0 else concatenate([dataclasses.replace(data, weights=None), half])
+            model = FdmnesTransfer.fit(fitted, networks.ensemble, prior=args.prior, map_ridge=args.ridge,
+                                       pair_weight=args.pair_weight)
+            accuracy, table = score(lambda X: model.predict(X, ["Fe"] * len(X)), descriptor, runs, test)
+            accuracies.append(accuracy["delta_mu_median_pct"])
+            errors.extend(accuracy["errors"])
+            for family, (r, size, n) in table.items():
+                drags.setdefault(family, []).append(r)
+                pooled_rows.setdefault(family, []).extend(score.rows[family])
+        label = "without real complexes" if weight == 0 else f"with one half's real complexes, weighted {weight:g}"
+        print(f"  {label}: Δμ " + " / ".join(f"{a:.2f}" for a in accuracies) + " %; " + "; ".join(
+            f"{family} " + "/".join(f"{r:.2f}" for r in rows) for family, rows in drags.items()))
+        print(f"    all {len(errors)} complexes, each held out: Δμ median {np.median(errors):.2f} %; " + "; ".join(
+            f"{family} {np.nanmedian([r for r, _ in rows]):.2f} ({np.nanmedian([q for _, q in rows]):.2f})"
+            for family, rows in pooled_rows.items()))
+        if args.json and weight == args.real_weights[-1]:
+            write_table(args, weight, len(stems), float(np.median(errors)), pooled_rows)
+
+
+def write_table(args, weight: float, n: int, median_error: float, rows: dict) -> None:
+    """The held-out halves' drag table in drag_fidelity.py's JSON form (for a model card:
+    ``xanesviz train-edges --drag-fidelity FILE``)."""
+    import json
+
+    record = {"benchmark": "benchmarks/real_complexes.py", "command": " ".join(sys.argv[1:]),
+              "what": f"{n} real Fe complexes in two halves; each half scored by the map fitted on {args.data} plus "
+                      f"the other half's complexes and moves ({args.real_data}), each weighted {weight:g}; fold-0 "
+                      f"networks ({args.networks}), which never saw them",
+              "model": f"map N {args.prior:g}, R {args.ridge:g}, pairs {args.pair_weight:g}, real weight {weight:g}",
+              "feff_settings": "reference", "machine": machine_line(), "date": time.strftime("%Y-%m-%d"),
+              "unmoved_delta_mu_median_pct": round(median_error, 3),
+              "families": {family: {"pairs": len(values), "median_r": round(float(np.nanmedian([r for r, _ in values])), 3),
+                                    "median_norm_ratio": round(float(np.nanmedian([q for _, q in values])), 3)}
+                           for family, values in rows.items()}}
+    Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {args.json} (the table of weight {weight:g})")
 
 
 def learning_curve(data, networks, descriptor, runs: Path, args) -> None:

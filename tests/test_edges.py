@@ -555,6 +555,79 @@ def test_a_pair_weight_fits_the_datas_own_drags(feff_root, networks):
         FdmnesTransfer.fit(data, base.ensemble, map_ridge=None, pair_weight=1.0)
 
 
+def test_sample_weights_pull_the_map_toward_the_weighted_spectra(feff_root, networks):
+    """Weights count a sample (and its drag) that many times in the map's fit: all doubled, the
+    same map; one edge weighted up, that edge fitted more closely; carried by subset and concatenate."""
+    from xanesviz.edges import concatenate
+
+    base = load_bundle(networks / "fe-k")
+    data = pool(read_edges(feff_root), base.descriptor)
+
+    def fit(weights):
+        return FdmnesTransfer.fit(dataclasses.replace(data, weights=weights), base.ensemble, prior=4.0,
+                                  map_ridge=1.0, pair_weight=1.0)
+
+    plain = fit(None)
+    np.testing.assert_allclose(fit(np.full(len(data), 2.0)).predict(data.X, data.edges),
+                               plain.predict(data.X, data.edges), atol=1e-3)  # the map is stored in float32
+    cu = data.edges == "Cu"
+    heavy = fit(np.where(cu, 20.0, 1.0))
+
+    def error(model, rows):
+        return ((model.predict(data.X[rows], data.edges[rows]) - data.y[rows]) ** 2).mean()
+
+    assert error(heavy, cu) < error(plain, cu) and error(heavy, ~cu) > error(plain, ~cu)
+    weighted = dataclasses.replace(data, weights=np.where(cu, 20.0, 1.0))
+    np.testing.assert_array_equal(weighted.subset(cu).sample_weights(), np.full(cu.sum(), 20.0))
+    both = concatenate([data.subset(~cu), weighted.subset(cu)])
+    assert len(both) == len(data) and sorted(both.sample_weights()) == sorted(weighted.sample_weights())
+    with pytest.raises(XanesvizError, match="share a structure's name"):
+        concatenate([data, data.subset(cu)])
+
+
+def test_train_edges_takes_real_complexes_weighted_and_says_so(feff_root, networks, tmp_path, capsys):
+    """--real-complexes ROOT: real Fe complexes and their moves join the data, weighted
+    --real-weight in the map's fit, and every card records them."""
+    real = tmp_path / "real"
+    folder = real / "fe-k"
+    (folder / "xyz").mkdir(parents=True)
+    (folder / "spectra").mkdir()
+    rng = np.random.default_rng(11)
+    for parent in ("GGGGGG", "HHHHHH"):
+        atoms = random_complex(rng)
+        for tag in (None, "stretch1"):
+            moved = atoms.copy()
+            if tag:
+                moved.positions[1] *= 1.1
+            stem = f"Fe_{parent}" + (f"_{tag}" if tag else "")
+            write(folder / "xyz" / f"{stem}.xyz", moved)
+            grid = edge_grid("Fe")
+            bond = np.sort(moved.get_distances(0, range(1, len(moved))))[:6].mean()
+            mu = 0.6 / (1 + np.exp(-(grid - grid[0] - 15 - 8 * (bond - 2.1)) / 1.5)) + 0.25
+            np.savetxt(folder / "spectra" / f"{stem}.txt", np.column_stack([grid, mu]))
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    outputs = {}
+    for weight in ("1", "20"):
+        assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                     "--map-ridge", "1", "--real-complexes", str(real), "--real-weight", weight,
+                     "--real-label", "data/feff-real"]) == 0
+        assert "4 FEFF10 spectra of 2 real complexes and their moves" in capsys.readouterr().out
+        card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+        assert card["training_data"]["real_complexes"] == {
+            "directory": "data/feff-real", "n_samples": 4, "n_complexes": 2, "n_moved": 2, "per_edge": {"Fe": 4},
+            "weight": float(weight)}
+        assert "2 real complexes with 2 moves of them" in card["method"]
+        assert json.loads((root / "fe-k-feff" / "model_card.json").read_text())["training_data"]["n_samples"] == 4
+        cu = random_complex(np.random.default_rng(2))
+        cu.numbers[0] = 29
+        outputs[weight] = Predictor.load(root / "cu-k-feff").predict(cu).mu
+    assert np.abs(outputs["20"] - outputs["1"]).max() > 1e-4  # the weight changes the map
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--map-ridge", "1"]) == 0
+    assert json.loads((root / "cu-k-feff" / "model_card.json").read_text())["training_data"]["real_complexes"] is None
+
+
 def test_train_edges_records_the_pair_weight_and_refuses_a_bad_one(feff_root, networks, tmp_path, capsys):
     root = tmp_path / "pretrained"
     shutil.copytree(networks, root)

@@ -534,8 +534,8 @@ def _map_ridge(text: str):
 
 def cmd_train_edges(args) -> int:
     from .bundle import load_bundle
-    from .edges import (FdmnesTransfer, cross_validate_edges, pair_fidelity, pool, read_edges, transfer_cv_median,
-                        write_edge_bundles)
+    from .edges import (FdmnesTransfer, concatenate, cross_validate_edges, pair_fidelity, pool, read_edges,
+                        transfer_cv_median, write_edge_bundles)
     from .evaluation import format_summary
 
     sets = read_edges(args.data_root)
@@ -544,6 +544,20 @@ def cmd_train_edges(args) -> int:
             print(f"skipped ({element}): {reason}", file=sys.stderr)
     base = load_bundle(args.networks)
     data = pool(sets, base.descriptor)
+    real = None
+    if args.real_complexes:  # real complexes and their moves: counted more in the map's fit
+        import dataclasses
+
+        real_sets = read_edges(args.real_complexes)
+        real = pool(real_sets, base.descriptor)
+        real = dataclasses.replace(real, weights=np.full(len(real), args.real_weight))
+        print(f"with {len(real)} FEFF10 spectra of {len(set(real.parents))} real complexes and their moves "
+              f"({args.real_complexes}: " + ", ".join(f"{e} {len(d)}" for e, d in real_sets.items())
+              + f"), each weighted {args.real_weight:g} in the map's fit")
+        real_info = {"directory": args.real_label or str(args.real_complexes), "n_samples": len(real),
+                     "n_complexes": int(len(set(real.parents))), "n_moved": int(real.variants.sum()),
+                     "per_edge": {str(e): len(d) for e, d in real_sets.items()}, "weight": args.real_weight}
+        data = concatenate([data, real])
     print(f"{len(data)} FEFF10 spectra of {len(set(data.parents))} parent complexes: "
           + ", ".join(f"{e} {len(d)}" for e, d in sets.items()))
     energy_rel = base.energy - base.energy[0] - 15.0
@@ -636,7 +650,7 @@ def cmd_train_edges(args) -> int:
             raise XanesvizError(f"{args.drag_fidelity}: not a readable drag-fidelity JSON file ({exc})") from None
     for path in write_edge_bundles(model, data, base, args.output, cv=cv, learning_curve=curve, drag_fidelity=drag,
                                    data_label=args.data_label or str(args.data_root), mean_prior=prior,
-                                   map_ridge=ridge):
+                                   map_ridge=ridge, real_complexes=real_info if real is not None else None):
         print(f"saved {path}")
     return 0
 
@@ -734,6 +748,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "networks are then stored once, in the Fe bundle); 'none' (default: fine-tuned networks "
                         "follow drags of complexes outside the data less well, docs/models.md); 'auto': chosen by "
                         "the --cv among none and 1e-4,100 (none without --cv)")
+    p.add_argument("--real-complexes", metavar="ROOT",
+                   help="also real complexes and their moves, ROOT/{metal}-k/ (scripts/real_fe_set.py), in the map's "
+                        "fit and the CV, each spectrum and drag weighted --real-weight")
+    p.add_argument("--real-weight", type=_pair_weight, default=10.0, metavar="K",
+                   help="the weight of each real complex's spectrum and drag in the map's fit (default 10: on "
+                        "held-out real complexes it followed drags and spectra best of 1, 3, 10, 30, docs/models.md)")
+    p.add_argument("--real-label", help="how the cards name the real complexes' directory (default: ROOT)")
     p.add_argument("--drag-fidelity", metavar="FILE", help="a drag-fidelity table (benchmarks/drag_fidelity.py "
                                                             "--json) of this method, to put on every card")
     p.add_argument("--seed", type=int, default=0)

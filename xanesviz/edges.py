@@ -69,6 +69,7 @@ class Pooled:
     parents: np.ndarray  # parent refcode per sample (the CV group)
     variants: np.ndarray  # bool: a displaced variant
     stems: list
+    weights: np.ndarray | None = None  # per sample, in the output map's fit (None: all 1)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -77,7 +78,23 @@ class Pooled:
         """The samples of ``mask`` (bool, one per sample)."""
         return dataclasses.replace(self, X=self.X[mask], y=self.y[mask], edges=self.edges[mask],
                                    parents=self.parents[mask], variants=self.variants[mask],
-                                   stems=[s for s, keep in zip(self.stems, mask) if keep])
+                                   stems=[s for s, keep in zip(self.stems, mask) if keep],
+                                   weights=None if self.weights is None else self.weights[mask])
+
+    def sample_weights(self) -> np.ndarray:
+        return np.ones(len(self)) if self.weights is None else np.asarray(self.weights, float)
+
+
+def concatenate(sets: list[Pooled]) -> Pooled:
+    """Several pooled sets as one (their stems must differ)."""
+    stems = sum((list(d.stems) for d in sets), [])
+    if len(set(stems)) != len(stems):
+        raise XanesvizError("pooled data sets share a structure's name: " + next(
+            s for s in stems if stems.count(s) > 1))
+    return Pooled(np.vstack([d.X for d in sets]), np.vstack([d.y for d in sets]),
+                  np.concatenate([d.edges for d in sets]), np.concatenate([d.parents for d in sets]),
+                  np.concatenate([d.variants for d in sets]), stems,
+                  None if all(d.weights is None for d in sets) else np.concatenate([d.sample_weights() for d in sets]))
 
 
 def pool(sets: dict[str, Dataset], descriptor) -> Pooled:
@@ -220,23 +237,26 @@ class FdmnesTransfer(EdgeModel):
         if pair_weight and map_ridge is None:
             raise XanesvizError("a pair weight needs the full energy map (a map ridge), not per-energy factors")
         pairs = variant_pairs(data, mask) if pair_weight else np.zeros((0, 2), int)
+        w = data.sample_weights()  # each sample's weight in the fit (its pair's: the variant's)
         F = base.predict_mean(data.X[mask])
         centre = F.mean(axis=0)
         A, D = F - centre, y - np.array([means[e] for e in edges])
-        b = (A * D).sum(axis=0) / np.maximum((A * A).sum(axis=0), 1e-12)
+        wA = A * w[mask][:, None]
+        b = (wA * D).sum(axis=0) / np.maximum((wA * A).sum(axis=0), 1e-12)
         if map_ridge is None:
             # spectrum = pooled + b (F - centre), F = out * y_scale + y_mean: fold it into the scaling
             ensemble = dataclasses.replace(base, y_scale=b * base.y_scale, y_mean=pooled + b * (base.y_mean - centre))
             return cls(ensemble, pooled, means, counts)
-        G = A.T @ A
+        G = wA.T @ A
         penalty = float(map_ridge) * np.trace(G) / len(G)
-        rhs = A.T @ (D - A * b)
+        rhs = wA.T @ (D - A * b)
         if len(pairs):
             row = np.cumsum(mask) - 1  # a sample's row in F
             dA, dD = F[row[pairs[:, 1]]] - F[row[pairs[:, 0]]], data.y[pairs[:, 1]] - data.y[pairs[:, 0]]
-            weight = float(pair_weight) * np.trace(G) / max(float(np.trace(dA.T @ dA)), 1e-12)
-            G = G + weight * dA.T @ dA
-            rhs = rhs + weight * dA.T @ (dD - dA * b)
+            w_dA = dA * w[pairs[:, 1]][:, None]
+            weight = float(pair_weight) * np.trace(G) / max(float(np.sum(w_dA * dA)), 1e-12)
+            G = G + weight * w_dA.T @ dA
+            rhs = rhs + weight * w_dA.T @ (dD - dA * b)
         output_map = np.diag(b) + np.linalg.solve(G + penalty * np.eye(len(G)), rhs)
         output_map = output_map.astype(np.float32).astype(np.float64)  # as a bundle stores it
         offset = pooled - centre @ output_map
@@ -382,10 +402,11 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                        cv: dict | None = None, learning_curve: list | None = None,
                        elements=EDGE_METALS, data_label: str = "data/feff",
                        drag_fidelity: dict | None = None, mean_prior: float = 0.0,
-                       map_ridge: float | None = None) -> list[Path]:
+                       map_ridge: float | None = None, real_complexes: dict | None = None) -> list[Path]:
     """One bundle per edge, ``out_root/{metal}-k-feff/``, using ``base_bundle``'s networks (by
     name, not copied) with the edge's output scaling; cards say what each learned from, and
-    carry ``drag_fidelity`` (a ``benchmarks/drag_fidelity.py --json`` table of this method) if given."""
+    carry ``drag_fidelity`` (a ``benchmarks/drag_fidelity.py --json`` table of this method) if given,
+    and ``real_complexes`` (what real complexes the data held beside the derived ones) if given."""
     from .bundle import save_bundle
     from .descriptor import WACSF
     from .explain import default_windows, importance_to_card, permutation_importance, window_importance
@@ -424,8 +445,11 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                           + (f"; fitted to the spectra and, with {model.pair_weight:g} times their weight, to the "
                              "changes of spectrum between each displaced structure and its parent"
                              if model.pair_weight else "") + ")")
-                       + " to FEFF10 spectra of all edges (energies relative to each edge), on this edge's mean "
-                         "FEFF10 spectrum"
+                       + " to FEFF10 spectra of all edges (energies relative to each edge)"
+                       + ("" if not real_complexes else
+                          f" and of {real_complexes['n_complexes']} real complexes with {real_complexes['n_moved']} "
+                          f"moves of them, each weighted {real_complexes['weight']:g}")
+                       + ", on this edge's mean FEFF10 spectrum"
                        + (f" shrunk toward all edges' mean as if that were {mean_prior:g} more spectra" if mean_prior
                           else "")
                        + ("" if not fine_tuned else
@@ -453,7 +477,8 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                 "feff_settings": REFERENCE.describe(),
                 "structures": "derived from tmQM-based Fe complexes (data/structures: metal replaced, ligands "
                               "moved to the metal's typical bond lengths; displaced variants)",
-                "targets": "spectra/ (FEFF10 mu, absolute energies)"},
+                "targets": "spectra/ (FEFF10 mu, absolute energies)",
+                "real_complexes": real_complexes},
             "trust_signal": f"distance to the training complexes of {base_name}'s networks",
             "edge_mean_prior": mean_prior,
             "output_map_ridge": map_ridge,

@@ -1,0 +1,84 @@
+"""Turn the drag-fidelity benchmark's FEFF10 runs of real Fe complexes into a training data set.
+
+    python scripts/real_fe_set.py runs/drag-fidelity -o data/feff-real [--stems STEM ...]
+
+``benchmarks/drag_fidelity.py --out RUNS`` computes, with the reference FEFF10 settings, each
+real tmQM Fe complex as it is (``STEM``) and moved by each displacement family
+(``STEM@family``). This writes them as ``OUT/fe-k/`` in the layout of ``xanesviz simulate``
+(``xyz/``, ``spectra/``, ``feff/<stem>/`` with feff.inp, xmu.dat, convergence.scf and
+result.json, ``manifest.jsonl``), named as the derived data sets name theirs so that pooling
+finds the pairs: ``Fe_REFCODE`` for a complex, ``Fe_REFCODE_<kind><n>`` for its moves (kind
+stretch, bend, pull or breathe; n numbers the families of the complex in sorted order; the
+manifest keeps each one's original stem and family). Complexes whose own run failed are left out,
+and so are failed moves. Nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+KEPT = ("feff.inp", "xmu.dat", "convergence.scf", "result.json")  # as data/feff keeps them
+KINDS = ("stretch", "bend", "pull", "breathe")
+
+
+def kind_of(family: str) -> str:
+    for kind in KINDS:
+        if family.startswith(kind):
+            return kind
+    raise SystemExit(f"real_fe_set: unknown displacement family {family!r}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", help="drag_fidelity.py's --out (with feff-reference/)")
+    parser.add_argument("-o", "--output", required=True, help="root of the data set (its fe-k/ is written)")
+    parser.add_argument("--stems", nargs="*", help="only these complexes (default: every one in RUNS)")
+    args = parser.parse_args()
+    feff_dir = Path(args.runs) / "feff-reference"
+    manifest = feff_dir / "manifest.jsonl"
+    if not manifest.is_file():
+        sys.exit(f"real_fe_set: {manifest} is missing: run benchmarks/drag_fidelity.py first")
+    rows = {}
+    for line in manifest.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rows[row["stem"]] = row  # the last record of a stem counts
+    ok = {stem for stem, row in rows.items() if row.get("status") == "ok"
+          and (feff_dir / "spectra" / f"{stem}.txt").is_file()}
+    complexes = sorted(s for s in ok if "@" not in s)
+    if args.stems:
+        missing = sorted(set(args.stems) - set(complexes))
+        if missing:
+            sys.exit(f"real_fe_set: no finished FEFF10 run of {', '.join(missing)} in {feff_dir}")
+        complexes = sorted(args.stems)
+    out = Path(args.output) / "fe-k"
+    for sub in ("xyz", "spectra", "feff"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    records = []
+    for stem in complexes:
+        refcode = stem.split("_")[0]
+        families = sorted(s.split("@", 1)[1] for s in ok if s.startswith(stem + "@"))
+        for n, family in enumerate([None] + families):
+            source = stem if family is None else f"{stem}@{family}"
+            name = f"Fe_{refcode}" + ("" if family is None else f"_{kind_of(family)}{n}")
+            shutil.copyfile(Path(args.runs) / "structures" / f"{source}.xyz", out / "xyz" / f"{name}.xyz")
+            shutil.copyfile(feff_dir / "spectra" / f"{source}.txt", out / "spectra" / f"{name}.txt")
+            (out / "feff" / name).mkdir(exist_ok=True)
+            for kept in KEPT:
+                if (feff_dir / "feff" / source / kept).is_file():
+                    shutil.copyfile(feff_dir / "feff" / source / kept, out / "feff" / name / kept)
+            record = {**rows[source], "stem": name, "source_stem": source, "family": family,
+                      "source": f"{args.runs}/structures/{source}.xyz"}
+            records.append(record)
+    (out / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    moves = sum(r["family"] is not None for r in records)
+    print(f"wrote {out}: {len(complexes)} complexes and {moves} moves of them ({len(records)} FEFF10 spectra)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
