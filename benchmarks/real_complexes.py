@@ -146,8 +146,9 @@ def main() -> int:
 
 def real_pairs_cv(data: Pooled, networks, descriptor, runs: Path, args) -> None:
     """Two folds over the real complexes (alternate ones): the map fitted on data/feff plus one
-    half's complexes and moves (from ``--real-data``, each weighted K of ``--real-weights``), scored
-    on the other half; against the map without them, on the same halves."""
+    half's complexes and moves (from ``--real-data``, each weighted K of ``--real-weights``; with any
+    other real complex there, never scored), scored on the other half; against the map without
+    them, on the same halves."""
     stems = complexes(runs)
     halves = [stems[0::2], stems[1::2]]
     real = pool(read_edges(args.real_data), descriptor)
@@ -157,7 +158,9 @@ def real_pairs_cv(data: Pooled, networks, descriptor, runs: Path, args) -> None:
     for weight in [0.0] + args.real_weights:
         accuracies, drags, errors, pooled_rows = [], {}, [], {}
         for train, test in ((halves[0], halves[1]), (halves[1], halves[0])):
-            keep = np.isin(real.parents, [stem.split("_")[0] for stem in train])
+            # the other half, and any real complex of --real-data that is not among those scored here
+            keep = np.isin(real.parents, [stem.split("_")[0] for stem in train]) | \
+                ~np.isin(real.parents, [stem.split("_")[0] for stem in stems])
             half = dataclasses.replace(real.subset(keep), weights=np.full(int(keep.sum()), weight))
             fitted = data if weight == 0 else concatenate([dataclasses.replace(data, weights=None), half])
             model = FdmnesTransfer.fit(fitted, networks.ensemble, prior=args.prior, map_ridge=args.ridge,

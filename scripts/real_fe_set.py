@@ -10,7 +10,8 @@ result.json, ``manifest.jsonl``), named as the derived data sets name theirs so 
 finds the pairs: ``Fe_REFCODE`` for a complex, ``Fe_REFCODE_<kind><n>`` for its moves (kind
 stretch, bend, pull or breathe; n numbers the families of the complex in sorted order; the
 manifest keeps each one's original stem and family). Complexes whose own run failed are left out,
-and so are failed moves. Nothing is recomputed.
+and so are failed moves. Nothing is recomputed. Run again with other RUNS, it adds their complexes
+(the manifest keeps the earlier ones).
 """
 
 from __future__ import annotations
@@ -74,7 +75,12 @@ def main() -> int:
             record = {**rows[source], "stem": name, "source_stem": source, "family": family,
                       "source": f"{args.runs}/structures/{source}.xyz"}
             records.append(record)
-    (out / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    kept = []  # rows of complexes written by earlier runs of this script (from other RUNS)
+    if (out / "manifest.jsonl").is_file():
+        written = {r["stem"] for r in records}
+        kept = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines() if line.strip()]
+        kept = [r for r in kept if r["stem"] not in written]
+    (out / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept + records))
     moves = sum(r["family"] is not None for r in records)
     print(f"wrote {out}: {len(complexes)} complexes and {moves} moves of them ({len(records)} FEFF10 spectra)")
     return 0
