@@ -51,9 +51,10 @@ def complexes(runs: Path) -> list[str]:
     return sorted(p.stem for p in (runs / "feff-reference" / "spectra").glob("*.txt") if "@" not in p.stem)
 
 
-def score(predict, descriptor, runs: Path, stems: list[str] | None = None) -> tuple[dict, dict]:
-    """(accuracy of the unmoved complexes, {family: (median r, median size ratio, pairs)}), over
-    ``stems`` (default: every complex in ``runs``)."""
+def score(predict, descriptor, runs: Path, stems: list[str] | None = None) -> tuple[dict, dict, dict]:
+    """(accuracy of the unmoved complexes, {family: (median r, median size ratio, pairs)},
+    {family: [(r, size ratio) of each complex]}) over ``stems`` (default: every complex in ``runs``);
+    the per-complex rows let held-out halves be pooled."""
     spectra, structures = runs / "feff-reference" / "spectra", runs / "structures"
     stems = complexes(runs) if stems is None else stems
     grid = edge_grid("Fe")
@@ -81,8 +82,7 @@ def score(predict, descriptor, runs: Path, stems: list[str] | None = None) -> tu
     accuracy["errors"] = delta_mu(np.array(unmoved), np.array(feff_unmoved))
     table = {family: (float(np.nanmedian([r for r, _ in rows])), float(np.nanmedian([s for _, s in rows])), len(rows))
              for family, rows in drags.items()}
-    score.rows = drags  # per family, (r, size ratio) of each complex: for pooling held-out halves
-    return accuracy, table
+    return accuracy, table, drags
 
 
 def main() -> int:
@@ -131,7 +131,7 @@ def main() -> int:
             recipe = get_recipe(fdmnes.card["recipe"]["name"]).with_overrides(neighbour_width=0.0)
             model = PooledNetwork.fit(data, recipe, seed=args.seed, n_members=args.members)
             label = f"pooled network ({args.members} networks of the Fe recipe on all edges' FEFF10 spectra)"
-        accuracy, table = score(lambda X: model.predict(X, ["Fe"] * len(X)), fdmnes.descriptor, runs)
+        accuracy, table, _ = score(lambda X: model.predict(X, ["Fe"] * len(X)), fdmnes.descriptor, runs)
         print(f"\n{label}, fitted in {time.perf_counter() - start:.0f} s")
         print(f"  {accuracy['n_spectra']} real Fe complexes as they are: Δμ median {accuracy['delta_mu_median_pct']:.2f} % "
               f"(quartiles {accuracy['delta_mu_q1_pct']:.2f}-{accuracy['delta_mu_q3_pct']:.2f} %)")
@@ -165,12 +165,12 @@ def real_pairs_cv(data: Pooled, networks, descriptor, runs: Path, args) -> None:
             fitted = data if weight == 0 else concatenate([dataclasses.replace(data, weights=None), half])
             model = FdmnesTransfer.fit(fitted, networks.ensemble, prior=args.prior, map_ridge=args.ridge,
                                        pair_weight=args.pair_weight)
-            accuracy, table = score(lambda X: model.predict(X, ["Fe"] * len(X)), descriptor, runs, test)
+            accuracy, table, rows = score(lambda X: model.predict(X, ["Fe"] * len(X)), descriptor, runs, test)
             accuracies.append(accuracy["delta_mu_median_pct"])
             errors.extend(accuracy["errors"])
             for family, (r, size, n) in table.items():
                 drags.setdefault(family, []).append(r)
-                pooled_rows.setdefault(family, []).extend(score.rows[family])
+                pooled_rows.setdefault(family, []).extend(rows[family])
         label = "without real complexes" if weight == 0 else f"with one half's real complexes, weighted {weight:g}"
         print(f"  {label}: Δμ " + " / ".join(f"{a:.2f}" for a in accuracies) + " %; " + "; ".join(
             f"{family} " + "/".join(f"{r:.2f}" for r in rows) for family, rows in drags.items()))
@@ -213,7 +213,7 @@ def learning_curve(data, networks, descriptor, runs: Path, args) -> None:
             keep = np.isin(data.parents, rng.choice(parents, max(2, round(fraction * len(parents))), replace=False))
             model = FdmnesTransfer.fit(data.subset(keep), networks.ensemble, prior=args.prior, map_ridge=args.ridge,
                                        pair_weight=args.pair_weight)
-            results.append((int(keep.sum()),) + score(lambda X: model.predict(X, ["Fe"] * len(X)), descriptor, runs))
+            results.append((int(keep.sum()),) + score(lambda X: model.predict(X, ["Fe"] * len(X)), descriptor, runs)[:2])
         families = results[0][2]
         print(f"  {fraction:.2f} of the parents ({', '.join(str(n) for n, _, _ in results)} spectra): Δμ "
               + ", ".join(f"{a['delta_mu_median_pct']:.2f}" for _, a, _ in results) + " %; "

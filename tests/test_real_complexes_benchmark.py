@@ -50,15 +50,16 @@ def fake_runs(root: Path, families=("stretch+0.1", "breathe+0.05")) -> Path:
 
 def test_a_model_that_is_feff_scores_zero_error_and_follows_every_drag(tmp_path):
     runs = fake_runs(tmp_path / "runs")
-    accuracy, table = score(lambda X: edge(X[:, 0]), FirstShell(), runs)
+    accuracy, table, rows = score(lambda X: edge(X[:, 0]), FirstShell(), runs)
     assert accuracy["n_spectra"] == 3 and accuracy["delta_mu_median_pct"] < 1e-4
-    assert set(table) == {"stretch+0.1", "breathe+0.05"}
+    assert set(table) == set(rows) == {"stretch+0.1", "breathe+0.05"}
+    assert all(len(pairs) == 3 and all(r > 0.999 for r, _ in pairs) for pairs in rows.values())
     for r, size, pairs in table.values():
         assert pairs == 3 and r > 0.999 and abs(size - 1) < 1e-3
 
 
 def test_a_model_that_moves_the_other_way_is_anticorrelated_and_off(tmp_path):
     runs = fake_runs(tmp_path / "runs")
-    accuracy, table = score(lambda X: edge(4.2 - X[:, 0]), FirstShell(), runs)
+    accuracy, table, _ = score(lambda X: edge(4.2 - X[:, 0]), FirstShell(), runs)
     assert accuracy["delta_mu_median_pct"] > 0.1
     assert all(r < -0.9 for r, _, _ in table.values())
