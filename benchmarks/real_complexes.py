@@ -2,6 +2,7 @@
 
     python benchmarks/real_complexes.py [--runs runs/drag-fidelity] [--networks runs/refine/fold0-zeta32]
         [--methods map pooled] [--members 2] [--prior 25] [--ridge 1] [--pair-weight 1] [--linear P,A]
+        [--fine-tune LR,EPOCHS[,PAIRS]] [--real-weights K ...] [--json FILE] [--parent-fractions F ...]
 
 The complexes and their FEFF10 reference spectra are those ``benchmarks/drag_fidelity.py`` computed
 into ``--runs`` (each real tmQM Fe complex as it is and moved by each displacement family); no
@@ -11,7 +12,8 @@ FEFF10 data set in ``data/feff`` derives from them. Each method is trained here 
 * ``map``: the FDMNES networks of ``--networks`` (a bundle whose networks never saw these
   complexes, e.g. fold 0's of ``benchmarks/refine_recovery.py``) recalibrated to FEFF10 as the
   shipped edge models are (``--prior``, ``--ridge``, ``--pair-weight``; with ``--linear P,A`` also a
-  linear member, ``xanesviz train-edges --linear-member``);
+  linear member, ``xanesviz train-edges --linear-member``; with ``--fine-tune`` the networks then
+  trained further on the fit's FEFF10 spectra, ``xanesviz train-edges --fine-tune``);
 * ``pooled``: ``--members`` networks of the Fe recipe trained on all edges' FEFF10 spectra (each
   as its deviation from its edge's mean), the "one network for all edges" of docs/models.md.
 
@@ -35,7 +37,7 @@ from _machine import machine_line  # noqa: E402
 from drag_fidelity import FAMILIES  # noqa: E402
 
 from xanesviz.bundle import load_bundle  # noqa: E402
-from xanesviz.cli import _linear_member  # noqa: E402
+from xanesviz.cli import _describe_fine_tune, _fine_tune, _linear_member  # noqa: E402
 from xanesviz.data import read_spectrum_file  # noqa: E402
 from xanesviz.edges import FdmnesTransfer, Pooled, PooledNetwork, concatenate, pool, read_edges  # noqa: E402
 from xanesviz.evaluation import delta_mu, summarise  # noqa: E402
@@ -97,6 +99,9 @@ def main() -> int:
     parser.add_argument("--ridge", type=float, default=1.0)
     parser.add_argument("--pair-weight", type=float, default=1.0)
     parser.add_argument("--linear", type=_linear_member, default=None, metavar="P,A")
+    parser.add_argument("--fine-tune", type=_fine_tune, default=None, metavar="LR,EPOCHS[,PAIRS]",
+                        help="map: then train the networks further on the fit's spectra (and, with PAIRS, its "
+                             "own drags), as train-edges --fine-tune does; default none")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--real-weights", type=float, nargs="*", default=[], metavar="K",
                         help="also the map with one half of the real complexes (and their moves, from --real-data) "
@@ -109,6 +114,8 @@ def main() -> int:
                         help="also the map trained on these shares of the parents (three draws each): a learning "
                              "curve of the real complexes' figures")
     args = parser.parse_args()
+    if args.fine_tune == "auto":
+        parser.error("--fine-tune: give LR,EPOCHS[,PAIRS] (the choice by CV is train-edges')")
     runs = Path(args.runs)
     if not (runs / "feff-reference" / "spectra").is_dir():
         sys.exit(f"real_complexes: {runs}/feff-reference/spectra is missing: run benchmarks/drag_fidelity.py first")
@@ -122,11 +129,12 @@ def main() -> int:
         if method == "map":
             networks = load_bundle(args.networks)
             model = FdmnesTransfer.fit(data, networks.ensemble, prior=args.prior, map_ridge=args.ridge,
-                                       pair_weight=args.pair_weight,
+                                       pair_weight=args.pair_weight, fine_tune=args.fine_tune,
                                        linear=args.linear if isinstance(args.linear, tuple) else None)
             label = (f"map of {args.networks}'s networks (N {args.prior:g}, R {args.ridge:g}, pairs "
                      f"{args.pair_weight:g}" + (f", linear member {args.linear}" if isinstance(args.linear, tuple)
-                                                else "") + ")")
+                                                else "")
+                     + (f"; fine-tuned: {_describe_fine_tune(args.fine_tune)}" if args.fine_tune else "") + ")")
         else:
             recipe = get_recipe(fdmnes.card["recipe"]["name"]).with_overrides(neighbour_width=0.0)
             model = PooledNetwork.fit(data, recipe, seed=args.seed, n_members=args.members)
@@ -164,7 +172,7 @@ def real_pairs_cv(data: Pooled, networks, descriptor, runs: Path, args) -> None:
             half = dataclasses.replace(real.subset(keep), weights=np.full(int(keep.sum()), weight))
             fitted = data if weight == 0 else concatenate([dataclasses.replace(data, weights=None), half])
             model = FdmnesTransfer.fit(fitted, networks.ensemble, prior=args.prior, map_ridge=args.ridge,
-                                       pair_weight=args.pair_weight)
+                                       pair_weight=args.pair_weight, fine_tune=args.fine_tune)
             accuracy, table, rows = score(lambda X: model.predict(X, ["Fe"] * len(X)), descriptor, runs, test)
             accuracies.append(accuracy["delta_mu_median_pct"])
             errors.extend(accuracy["errors"])
@@ -212,7 +220,7 @@ def learning_curve(data, networks, descriptor, runs: Path, args) -> None:
         for _ in range(3 if fraction < 1 else 1):
             keep = np.isin(data.parents, rng.choice(parents, max(2, round(fraction * len(parents))), replace=False))
             model = FdmnesTransfer.fit(data.subset(keep), networks.ensemble, prior=args.prior, map_ridge=args.ridge,
-                                       pair_weight=args.pair_weight)
+                                       pair_weight=args.pair_weight, fine_tune=args.fine_tune)
             results.append((int(keep.sum()),) + score(lambda X: model.predict(X, ["Fe"] * len(X)), descriptor, runs)[:2])
         families = results[0][2]
         print(f"  {fraction:.2f} of the parents ({', '.join(str(n) for n, _, _ in results)} spectra): Δμ "

@@ -267,9 +267,10 @@ class FdmnesTransfer(EdgeModel):
         """Train the recalibrated networks further (:func:`xanesviz.model.fine_tune`) on the
         spectra of ``mask``: each target is the spectrum minus its edge's (shrunk) mean plus the
         pooled mean, what ``predict`` adds the edge's mean back to; with ``pair_weight`` > 0 also
-        on the data's own drags (each displaced variant against its parent, both in ``mask``).
-        The output map is then part of the networks' last layer, and a bundle stores the new
-        networks (once, for every edge)."""
+        on the data's own drags (each displaced variant against its parent, both in ``mask``); each
+        sample (and pair) weighted as in the map's fit (``data.weights``). The output map is then
+        part of the networks' last layer, and a bundle stores the new networks (once, for every
+        edge)."""
         from .model import fine_tune
 
         mask = np.ones(len(data), bool) if mask is None else mask
@@ -283,7 +284,7 @@ class FdmnesTransfer(EdgeModel):
         row = np.cumsum(mask) - 1  # a sample's row in Z
         pairs = row[variant_pairs(data, mask)] if pair_weight else None
         network, _ = fine_tune(ensemble.network, Z, target, learning_rate, int(epochs), seed,
-                               pairs=pairs, pair_weight=float(pair_weight))
+                               pairs=pairs, pair_weight=float(pair_weight), sample_weights=data.sample_weights()[mask])
         self.ensemble = dataclasses.replace(ensemble, network=network, keras_networks=None)
         self.premap = self.output_map = self.map_offset = None  # folded into the networks now
         self.fine_tuned = (float(learning_rate), int(epochs), float(pair_weight))
@@ -456,6 +457,8 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                           f"; then every layer of those networks trained further (fine-tuned: Adam, learning rate "
                           f"{model.fine_tuned[0]:g}, {model.fine_tuned[1]} epochs, batches of 32, mean squared error) "
                           f"on all edges' FEFF10 spectra as deviations from each edge's mean"
+                          + ("" if not real_complexes else f" (the real complexes' weighted {real_complexes['weight']:g} "
+                                                           "here too)")
                           + (f" and, weighted {model.fine_tuned[2]:g}, on the changes of spectrum between each "
                              f"displaced structure and its parent" if model.fine_tuned[2] else "")
                           + f", stored once in {bundle_name(holder)}")
@@ -490,7 +493,8 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                                                                      "displaced structure and its parent"
                                                                      if model.fine_tuned[2] else ""),
                 "what": "every layer of the recalibrated networks (the output map folded into the last) trained "
-                        "further on all edges' FEFF10 spectra"},
+                        "further on all edges' FEFF10 spectra" + ("" if not real_complexes else
+                                                                  ", each sample weighted as in the map's fit")},
             "residual_kernel": None if model.residual is None else {
                 "width_factor": model.residual[0], "alpha": model.residual[1],
                 "gamma": model.residual[0] / model.ensemble.n_inputs,

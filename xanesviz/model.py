@@ -356,7 +356,7 @@ def train(X: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int = 0, progress:
 
 def fine_tune(network: StackedMLP, Z: np.ndarray, T: np.ndarray, learning_rate: float, epochs: int,
               seed: int = 0, batch: int = 32, pairs: np.ndarray | None = None,
-              pair_weight: float = 0.0) -> tuple[StackedMLP, list[float]]:
+              pair_weight: float = 0.0, sample_weights: np.ndarray | None = None) -> tuple[StackedMLP, list[float]]:
     """Train trained networks further on new data: every layer of every network, from its
     current weights, on standardised inputs ``Z`` (n, d) and targets ``T`` (n, n_out) in the
     networks' own output units. Mean squared error, Adam (``FusedAdam``) at a constant
@@ -369,13 +369,20 @@ def fine_tune(network: StackedMLP, Z: np.ndarray, T: np.ndarray, learning_rate: 
     between the two against the targets' difference, for as many pairs as a step has samples
     (drawn at random), the term scaled so that the targets' differences weigh as much per value
     as the targets themselves: the networks learn how the spectrum changes when a structure
-    moves, not only the spectra."""
+    moves, not only the spectra.
+
+    ``sample_weights`` (n,), positive: each sample's squared error weighs that much (relative to the
+    mean weight), and each pair's its displaced structure's weight: a few samples of the kind that
+    matters most (real complexes among derived ones) count as several."""
     import tensorflow as tf
 
     if epochs < 1 or not learning_rate > 0:
         raise XanesvizError(f"fine-tuning needs at least one epoch and a positive learning rate, "
                             f"got {epochs}, {learning_rate}")
     Z, T = np.asarray(Z, np.float32), np.asarray(T, np.float32)
+    w = np.ones(len(Z)) if sample_weights is None else np.asarray(sample_weights, float)
+    if w.shape != (len(Z),) or not np.all(w > 0):
+        raise XanesvizError(f"fine-tuning needs one positive weight per sample ({len(Z)}), got shape {w.shape}")
     if len(Z) != len(T) or Z.shape[1] != network.n_inputs or T.shape[1] != network.weights[-1].shape[-1]:
         raise XanesvizError(f"fine-tuning data {Z.shape}, {T.shape} does not fit networks of "
                             f"{network.n_inputs} inputs and {network.weights[-1].shape[-1]} outputs")
@@ -385,7 +392,7 @@ def fine_tune(network: StackedMLP, Z: np.ndarray, T: np.ndarray, learning_rate: 
     batch = min(batch, len(Z))
     steps = max(len(Z) // batch, 1)
     optimizer = FusedAdam(variables, learning_rate)
-    Zt, Tt = tf.constant(Z), tf.constant(T)
+    Zt, Tt, Wt = tf.constant(Z), tf.constant(T), tf.constant((w / w.mean()).astype(np.float32))
     pairs = np.zeros((0, 2), np.int32) if pairs is None or not pair_weight else np.asarray(pairs, np.int32)
     if len(pairs) and (pairs.min() < 0 or pairs.max() >= len(Z)):
         raise XanesvizError(f"fine-tuning pairs refer to rows outside the {len(Z)} samples")
@@ -396,6 +403,7 @@ def fine_tune(network: StackedMLP, Z: np.ndarray, T: np.ndarray, learning_rate: 
         spread = float(np.mean((T - T.mean(axis=0)) ** 2))
         pair_scale = float(pair_weight) * spread / max(float(np.mean(dT ** 2)), 1e-12)
         Pt = tf.constant(pairs)
+        Wp = tf.constant((w[pairs[:, 1]] / w[pairs[:, 1]].mean()).astype(np.float32))  # a pair weighs as its variant
 
     def forward(z):
         h = z[None]  # (1, batch, d): every network at once, (networks, batch, width) after the first layer
@@ -410,12 +418,14 @@ def fine_tune(network: StackedMLP, Z: np.ndarray, T: np.ndarray, learning_rate: 
         total = tf.constant(0.0)
         for i in tf.range(steps):
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.square(forward(tf.gather(Zt, order[i])) - tf.gather(Tt, order[i])[None]))
+                error = tf.square(forward(tf.gather(Zt, order[i])) - tf.gather(Tt, order[i])[None])
+                loss = tf.reduce_mean(error * tf.gather(Wt, order[i])[None, :, None])
                 if with_pairs:
                     chosen = tf.gather(Pt, pair_order[i])
                     moved = forward(tf.gather(Zt, chosen[:, 1])) - forward(tf.gather(Zt, chosen[:, 0]))
                     wanted = tf.gather(Tt, chosen[:, 1]) - tf.gather(Tt, chosen[:, 0])
-                    loss += pair_scale * tf.reduce_mean(tf.square(moved - wanted[None]))
+                    loss += pair_scale * tf.reduce_mean(tf.square(moved - wanted[None])
+                                                        * tf.gather(Wp, pair_order[i])[None, :, None])
             optimizer.apply(tape.gradient(loss, variables))
             total += loss
         return total / steps
