@@ -752,9 +752,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also real complexes and their moves, ROOT/{metal}-k/ (scripts/real_fe_set.py), in the map's "
                         "fit and the CV, each spectrum and drag weighted --real-weight")
     p.add_argument("--real-weight", type=_pair_weight, default=3.0, metavar="K",
-                   help="the weight of each real complex's spectrum and drag in the map's fit (default 3: on held-out "
-                        "real complexes most of the gain of 10 or 30 at half the cost of 10 on the other edges' "
-                        "derived structures, docs/models.md)")
+                   help="the weight of each real complex's spectrum and drag in the map's fit and in any "
+                        "fine-tuning (default 3: on held-out real complexes most of the gain of 10 or 30 at half the "
+                        "cost of 10 on the other edges' derived structures, docs/models.md)")
     p.add_argument("--real-label", help="how the cards name the real complexes' directory (default: ROOT)")
     p.add_argument("--drag-fidelity", metavar="FILE", help="a drag-fidelity table (benchmarks/drag_fidelity.py "
                                                             "--json) of this method, to put on every card")
