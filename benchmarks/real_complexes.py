@@ -196,9 +196,12 @@ def write_table(args, weight: float, n: int, median_error: float, rows: dict) ->
 
     record = {"benchmark": "benchmarks/real_complexes.py", "command": " ".join(sys.argv[1:]),
               "what": f"{n} real Fe complexes in two halves; each half scored by the map fitted on {args.data} plus "
-                      f"the other half's complexes and moves ({args.real_data}), each weighted {weight:g}; fold-0 "
-                      f"networks ({args.networks}), which never saw them",
-              "model": f"map N {args.prior:g}, R {args.ridge:g}, pairs {args.pair_weight:g}, real weight {weight:g}",
+                      f"the other half's complexes and moves and any further real complexes of {args.real_data}, "
+                      f"each weighted {weight:g}" + (", the networks then fine-tuned on the same data" if args.fine_tune
+                                                     else "")
+                      + f"; fold-0 networks ({args.networks}), which never saw them",
+              "model": f"map N {args.prior:g}, R {args.ridge:g}, pairs {args.pair_weight:g}, real weight {weight:g}"
+                       + (f"; fine-tuned: {_describe_fine_tune(args.fine_tune)}" if args.fine_tune else ""),
               "feff_settings": "reference", "machine": machine_line(), "date": time.strftime("%Y-%m-%d"),
               "unmoved_delta_mu_median_pct": round(median_error, 3),
               "families": {family: {"pairs": len(values), "median_r": round(float(np.nanmedian([r for r, _ in values])), 3),

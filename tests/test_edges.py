@@ -476,6 +476,7 @@ def test_fine_tuned_networks_fit_better_and_are_stored_once_for_every_edge(feff_
         folder = root / f"{element.lower()}-k-feff"
         card = json.loads((folder / "model_card.json").read_text())
         assert card["fine_tune"]["epochs"] == 100 and "fine-tuned" in card["method"]
+        assert "full energy-by-energy map" in card["method"]  # the map came first, then was folded in
         assert card.get("networks_from") == (None if element == "Fe" else "fe-k-feff")
         assert not (folder / "output_map.npz").exists()
     predictor = Predictor.load(root / "cu-k-feff")

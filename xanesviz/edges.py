@@ -441,7 +441,7 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
             "target_broadening": "FEFF10's own (core-hole lifetime, Hedin-Lundqvist self-energy; no added broadening)",
             "method": (f"{model.method}: the networks of {base_name} (trained on FDMNES Fe K spectra of 4079 "
                        "complexes), their output recalibrated "
-                       + ("per energy point" if model.output_map is None else
+                       + ("per energy point" if model.output_map is None and map_ridge is None else
                           f"by a full energy-by-energy map (ridge toward per-energy factors, strength {map_ridge:g}"
                           + (f"; fitted to the spectra and, with {model.pair_weight:g} times their weight, to the "
                              "changes of spectrum between each displaced structure and its parent"
