@@ -2,6 +2,7 @@
 
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -227,9 +228,20 @@ def test_stage_workers_are_found_among_this_process_children_only(children_lists
     work_dir = str(tmp_path)
     marked = dict(os.environ, FEFF10_WORKER_DIR=work_dir)
     started = [subprocess.Popen(["sleep", "30"], env=marked), subprocess.Popen(["sleep", "30"])]
-    thread = threading.Thread(target=lambda: started.append(subprocess.Popen(["sleep", "30"], env=marked)))
+    spawner = []
+
+    def spawn():
+        spawner.append(threading.get_native_id())
+        started.append(subprocess.Popen(["sleep", "30"], env=marked))
+
+    thread = threading.Thread(target=spawn)
     thread.start()
     thread.join()
+    # join() returns before the kernel has handed the thread's child to another thread (it failed
+    # once under load): wait until the thread is gone from /proc
+    deadline = time.time() + 5
+    while os.path.exists(f"/proc/self/task/{spawner[0]}") and time.time() < deadline:
+        time.sleep(0.01)
     try:
         found = feff._stage_workers(work_dir)
         assert sorted(found) == sorted([started[0].pid, started[2].pid]), (found, [p.pid for p in started],
