@@ -5,13 +5,20 @@
 ``benchmarks/drag_fidelity.py --out RUNS`` computes, with the reference FEFF10 settings, each
 real tmQM Fe complex as it is (``STEM``) and moved by each displacement family
 (``STEM@family``). This writes them as ``OUT/fe-k/`` in the layout of ``xanesviz simulate``
-(``xyz/``, ``spectra/``, ``feff/<stem>/`` with feff.inp, xmu.dat, convergence.scf and
-result.json, ``manifest.jsonl``), named as the derived data sets name theirs so that pooling
-finds the pairs: ``Fe_REFCODE`` for a complex, ``Fe_REFCODE_<kind><n>`` for its moves (kind
+(``xyz/``, ``spectra/``, ``feff/<stem>/`` with feff.inp, convergence.scf and result.json,
+``manifest.jsonl``; not xmu.dat, whose μ column on FEFF's energies is the spectrum file), named
+as the derived data sets name theirs so that pooling finds the pairs: ``Fe_REFCODE`` for a complex, ``Fe_REFCODE_<kind><n>`` for its moves (kind
 stretch, bend, pull or breathe; n numbers the families of the complex in sorted order; the
 manifest keeps each one's original stem and family). Complexes whose own run failed are left out,
 and so are failed moves. Nothing is recomputed. Run again with other RUNS, it adds their complexes
 (the manifest keeps the earlier ones).
+
+    python scripts/real_fe_set.py --restore data/feff-real [--only runs/real-train2]
+
+does the reverse: it writes back, from the data set, each ``drag_fidelity.py --out`` directory its
+manifest names as a source (``structures/``, ``feff-reference/`` with spectra, FEFF files and
+manifest), so that ``benchmarks/real_complexes.py --runs`` works on a fresh clone and an
+unfinished draw resumes where it stopped without recomputing anything. Existing files are kept.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import shutil
 import sys
 from pathlib import Path
 
-KEPT = ("feff.inp", "xmu.dat", "convergence.scf", "result.json")  # as data/feff keeps them
+KEPT = ("feff.inp", "convergence.scf", "result.json")  # FEFF's input and run record; xmu.dat repeats spectra/
 KINDS = ("stretch", "bend", "pull", "breathe")
 
 
@@ -33,12 +40,60 @@ def kind_of(family: str) -> str:
     raise SystemExit(f"real_fe_set: unknown displacement family {family!r}")
 
 
+def restore(data: Path, only: list[str] | None) -> int:
+    """Write back the drag_fidelity.py runs that ``data``'s fe-k/ was made from (see the docstring)."""
+    root = data / "fe-k"
+    if not (root / "manifest.jsonl").is_file():
+        sys.exit(f"real_fe_set: {root / 'manifest.jsonl'} is missing: not a data set written by this script")
+    rows = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    by_runs: dict[str, list[dict]] = {}
+    for row in rows:
+        runs = row["source"].split("/structures/")[0]
+        by_runs.setdefault(runs, []).append(row)
+    if only:
+        unknown = sorted(set(only) - set(by_runs))
+        if unknown:
+            sys.exit(f"real_fe_set: {root} has no runs from {', '.join(unknown)} (it has {', '.join(sorted(by_runs))})")
+        by_runs = {runs: by_runs[runs] for runs in only}
+    for runs, records in sorted(by_runs.items()):
+        feff_dir = Path(runs) / "feff-reference"
+        for sub in (Path(runs) / "structures", feff_dir / "spectra", feff_dir / "feff"):
+            sub.mkdir(parents=True, exist_ok=True)
+        manifest = feff_dir / "manifest.jsonl"
+        known = set()
+        if manifest.is_file():
+            known = {json.loads(line)["stem"] for line in manifest.read_text().splitlines() if line.strip()}
+        added = 0
+        with manifest.open("a") as handle:
+            for row in records:
+                source, name = row["source_stem"], row["stem"]
+                copies = [(root / "xyz" / f"{name}.xyz", Path(runs) / "structures" / f"{source}.xyz"),
+                          (root / "spectra" / f"{name}.txt", feff_dir / "spectra" / f"{source}.txt")]
+                copies += [(root / "feff" / name / kept, feff_dir / "feff" / source / kept) for kept in KEPT]
+                for origin, target in copies:
+                    if origin.is_file() and not target.exists():
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(origin, target)
+                if source not in known:
+                    record = {k: v for k, v in row.items() if k not in ("source_stem", "family", "source")}
+                    handle.write(json.dumps({**record, "stem": source}) + "\n")
+                    added += 1
+        print(f"restored {runs}: {len(records)} FEFF10 runs ({added} added to its manifest)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", help="drag_fidelity.py's --out (with feff-reference/)")
-    parser.add_argument("-o", "--output", required=True, help="root of the data set (its fe-k/ is written)")
+    parser.add_argument("runs", nargs="?", help="drag_fidelity.py's --out (with feff-reference/)")
+    parser.add_argument("-o", "--output", help="root of the data set (its fe-k/ is written)")
     parser.add_argument("--stems", nargs="*", help="only these complexes (default: every one in RUNS)")
+    parser.add_argument("--restore", metavar="DATA", help="write back the runs DATA was made from, instead")
+    parser.add_argument("--only", nargs="*", metavar="RUNS", help="with --restore: only these runs directories")
     args = parser.parse_args()
+    if args.restore:
+        return restore(Path(args.restore), args.only)
+    if not args.runs or not args.output:
+        parser.error("give RUNS and -o DATA (or --restore DATA)")
     feff_dir = Path(args.runs) / "feff-reference"
     manifest = feff_dir / "manifest.jsonl"
     if not manifest.is_file():

@@ -35,6 +35,7 @@ def fake_runs(root: Path, complexes: dict[str, list[str]], failed=()) -> Path:
                 (feff / "feff" / source).mkdir()
                 (feff / "feff" / source / "feff.inp").write_text("EDGE K\n")
                 (feff / "feff" / source / "feff.out").write_text("a log the data set does not keep\n")
+                (feff / "feff" / source / "xmu.dat").write_text("# the spectrum file's columns again\n")
             rows.append({"stem": source, "status": "ok" if ok else "failed"})
     (feff / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root
@@ -72,3 +73,37 @@ def test_moves_pair_with_their_complex_failures_are_left_out_and_later_runs_add(
     failed = run(runs, "-o", tmp_path / "other", "--stems", "CCCCCC_FeO")
     assert failed.returncode != 0 and "no finished FEFF10 run of CCCCCC_FeO" in failed.stderr
     assert not (tmp_path / "other").exists()
+
+
+def test_restore_writes_back_the_runs_a_data_set_was_made_from(tmp_path):
+    runs = fake_runs(tmp_path / "runs", {"AAAAAA_C2H6Fe": ["stretch+0.1", "bend10"], "BBBBBB_FeO": []},
+                     failed={"AAAAAA_C2H6Fe@bend10"})
+    more = fake_runs(tmp_path / "more", {"DDDDDD_FeN": ["breathe+0.05"]})
+    out = tmp_path / "real"
+    assert run(runs, "-o", out).returncode == 0 and run(more, "-o", out).returncode == 0
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in (runs / "structures").iterdir()}
+    for root in (runs, more):
+        subprocess.run(["rm", "-rf", str(root)], check=True)
+    # only one of the two runs directories
+    done = run("--restore", out, "--only", runs)
+    assert done.returncode == 0, done.stderr
+    assert "3 FEFF10 runs (3 added to its manifest)" in done.stdout and not more.exists()
+    assert sorted(p.stem for p in (runs / "feff-reference" / "spectra").iterdir()) == [
+        "AAAAAA_C2H6Fe", "AAAAAA_C2H6Fe@stretch+0.1", "BBBBBB_FeO"]
+    assert (runs / "feff-reference" / "feff" / "AAAAAA_C2H6Fe" / "feff.inp").read_text() == "EDGE K\n"
+    restored = {p.relative_to(tmp_path): p.read_bytes() for p in (runs / "structures").iterdir()}
+    assert restored == {k: v for k, v in before.items() if "bend10" not in str(k)}
+    rows = [json.loads(line) for line in (runs / "feff-reference" / "manifest.jsonl").read_text().splitlines()]
+    assert [r["stem"] for r in rows] == ["AAAAAA_C2H6Fe", "AAAAAA_C2H6Fe@stretch+0.1", "BBBBBB_FeO"]
+    assert all(r["status"] == "ok" and "source_stem" not in r for r in rows)
+    # again, and then all of them: nothing is added twice; the data set made again is the same
+    assert "(0 added to its manifest)" in run("--restore", out, "--only", runs).stdout
+    assert run("--restore", out).returncode == 0
+    assert len((runs / "feff-reference" / "manifest.jsonl").read_text().splitlines()) == 3
+    again = tmp_path / "again"
+    assert run(runs, "-o", again).returncode == 0 and run(more, "-o", again).returncode == 0
+    for sub in ("xyz", "spectra"):
+        assert sorted((out / "fe-k" / sub).iterdir()) != [] and all(
+            p.read_bytes() == (again / "fe-k" / sub / p.name).read_bytes() for p in (out / "fe-k" / sub).iterdir())
+    unknown = run("--restore", out, "--only", tmp_path / "elsewhere")
+    assert unknown.returncode != 0 and "has no runs from" in unknown.stderr
