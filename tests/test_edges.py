@@ -586,6 +586,28 @@ def test_sample_weights_pull_the_map_toward_the_weighted_spectra(feff_root, netw
         concatenate([data, data.subset(cu)])
 
 
+def test_a_drag_counts_with_its_variants_weight_in_the_map(feff_root, networks):
+    """A displaced variant weighted 0 takes its drag out of the map's fit too: the same map as when
+    that variant is no one's variant (its pair gone) and weighted 0."""
+    from xanesviz.edges import variant_pairs
+
+    base = load_bundle(networks / "fe-k")
+    data = pool(read_edges(feff_root), base.descriptor)
+    pairs = variant_pairs(data)
+    weights = np.ones(len(data))
+    weights[pairs[0, 1]] = 0.0
+    stems = data.stems.copy()
+    stems[pairs[0, 1]] = "unpaired"
+    unpaired = dataclasses.replace(data, stems=stems, weights=weights)
+    assert len(variant_pairs(unpaired)) == len(pairs) - 1 >= 1
+
+    def fit(d):
+        return FdmnesTransfer.fit(d, base.ensemble, prior=4.0, map_ridge=1.0, pair_weight=3.0).predict(data.X, data.edges)
+
+    np.testing.assert_allclose(fit(dataclasses.replace(data, weights=weights)), fit(unpaired), atol=1e-4)
+    assert np.abs(fit(data) - fit(unpaired)).max() > 1e-3  # the variant and its drag do move the map
+
+
 def test_train_edges_takes_real_complexes_weighted_and_says_so(feff_root, networks, tmp_path, capsys):
     """--real-complexes ROOT: real Fe complexes and their moves join the data, weighted
     --real-weight in the map's fit, and every card records them."""
@@ -647,8 +669,8 @@ def test_train_edges_records_the_pair_weight_and_refuses_a_bad_one(feff_root, ne
 
 def test_fine_tuning_weighs_each_sample_as_asked(networks):
     """``sample_weights`` in ``fine_tune``: the same structures given two different targets land
-    near the target of the heavier copies (midway with equal weights); weights that do not fit the
-    samples are refused by name."""
+    near the target of the heavier copies (midway with equal weights), and a drag weighs as its
+    displaced structure; weights that do not fit the samples are refused by name."""
     from xanesviz.model import fine_tune
 
     network = load_bundle(networks / "fe-k").ensemble.network
@@ -664,6 +686,17 @@ def test_fine_tuning_weighs_each_sample_as_asked(networks):
     equal = mean_output(None)
     heavy_first = mean_output(np.r_[np.full(16, 9.0), np.ones(16)])
     assert abs(equal) < 0.3 and heavy_first > equal + 0.4  # 9:1 puts the optimum at +0.8
+    # a drag weighs as its displaced structure: one structure moved the same way twice, its spectrum
+    # going up in one copy (weight 9) and down in the other (weight 1); the drag term, made to
+    # dominate, follows the heavier copy (with the pairs weighed alike it would pull toward no change)
+    moved = Z + 0.5
+    T = np.vstack([np.zeros((16, n_out)), np.full((16, n_out), 1.0), np.full((16, n_out), -1.0)])
+    pairs = np.array([(i, 16 + i) for i in range(16)] + [(i, 32 + i) for i in range(16)])
+    for weights, low, high in ((None, -0.3, 0.3), (np.r_[np.ones(16), np.full(16, 9.0), np.ones(16)], 0.5, 9.0)):
+        tuned, _ = fine_tune(network, np.vstack([Z, moved, moved]), T, 3e-3, 150, batch=8, pairs=pairs,
+                             pair_weight=30.0, sample_weights=weights)
+        drag = float(np.mean(tuned.forward(moved) - tuned.forward(Z)))
+        assert low < drag < high, (weights is not None, drag)
     Zs = np.zeros((4, network.n_inputs), np.float32)
     for bad in (np.ones(3), np.array([1.0, 1.0, 0.0, 1.0])):
         with pytest.raises(XanesvizError, match="one positive weight per sample"):
