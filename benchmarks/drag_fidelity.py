@@ -187,7 +187,11 @@ def main(argv=None) -> int:
     parser.add_argument("--data", help="the Fe data set (default ../shared/data/fe-k-xanes)")
     parser.add_argument("--json", metavar="FILE", help="also write the table as JSON (for a model card: "
                                                        "xanesviz train-edges --drag-fidelity FILE)")
+    parser.add_argument("--card", action="store_true", help="also put the table on --model's card (model_card.json, "
+                                                            "'drag_fidelity'), where 'xanesviz models' shows it")
     args = parser.parse_args(argv)
+    if args.card and not args.model:
+        parser.error("--card needs --model (the bundle whose card takes the table)")
     data = data_dir_or_exit(args.data)
     if args.stems:
         files = [data / "xyz" / f"{s}.xyz" for s in args.stems]
@@ -285,7 +289,7 @@ def main(argv=None) -> int:
         print("|---|---|---|---|")
         for key, row in consistency.items():
             print(f"| {key} | {row['complexes']} | {row['feff_median_r']:.2f} | {row['model_median_r']:.2f} |")
-    if args.json:
+    if args.json or args.card:
         import json
         import time
 
@@ -295,8 +299,15 @@ def main(argv=None) -> int:
                   "date": time.strftime("%Y-%m-%d"), "families": table, "self_consistency": consistency,
                   "unmoved_delta_mu_median_pct": None if accuracy is None else
                   round(accuracy["delta_mu_median_pct"], 3)}
-        Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
-        print(f"wrote {args.json}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
+            print(f"wrote {args.json}")
+        if args.card:
+            card_path = Path(args.model) / "model_card.json"
+            card = json.loads(card_path.read_text())
+            card["drag_fidelity"] = record
+            card_path.write_text(json.dumps(card, indent=2) + "\n")
+            print(f"put the table on {card_path}")
     return 0
 
 

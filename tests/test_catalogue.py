@@ -9,7 +9,7 @@ from ase import Atoms
 from ase.io import write
 
 from xanesviz import Predictor
-from xanesviz.catalogue import absorber_element, model_for, shipped_models
+from xanesviz.catalogue import absorber_element, headline_figures, model_for, shipped_models
 from xanesviz.cli import main
 from xanesviz.errors import ModelBundleError, StructureError
 
@@ -105,3 +105,19 @@ def test_models_command_lists_the_shipped_models(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "Fe K" in out and "fe-k" in out and "[default for Fe]" in out
+    # each model's figures below it: the FDMNES Fe model's and the FEFF10 Fe model's drags side by side
+    lines = out.splitlines()
+    for name in ("fe-k ", "fe-k-feff ", "cu-k-feff "):
+        figures = lines[next(i for i, line in enumerate(lines) if f" {name}" in line) + 1]
+        assert figures.startswith("      CV Δμ ") and "drags r " in figures and "real Fe complexes" in figures
+
+
+def test_headline_figures_read_either_kind_of_card_and_skip_what_is_missing():
+    drag = {"families": {"bend5": {"pairs": 30, "median_r": 0.441}, "pull0.5": {"pairs": 32, "median_r": 0.878}}}
+    fdmnes = {"cv_metrics": {"delta_mu_median_pct": 3.94}, "drag_fidelity": drag}
+    assert headline_figures(fdmnes) == "CV Δμ 3.9 %; drags r 0.44-0.88 against FEFF10 (2 moves of 32 real Fe complexes)"
+    edge = {"cv_metrics": {"per_method": {"edge mean": {"all": {"delta_mu_median_pct": 10.1}},
+                                          "FDMNES transfer": {"all": {"delta_mu_median_pct": 8.7}},
+                                          "FDMNES transfer, edge left out": {"all": {"delta_mu_median_pct": 15.5}}}}}
+    assert headline_figures(edge) == "CV Δμ 8.7 %"
+    assert headline_figures({}) == "" and headline_figures({"cv_metrics": [], "drag_fidelity": {"families": 3}}) == ""

@@ -662,6 +662,8 @@ def cmd_models(args) -> int:
     for model in models:
         default = f" [default for {model.element}]" if model_for(model.element, model.edge) == model else ""
         print(f"{model.element} {model.edge}  {model.name:24s} {model.spectra}{default}  {model.path}")
+        if model.figures:
+            print(f"      {model.figures}")
     if not models:
         print("no models found", file=sys.stderr)
     return 0 if models else 1
@@ -684,7 +686,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list the shipped models and the edge each predicts",
                        description="List the shipped model bundles: element and edge, name, training data, "
-                                   "which is the default for its element, and where it is.")
+                                   "which is the default for its element, and where it is; below each, its "
+                                   "cross-validated Δμ and how closely it follows FEFF10 when a structure is moved.")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("train", help="train a model bundle on a data directory",
