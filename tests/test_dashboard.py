@@ -196,6 +196,7 @@ def test_the_model_picker_swaps_models_of_the_same_edge(dashboard):
     assert len(feff) == 1
     dashboard.model_choice.value = feff[0]
     assert dashboard.predictor.name == "fe-k-feff" and "Predicting with fe-k-feff" in dashboard.message.value
+    assert dashboard.model_choice.tooltip.startswith("fe-k-feff: CV Δμ ") and "drags r " in dashboard.model_choice.tooltip
     assert not np.allclose(dashboard.panel.trace_values("predicted"), before)
     dashboard.model_choice.value = [v for label, v in dashboard.model_choice.options if label.startswith("fe-k ")][0]
     np.testing.assert_allclose(dashboard.panel.trace_values("predicted"), before, rtol=1e-6)

@@ -320,11 +320,13 @@ class Dashboard(widgets.VBox):
 
     def _list_models(self) -> None:
         """The model picker: the shipped models of the current model's element (and the current one)."""
-        from ..catalogue import shipped_models
+        from ..catalogue import headline_figures, shipped_models
 
         current = _model_key(self.predictor)
         options = [(f"{m.name} ({m.spectra})", str(m.path.resolve())) for m in shipped_models()
                    if m.element == self.predictor.element and m.edge == self.predictor.edge]
+        figures = headline_figures(self.predictor.card)  # how far to trust the model in use, on hover
+        self.model_choice.tooltip = f"{self.predictor.name}: {figures}" if figures else self.predictor.name
         if current not in [value for _, value in options]:
             options.insert(0, (f"{self.predictor.name} (loaded from {Path(current).name})", current))
         self._listing_models = True  # setting the options is not a choice
