@@ -75,8 +75,8 @@ def restore(data: Path, only: list[str] | None) -> int:
                         target.parent.mkdir(parents=True, exist_ok=True)
                         shutil.copyfile(origin, target)
                 if source not in known:
-                    record = {k: v for k, v in row.items() if k not in ("source_stem", "family", "source")}
-                    handle.write(json.dumps({**record, "stem": source}) + "\n")
+                    record = {k: v for k, v in row.items() if k not in ("source_stem", "family")}
+                    handle.write(json.dumps({**record, "stem": source}) + "\n")  # "source": the structure, as simulate
                     added += 1
         print(f"restored {runs}: {len(records)} FEFF10 runs ({added} added to its manifest)")
     return 0
