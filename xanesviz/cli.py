@@ -748,8 +748,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after the recalibration, train every layer of the networks further on all edges' FEFF10 "
                         "spectra (Adam at learning rate LR for EPOCHS epochs; with PAIRS > 0 also on the data's own "
                         "drags, each displaced variant's change of spectrum against its parent, weighted PAIRS; the "
-                        "networks are then stored once, in the Fe bundle); 'none' (default: fine-tuned networks "
-                        "follow drags of complexes outside the data less well, docs/models.md); 'auto': chosen by "
+                        "networks are then stored once, in the Fe bundle); 'none' (default; trained on derived structures "
+                        "alone, fine-tuned networks follow real complexes' drags less well, with --real-complexes "
+                        "better: the shipped models use 1e-4,15,3, docs/models.md); 'auto': chosen by "
                         "the --cv among none and 1e-4,100 (none without --cv)")
     p.add_argument("--real-complexes", metavar="ROOT",
                    help="also real complexes and their moves, ROOT/{metal}-k/ (scripts/real_fe_set.py), in the map's "
