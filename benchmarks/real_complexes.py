@@ -5,9 +5,11 @@
         [--fine-tune LR,EPOCHS[,PAIRS]] [--real-weights K ...] [--json FILE] [--parent-fractions F ...]
 
 The complexes and their FEFF10 reference spectra are those ``benchmarks/drag_fidelity.py`` computed
-into ``--runs`` (each real tmQM Fe complex as it is and moved by each displacement family); no
-FEFF10 data set in ``data/feff`` derives from them. Each method is trained here on all of
-``data/feff`` (no bundle is written):
+into ``--runs`` (each real tmQM Fe complex as it is and moved by each displacement family; on a
+fresh clone ``python scripts/real_fe_set.py --restore data/feff-real`` writes those runs back, and
+``benchmarks/refine_recovery.py --recipe xanesviz-fe-k-zeta32 --model runs/refine/fold0-zeta32 --n 1``
+trains the fold-0 networks); no FEFF10 data set in ``data/feff`` derives from them. Each method is
+trained here on all of ``data/feff`` (no bundle is written):
 
 * ``map``: the FDMNES networks of ``--networks`` (a bundle whose networks never saw these
   complexes, e.g. fold 0's of ``benchmarks/refine_recovery.py``) recalibrated to FEFF10 as the
@@ -118,7 +120,8 @@ def main() -> int:
         parser.error("--fine-tune: give LR,EPOCHS[,PAIRS] (the choice by CV is train-edges')")
     runs = Path(args.runs)
     if not (runs / "feff-reference" / "spectra").is_dir():
-        sys.exit(f"real_complexes: {runs}/feff-reference/spectra is missing: run benchmarks/drag_fidelity.py first")
+        sys.exit(f"real_complexes: {runs}/feff-reference/spectra is missing: run benchmarks/drag_fidelity.py first "
+                 "(or write the runs back from the data set: python scripts/real_fe_set.py --restore data/feff-real)")
     print(machine_line())
     fdmnes = load_bundle(DEFAULT_BUNDLE)
     data = pool(read_edges(args.data), fdmnes.descriptor)
