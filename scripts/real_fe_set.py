@@ -7,9 +7,10 @@ real tmQM Fe complex as it is (``STEM``) and moved by each displacement family
 (``STEM@family``). This writes them as ``OUT/fe-k/`` in the layout of ``xanesviz simulate``
 (``xyz/``, ``spectra/``, ``feff/<stem>/`` with feff.inp, convergence.scf and result.json,
 ``manifest.jsonl``; not xmu.dat, whose μ column on FEFF's energies is the spectrum file), named
-as the derived data sets name theirs so that pooling finds the pairs: ``Fe_REFCODE`` for a complex, ``Fe_REFCODE_<kind><n>`` for its moves (kind
-stretch, bend, pull or breathe; n numbers the families of the complex in sorted order; the
-manifest keeps each one's original stem and family). Complexes whose own run failed are left out,
+as the derived data sets name theirs so that pooling finds the pairs: ``Fe_REFCODE`` for a
+complex, ``Fe_REFCODE_<kind><n>`` for its moves (kind stretch, bend, pull or breathe; n numbers
+the families of the complex in sorted order; the manifest keeps each one's original stem and
+family). Complexes whose own run failed are left out,
 and so are failed moves. Nothing is recomputed. Run again with other RUNS, it adds their complexes
 (the manifest keeps the earlier ones).
 
