@@ -47,6 +47,10 @@ def restore(data: Path, only: list[str] | None) -> int:
     if not (root / "manifest.jsonl").is_file():
         sys.exit(f"real_fe_set: {root / 'manifest.jsonl'} is missing: not a data set written by this script")
     rows = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    lacking = [row.get("stem", "?") for row in rows if not {"source", "source_stem"} <= set(row)]
+    if lacking:
+        sys.exit(f"real_fe_set: {root / 'manifest.jsonl'}: {lacking[0]} (and {len(lacking) - 1} more) name no source "
+                 "run: cannot restore")
     by_runs: dict[str, list[dict]] = {}
     for row in rows:
         runs = row["source"].split("/structures/")[0]

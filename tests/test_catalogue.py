@@ -116,8 +116,11 @@ def test_headline_figures_read_either_kind_of_card_and_skip_what_is_missing():
     drag = {"families": {"bend5": {"pairs": 30, "median_r": 0.441}, "pull0.5": {"pairs": 32, "median_r": 0.878}}}
     fdmnes = {"cv_metrics": {"delta_mu_median_pct": 3.94}, "drag_fidelity": drag}
     assert headline_figures(fdmnes) == "CV Δμ 3.9 %; drags r 0.44-0.88 against FEFF10 (2 moves of 32 real Fe complexes)"
-    edge = {"cv_metrics": {"per_method": {"edge mean": {"all": {"delta_mu_median_pct": 10.1}},
-                                          "FDMNES transfer": {"all": {"delta_mu_median_pct": 8.7}},
-                                          "FDMNES transfer, edge left out": {"all": {"delta_mu_median_pct": 15.5}}}}}
+    edge = {"cv_metrics": {"per_method": {"FDMNES transfer, edge left out": {"all": {"delta_mu_median_pct": 15.5}},
+                                          "edge mean": {"all": {"delta_mu_median_pct": 10.1}},
+                                          "FDMNES transfer": {"all": {"delta_mu_median_pct": 8.7}}}}}
     assert headline_figures(edge) == "CV Δμ 8.7 %"
     assert headline_figures({}) == "" and headline_figures({"cv_metrics": [], "drag_fidelity": {"families": 3}}) == ""
+    nan = {"cv_metrics": {"delta_mu_median_pct": float("nan")},
+           "drag_fidelity": {"families": {**drag["families"], "bend10": {"pairs": 32, "median_r": float("nan")}}}}
+    assert headline_figures(nan) == ""  # no NaN reaches the listing or the picker

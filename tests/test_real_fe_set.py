@@ -107,3 +107,8 @@ def test_restore_writes_back_the_runs_a_data_set_was_made_from(tmp_path):
             p.read_bytes() == (again / "fe-k" / sub / p.name).read_bytes() for p in (out / "fe-k" / sub).iterdir())
     unknown = run("--restore", out, "--only", tmp_path / "elsewhere")
     assert unknown.returncode != 0 and "has no runs from" in unknown.stderr
+    manifest = out / "fe-k" / "manifest.jsonl"
+    manifest.write_text(manifest.read_text() + json.dumps({"stem": "Fe_EEEEEE", "status": "ok"}) + "\n")
+    bad = run("--restore", out)
+    assert bad.returncode != 0 and "Fe_EEEEEE (and 0 more) name no source run" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -12,6 +12,7 @@ transition metal; with several metals the caller must name the absorber.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,20 +61,20 @@ def headline_figures(card: dict) -> str:
     parts = []
     cv = card.get("cv_metrics") if isinstance(card.get("cv_metrics"), dict) else {}
     try:
-        if "per_method" in cv:  # an edge model: its own edge's spectra under the shipped method
-            method = next(m for m in cv["per_method"] if m.startswith("FDMNES transfer") and "left out" not in m)
-            median = cv["per_method"][method]["all"]["delta_mu_median_pct"]
-        else:
-            median = cv.get("delta_mu_median_pct")
-        if median is not None:
+        # an edge model: its own edge's spectra under the shipped method (train-edges' one fitter)
+        median = cv["per_method"]["FDMNES transfer"]["all"]["delta_mu_median_pct"] if "per_method" in cv \
+            else cv.get("delta_mu_median_pct")
+        if median is not None and math.isfinite(float(median)):
             parts.append(f"CV Δμ {float(median):.1f} %")
-    except (KeyError, StopIteration, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         pass
     drag = card.get("drag_fidelity") if isinstance(card.get("drag_fidelity"), dict) else {}
     try:
         rs = [float(f["median_r"]) for f in drag["families"].values()]
         pairs = max(int(f["pairs"]) for f in drag["families"].values())
-        parts.append(f"drags r {min(rs):.2f}-{max(rs):.2f} against FEFF10 ({len(rs)} moves of {pairs} real Fe complexes)")
+        if rs and all(math.isfinite(r) for r in rs):  # a family without a figure: no range to show
+            parts.append(f"drags r {min(rs):.2f}-{max(rs):.2f} against FEFF10 ({len(rs)} moves of {pairs} real Fe "
+                         "complexes)")
     except (KeyError, TypeError, ValueError, AttributeError):
         pass
     return "; ".join(parts)
