@@ -180,15 +180,19 @@ def test_niceness_lowers_the_stage_workers_priority(idle):
 
 
 def _stage_environments(found: list, stop: threading.Event) -> None:
-    """Collect GLIBC_TUNABLES of every FEFF10 stage process of this process seen until ``stop``."""
+    """Collect GLIBC_TUNABLES of every FEFF10 stage process of this process started after this call
+    (not one of an earlier test's runs, still exiting) and seen until ``stop``."""
     import psutil
 
     me = psutil.Process()
+    earlier = {child.pid for child in me.children(recursive=True)}
     while not stop.wait(0.02):
         for child in me.children(recursive=True):
             try:
-                if "feff10._worker" in " ".join(child.cmdline()):
-                    found.append(child.environ().get("GLIBC_TUNABLES"))
+                if child.pid not in earlier and "feff10._worker" in " ".join(child.cmdline()):
+                    environment = child.environ()
+                    if environment:  # empty while the process is caught in the middle of exec
+                        found.append(environment.get("GLIBC_TUNABLES"))
             except psutil.Error:
                 continue
 
