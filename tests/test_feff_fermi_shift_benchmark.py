@@ -64,3 +64,17 @@ def test_table_reports_how_far_the_fermi_level_moved_per_family(tmp_path, capsys
     line = next(x for x in out.splitlines() if x.startswith("| bend10 / bend5"))
     assert line.split("|")[3].strip() == "-"  # the same shift in both complexes: no correlation to state
     assert line.split("|")[4].strip() == "0.75"
+
+
+def test_noise_floor_turns_a_complex_rigidly_about_its_absorber():
+    from scipy.spatial.distance import pdist
+
+    from feff_noise_floor import turned
+    from helpers import random_complex
+
+    atoms = random_complex(np.random.default_rng(3))
+    out = turned(atoms, np.random.default_rng(4))
+    assert np.allclose(out.positions[0], atoms.positions[0])
+    assert np.allclose(pdist(out.positions), pdist(atoms.positions))
+    assert np.abs(out.positions - atoms.positions)[1:].max() > 0.1  # it did turn
+    assert list(out.numbers) == list(atoms.numbers)
