@@ -121,7 +121,7 @@ def bend_series(root: Path, out: Path, stem: str, angles: list[float], workers: 
             deltas[angle] = (read_spectrum_file(path, energy)[1] - base, fermi_level(out / "feff" / "feff" / name))
     largest = max(deltas) if deltas else None
     print(f"\nFEFF10 against the bend angle: {stem} of {root}; {machine_line()}")
-    print(f"| angle (°) | ΔE_F (eV) | \|Δμ\| / \|μ\| | r with the {largest:g}° Δμ |" if deltas else "no run finished")
+    print(f"| angle (°) | ΔE_F (eV) | \\|Δμ\\| / \\|μ\\| | r with the {largest:g}° Δμ |" if deltas else "no run finished")
     print("|---|---|---|---|")
     for angle, (delta, e1) in sorted(deltas.items()):
         shift = "-" if e0 is None or e1 is None else f"{e1 - e0:+.3f}"
