@@ -57,13 +57,17 @@ def edge_shift_share(energy: np.ndarray, base: np.ndarray, delta: np.ndarray) ->
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="data/feff-real/fe-k", help="the data set's edge folder")
+    parser.add_argument("--stems", nargs="+", metavar="STEM", help="only these complexes (e.g. Fe_CAWMET)")
     parser.add_argument("--model", help="a FEFF10-trained bundle (e.g. pretrained/fe-k-feff) to score as well")
     args = parser.parse_args(argv)
     root = Path(args.data)
     rows = [r for r in read_manifest(root) if r.get("status") == "ok"]
     if not rows:
         sys.exit(f"feff_fermi_shift: no finished runs in {root}/manifest.jsonl")
-    complexes = {r["source_stem"]: r["stem"] for r in rows if r.get("family") is None}
+    complexes = {r["source_stem"]: r["stem"] for r in rows if r.get("family") is None
+                 and (not args.stems or r["stem"] in args.stems)}
+    if not complexes:
+        sys.exit(f"feff_fermi_shift: none of the complexes asked for in {root}")
     moves: dict = {}  # (complex, family) -> stem
     for r in rows:
         if r.get("family") is not None:

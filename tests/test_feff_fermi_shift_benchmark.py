@@ -78,3 +78,19 @@ def test_noise_floor_turns_a_complex_rigidly_about_its_absorber():
     assert np.allclose(pdist(out.positions), pdist(atoms.positions))
     assert np.abs(out.positions - atoms.positions)[1:].max() > 0.1  # it did turn
     assert list(out.numbers) == list(atoms.numbers)
+
+
+def test_stems_restrict_the_complexes_and_an_unknown_one_is_named(tmp_path, capsys):
+    import pytest
+
+    root = tmp_path / "fe-k"
+    (root / "spectra").mkdir(parents=True)
+    rows = [write_run(root, "Fe_AAAAAA", edge(), -10.0, None, "AAAAAA_FeC2"),
+            write_run(root, "Fe_AAAAAA_bend1", edge(0.4), -9.6, "bend10", "AAAAAA_FeC2"),
+            write_run(root, "Fe_BBBBBB", edge(), -10.0, None, "BBBBBB_FeN2"),
+            write_run(root, "Fe_BBBBBB_bend1", edge(0.2), -9.8, "bend10", "BBBBBB_FeN2")]
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["--data", str(root), "--stems", "Fe_BBBBBB"]) == 0
+    assert "| bend10 | 1 | 0.200 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="none of the complexes"):
+        main(["--data", str(root), "--stems", "Fe_ZZZZZZ"])
