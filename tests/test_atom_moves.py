@@ -1,0 +1,70 @@
+"""scripts/atom_moves.py: derived parents moved one atom at a time (as a drag moves them), named so
+that pooling pairs each move with its parent."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from ase.io import write
+
+from xanesviz.derived_set import parent_of, variant_of
+from xanesviz.structure import read_structure
+
+from helpers import random_complex
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+import atom_moves  # noqa: E402
+
+
+def edge_set(root: Path, metal: str, parents: list[str]) -> Path:
+    """A derived data set folder whose manifest says FEFF10 finished these parents (and a variant)."""
+    folder = root / f"{metal.lower()}-k"
+    (folder / "xyz").mkdir(parents=True)
+    rows = []
+    rng = np.random.default_rng(len(parents))
+    for stem in parents + [f"{parents[0]}_bend0"]:
+        atoms = random_complex(rng)
+        atoms.numbers[0] = {"Cu": 29, "Ni": 28}[metal]
+        write(folder / "xyz" / f"{stem}.xyz", atoms, format="extxyz")
+        rows.append({"stem": stem, "status": "ok"})
+    rows.append({"stem": f"{metal}_FAILED", "status": "failed"})
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+def test_moves_are_the_benchmarks_single_atom_moves_named_as_variants(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(atom_moves, "simulate", lambda paths, out, **kw: calls.append((list(paths), out)))
+    cu = edge_set(tmp_path / "feff", "Cu", ["Cu_AAAAAA", "Cu_BBBBBB", "Cu_CCCCCC"])
+    edge_set(tmp_path / "feff", "Ni", ["Ni_DDDDDD"])
+    assert atom_moves.main([str(tmp_path / "feff"), "--metals", "Cu", "Ni", "--parents", "2",
+                            "--families", "bend5", "stretch+0.1", "--structures", str(tmp_path / "moves")]) == 0
+    # rounds: a Cu parent, the Ni parent, the second Cu parent (Ni has no second); each into its own folder
+    assert [out.name for _, out in calls] == ["cu-k", "ni-k", "cu-k"]
+    stems = [p.stem for paths, _ in calls for p in paths]
+    assert all(variant_of(s) in ("bend2", "stretch7") for s in stems)
+    assert len({parent_of(s) for s in stems}) == 3  # two Cu parents and one Ni parent, no failed or variant one
+    assert not any("FAILED" in s or "bend0_" in s for s in stems)
+    # the benchmark's moves: a bend swings one atom about the metal (its distance kept), a stretch
+    # moves one atom 0.1 Å along its bond; nothing else moves
+    first = calls[0][0]
+    parent = read_structure(cu / "xyz" / f"{first[0].stem.rsplit('_', 1)[0]}.xyz")
+    for path, (kind, amount) in zip(first, [("bend", 5.0), ("stretch", 0.1)]):
+        moved = read_structure(path)
+        shift = np.linalg.norm(moved.positions - parent.positions, axis=1)
+        assert (shift > 1e-6).sum() == 1
+        i = int(np.argmax(shift))
+        d0, d1 = (np.linalg.norm(a.positions[i] - a.positions[0]) for a in (parent, moved))
+        if kind == "bend":
+            assert abs(d1 - d0) < 1e-6 and shift[i] > 0.05
+        else:
+            assert abs(d1 - d0 - amount) < 1e-6
+
+
+def test_a_metal_without_a_data_set_is_named(tmp_path):
+    import pytest
+
+    with pytest.raises(SystemExit, match="no FEFF10 data set for Zn"):
+        atom_moves.main([str(tmp_path), "--metals", "Zn"])
