@@ -68,3 +68,16 @@ def test_a_metal_without_a_data_set_is_named(tmp_path):
 
     with pytest.raises(SystemExit, match="no FEFF10 data set for Zn"):
         atom_moves.main([str(tmp_path), "--metals", "Zn"])
+
+
+def test_the_edge_benchmark_pairs_single_atom_moves_with_their_parents(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from edge_drag_fidelity import single_atom_moves
+
+    folder = tmp_path / "cu-k"
+    folder.mkdir()
+    rows = [("Cu_AAAAAA", "ok"), ("Cu_AAAAAA_bend0", "ok"), ("Cu_AAAAAA_bend2", "ok"), ("Cu_AAAAAA_stretch7", "ok"),
+            ("Cu_AAAAAA_stretch8", "failed"), ("Cu_BBBBBB", "failed"), ("Cu_BBBBBB_bend1", "ok")]
+    (folder / "manifest.jsonl").write_text("".join(json.dumps({"stem": s, "status": st}) + "\n" for s, st in rows))
+    # the derived variant (0) is not a single-atom move; a failed move and a move of a failed parent are left out
+    assert single_atom_moves(folder) == {"Cu_AAAAAA": [("Cu_AAAAAA_bend2", "bend5"), ("Cu_AAAAAA_stretch7", "stretch+0.1")]}
