@@ -94,8 +94,8 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|")
     for family in sorted(shares):
         shifts = np.abs([v for (c, f), v in fermi.items() if f == family])
-        print(f"| {family} | {len(shares[family])} | {np.median(shifts):.3f} | {np.quantile(shifts, 0.9):.3f} "
-              f"| {np.nanmedian(shares[family]):.2f} |")
+        levels = f"{np.median(shifts):.3f} | {np.quantile(shifts, 0.9):.3f}" if len(shifts) else "- | -"
+        print(f"| {family} | {len(shares[family])} | {levels} | {np.nanmedian(shares[family]):.2f} |")
     print("\n| larger / smaller move | complexes | corr of ΔE_F | median \\|ΔE_F\\| smaller/larger "
           "| median r of the two Δμ |")
     print("|---|---|---|---|---|")
@@ -109,8 +109,8 @@ def main(argv=None) -> int:
         rs = [float(np.corrcoef(delta_mu[c, big], delta_mu[c, small])[0, 1]) for c in names
               if delta_mu[c, big].std() > 0 and delta_mu[c, small].std() > 0]
         corr = f"{np.corrcoef(a, b)[0, 1]:.2f}" if a.std() > 0 and b.std() > 0 else "-"
-        print(f"| {big} / {small} | {len(names)} | {corr} "
-              f"| {np.median(np.abs(b[moved]) / np.abs(a[moved])):.2f} | {np.median(rs):.2f} |")
+        ratio = f"{np.median(np.abs(b[moved]) / np.abs(a[moved])):.2f}" if moved.any() else "-"
+        print(f"| {big} / {small} | {len(names)} | {corr} | {ratio} | {np.median(rs):.2f} |")
     if args.model:
         model_against_feff(root, complexes, moves, args.model)
     return 0

@@ -94,3 +94,15 @@ def test_stems_restrict_the_complexes_and_an_unknown_one_is_named(tmp_path, caps
     assert "| bend10 | 1 | 0.200 |" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="none of the complexes"):
         main(["--data", str(root), "--stems", "Fe_ZZZZZZ"])
+
+
+def test_runs_without_a_fermi_level_print_dashes_not_nan(tmp_path, capsys):
+    root = tmp_path / "fe-k"
+    (root / "spectra").mkdir(parents=True)
+    rows = [write_run(root, "Fe_AAAAAA", edge(), None, None, "AAAAAA_FeC2"),
+            write_run(root, "Fe_AAAAAA_bend1", edge(0.4), None, "bend10", "AAAAAA_FeC2")]
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["--data", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "| bend10 | 1 | - | - | 1.00 |" in out
+    assert "nan" not in out
