@@ -38,11 +38,11 @@ def single_atom_moves(edge_dir: Path) -> dict[str, list[tuple[str, str]]]:
     moves: dict = {}
     for stem in sorted(done):
         tag = variant_of(stem)
-        if tag is None or not tag[-1].isdigit() or tag.endswith("0"):
-            continue
-        number = int(tag.lstrip("abcdefghijklmnopqrstuvwxyz"))
-        parent = stem[: -len(tag) - 1]
-        if 1 <= number <= len(ALL_FAMILIES) and parent in done:
+        digits = (tag or "").lstrip("abcdefghijklmnopqrstuvwxyz")
+        parent = stem[: -len(tag) - 1] if tag else stem
+        # derived variants are numbered 0; atom_moves.py's 1-8, one per family
+        if digits.isdigit() and 1 <= int(digits) <= len(ALL_FAMILIES) and parent in done:
+            number = int(digits)
             moves.setdefault(parent, []).append((stem, ALL_FAMILIES[number - 1]))
     return moves
 

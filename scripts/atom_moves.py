@@ -7,7 +7,7 @@ The derived data sets' own displaced variants (``xanesviz derive``) move whole l
 drag in the dashboard, and the drag-fidelity benchmark (``benchmarks/drag_fidelity.py``), move single
 atoms: a donor along its bond (stretch), a donor swung about the metal with the rest of its ligand
 left in place (bend), every donor along its bond (breathe). This takes parents already computed in
-``DATA/<metal>-k`` (the first ``--parents`` of each edge in a seeded order), moves each by the
+``DATA/<metal>-k`` (the first ``--parents`` of each edge: those begun by an earlier run, then a seeded order), moves each by the
 benchmark's own ``displace`` in each of ``--families``, and computes the moved structures with the
 reference FEFF10 settings into the same folder, named as the real-complex set names its moves
 (``<Metal>_<REFCODE>_<kind><n>``, n from the family: bend1 = bend10, bend2 = bend5, breathe3 =
@@ -20,10 +20,9 @@ at any point leaves every edge about equally served; what is computed is skipped
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
-
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -45,10 +44,14 @@ def move_stem(parent_stem: str, family: str) -> str:
 
 
 def parents_in_order(edge_dir: Path, seed: int) -> list[str]:
-    """The parents FEFF10 finished in ``edge_dir``, in a seeded order."""
-    done = sorted({r["stem"] for r in read_manifest(edge_dir) if r.get("status") == "ok"
-                   and variant_of(r["stem"]) is None and (edge_dir / "xyz" / f"{r['stem']}.xyz").is_file()})
-    return [done[i] for i in np.random.default_rng(seed).permutation(len(done))]
+    """The parents FEFF10 finished in ``edge_dir``: those already given single-atom moves first (so a
+    rerun completes them), then the others in a seeded order that parents added later do not reshuffle."""
+    records = read_manifest(edge_dir)
+    done = {r["stem"] for r in records if r.get("status") == "ok" and variant_of(r["stem"]) is None
+            and (edge_dir / "xyz" / f"{r['stem']}.xyz").is_file()}
+    started = {r["stem"].rsplit("_", 1)[0] for r in records if (variant_of(r["stem"]) or "0").endswith(
+        tuple("12345678"))}
+    return sorted(done, key=lambda stem: (stem not in started, hashlib.sha256(f"{seed}:{stem}".encode()).hexdigest()))
 
 
 def write_moves(edge_dir: Path, parent: str, families: list[str], out: Path) -> list[Path]:

@@ -81,3 +81,18 @@ def test_the_edge_benchmark_pairs_single_atom_moves_with_their_parents(tmp_path)
     (folder / "manifest.jsonl").write_text("".join(json.dumps({"stem": s, "status": st}) + "\n" for s, st in rows))
     # the derived variant (0) is not a single-atom move; a failed move and a move of a failed parent are left out
     assert single_atom_moves(folder) == {"Cu_AAAAAA": [("Cu_AAAAAA_bend2", "bend5"), ("Cu_AAAAAA_stretch7", "stretch+0.1")]}
+
+
+def test_a_rerun_keeps_the_parents_it_began_and_new_parents_do_not_reshuffle(tmp_path):
+    folder = edge_set(tmp_path / "feff", "Cu", [f"Cu_{c * 6}" for c in "ABCDEFGH"])
+    first = atom_moves.parents_in_order(folder, seed=0)
+    assert sorted(first) == sorted(f"Cu_{c * 6}" for c in "ABCDEFGH")
+    began = first[5]
+    with open(folder / "manifest.jsonl", "a") as manifest:
+        manifest.write(json.dumps({"stem": f"{began}_bend2", "status": "ok"}) + "\n")
+        for stem in ("Cu_IIIIII", "Cu_JJJJJJ"):  # parents computed since
+            manifest.write(json.dumps({"stem": stem, "status": "ok"}) + "\n")
+            write(folder / "xyz" / f"{stem}.xyz", random_complex(np.random.default_rng(9)), format="extxyz")
+    again = atom_moves.parents_in_order(folder, seed=0)
+    assert again[0] == began
+    assert [s for s in again if s in first and s != began] == [s for s in first if s != began]

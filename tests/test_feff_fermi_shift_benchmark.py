@@ -73,6 +73,7 @@ def test_noise_floor_turns_a_complex_rigidly_about_its_absorber():
     from helpers import random_complex
 
     atoms = random_complex(np.random.default_rng(3))
+    atoms.positions += [3.0, -1.0, 2.0]  # the absorber away from the origin: turned about it, not the origin
     out = turned(atoms, np.random.default_rng(4))
     assert np.allclose(out.positions[0], atoms.positions[0])
     assert np.allclose(pdist(out.positions), pdist(atoms.positions))
