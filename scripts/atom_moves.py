@@ -28,12 +28,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from drag_fidelity import FAMILIES, displace  # noqa: E402
 
-from xanesviz.derived_set import variant_of  # noqa: E402
+from xanesviz.derived_set import ONE_ATOM_MOVES, variant_of  # noqa: E402
 from xanesviz.simulate import read_manifest, simulate  # noqa: E402
 from xanesviz.structure import read_structure  # noqa: E402
 
-ALL_FAMILIES = ["bend10", "bend5", "breathe+0.05", "breathe-0.05", "pull0.5", "stretch+0.05", "stretch+0.1",
-                "stretch-0.1"]  # sorted: a family's tag number is its place here + 1, as in data/feff-real
+ALL_FAMILIES = list(ONE_ATOM_MOVES)  # a family's tag number is its place here + 1, as in data/feff-real
 DEFAULT_FAMILIES = ["stretch+0.05", "stretch+0.1", "stretch-0.1", "bend10", "bend5", "breathe+0.05", "breathe-0.05"]
 
 

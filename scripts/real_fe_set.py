@@ -8,9 +8,9 @@ real tmQM Fe complex as it is (``STEM``) and moved by each displacement family
 (``xyz/``, ``spectra/``, ``feff/<stem>/`` with feff.inp, convergence.scf and result.json,
 ``manifest.jsonl``; not xmu.dat, whose μ column on FEFF's energies is the spectrum file), named
 as the derived data sets name theirs so that pooling finds the pairs: ``Fe_REFCODE`` for a
-complex, ``Fe_REFCODE_<kind><n>`` for its moves (kind stretch, bend, pull or breathe; n numbers
-the families of the complex in sorted order; the manifest keeps each one's original stem and
-family). Complexes whose own run failed are left out,
+complex, ``Fe_REFCODE_<kind><n>`` for its moves (kind stretch, bend, pull or breathe; n is the
+family's place in ``xanesviz.derived_set.ONE_ATOM_MOVES`` + 1, the same for every complex whatever
+failed; the manifest keeps each one's original stem and family). Complexes whose own run failed are left out,
 and so are failed moves. Nothing is recomputed. Run again with other RUNS, it adds their complexes
 (the manifest keeps the earlier ones).
 
@@ -30,13 +30,15 @@ import shutil
 import sys
 from pathlib import Path
 
+from xanesviz.derived_set import ONE_ATOM_MOVES
+
 KEPT = ("feff.inp", "convergence.scf", "result.json")  # FEFF's input and run record; xmu.dat repeats spectra/
 KINDS = ("stretch", "bend", "pull", "breathe")
 
 
 def kind_of(family: str) -> str:
     for kind in KINDS:
-        if family.startswith(kind):
+        if family.startswith(kind) and family in ONE_ATOM_MOVES:
             return kind
     raise SystemExit(f"real_fe_set: unknown displacement family {family!r}")
 
@@ -123,9 +125,9 @@ def main() -> int:
     for stem in complexes:
         refcode = stem.split("_")[0]
         families = sorted(s.split("@", 1)[1] for s in ok if s.startswith(stem + "@"))
-        for n, family in enumerate([None] + families):
+        for family in [None] + families:
             source = stem if family is None else f"{stem}@{family}"
-            name = f"Fe_{refcode}" + ("" if family is None else f"_{kind_of(family)}{n}")
+            name = f"Fe_{refcode}" + ("" if family is None else f"_{kind_of(family)}{ONE_ATOM_MOVES.index(family) + 1}")
             shutil.copyfile(Path(args.runs) / "structures" / f"{source}.xyz", out / "xyz" / f"{name}.xyz")
             shutil.copyfile(feff_dir / "spectra" / f"{source}.txt", out / "spectra" / f"{name}.txt")
             (out / "feff" / name).mkdir(exist_ok=True)

@@ -30,6 +30,15 @@ def test_stems_name_metal_parent_and_variant():
     assert [ds.variant_of(s) for s in ("Cu_ABAXIK", "V_ABAXIK_bend0.xyz")] == [None, "bend0"]
 
 
+def test_a_move_family_tells_a_ligand_move_from_each_single_atom_move():
+    assert [ds.move_family(t) for t in ("stretch0", "bend0", "breathe0", "pull0")] == ["stretch", "bend", "breathe",
+                                                                                       "pull"]
+    assert [ds.move_family(t) for t in ("bend1", "bend2", "breathe4", "pull5", "stretch6", "stretch8")] == [
+        "bend10 (one atom)", "bend5 (one atom)", "breathe-0.05 (one atom)", "pull0.5 (one atom)",
+        "stretch+0.05 (one atom)", "stretch-0.1 (one atom)"]
+    assert ds.move_family("bend6") == "bend"  # a number that names another kind's move is not that move
+
+
 def test_spread_parents_covers_every_group_in_a_spread_order():
     parents = fake_parents()
     groups = ds.spread_parents(parents, 4, seed=0, atoms_within_6=(1, 100))

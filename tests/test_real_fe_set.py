@@ -55,19 +55,19 @@ def test_moves_pair_with_their_complex_failures_are_left_out_and_later_runs_add(
     assert done.returncode == 0, done.stderr
     assert "2 complexes and 2 moves of them (4 FEFF10 spectra)" in done.stdout
     stems = sorted(p.stem for p in (out / "fe-k" / "spectra").glob("*.txt"))
-    assert stems == ["Fe_AAAAAA", "Fe_AAAAAA_stretch1", "Fe_BBBBBB", "Fe_BBBBBB_pull1"]
+    assert stems == ["Fe_AAAAAA", "Fe_AAAAAA_stretch7", "Fe_BBBBBB", "Fe_BBBBBB_pull5"]
     assert [parent_of(s) for s in stems] == ["AAAAAA", "AAAAAA", "BBBBBB", "BBBBBB"]
-    assert [variant_of(s) for s in stems] == [None, "stretch1", None, "pull1"]
+    assert [variant_of(s) for s in stems] == [None, "stretch7", None, "pull5"]
     assert sorted(p.name for p in (out / "fe-k" / "feff" / "Fe_AAAAAA").iterdir()) == ["feff.inp"]
     assert len(read_edges(out)["Fe"]) == 4
     rows = [json.loads(line) for line in (out / "fe-k" / "manifest.jsonl").read_text().splitlines()]
-    assert {r["stem"]: r["source_stem"] for r in rows}["Fe_AAAAAA_stretch1"] == "AAAAAA_C2H6Fe@stretch+0.1"
+    assert {r["stem"]: r["source_stem"] for r in rows}["Fe_AAAAAA_stretch7"] == "AAAAAA_C2H6Fe@stretch+0.1"
     # another benchmark run's complexes join the set; the first ones stay
     more = fake_runs(tmp_path / "more", {"DDDDDD_FeN": ["breathe+0.05"]})
     assert run(more, "-o", out).returncode == 0
     rows = [json.loads(line)["stem"] for line in (out / "fe-k" / "manifest.jsonl").read_text().splitlines()]
-    assert rows == ["Fe_AAAAAA", "Fe_AAAAAA_stretch1", "Fe_BBBBBB", "Fe_BBBBBB_pull1", "Fe_DDDDDD",
-                    "Fe_DDDDDD_breathe1"]
+    assert rows == ["Fe_AAAAAA", "Fe_AAAAAA_stretch7", "Fe_BBBBBB", "Fe_BBBBBB_pull5", "Fe_DDDDDD",
+                    "Fe_DDDDDD_breathe3"]
     assert len(read_edges(out)["Fe"]) == 6
     # asking for a complex that has no finished run: one line, nothing written
     failed = run(runs, "-o", tmp_path / "other", "--stems", "CCCCCC_FeO")

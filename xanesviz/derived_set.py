@@ -59,6 +59,24 @@ def metal_of(stem: str) -> str | None:
     return first if first in _METAL_SYMBOLS else None
 
 
+#: The single-atom moves of the drag-fidelity benchmark (``benchmarks/drag_fidelity.py``), in tag
+#: order: a move's tag is its kind and its place here + 1 (``bend1`` = bend10, ``stretch8`` =
+#: stretch-0.1). The derived set's own variants (:func:`xanesviz.derive.displace`, whole ligands
+#: moved rigidly) are numbered 0.
+ONE_ATOM_MOVES = ("bend10", "bend5", "breathe+0.05", "breathe-0.05", "pull0.5", "stretch+0.05", "stretch+0.1",
+                  "stretch-0.1", "stretch+0.2", "stretch-0.2")
+
+
+def move_family(tag: str) -> str:
+    """The family of a variant tag: ``stretch`` for a derived ligand move (``stretch0``), the
+    benchmark's ``stretch+0.05 (one atom)`` for a single-atom move (``stretch6``)."""
+    kind = tag.rstrip("0123456789")
+    number = int(tag[len(kind):] or 0)
+    if 1 <= number <= len(ONE_ATOM_MOVES) and ONE_ATOM_MOVES[number - 1].startswith(kind):
+        return f"{ONE_ATOM_MOVES[number - 1]} (one atom)"
+    return kind
+
+
 def variant_of(stem: str) -> str | None:
     """The variant tag of a derived stem (``stretch0``...), None for a parent."""
     fields = _fields(stem)

@@ -570,8 +570,9 @@ def pair_fidelity(data: Pooled, predicted: np.ndarray, energy_rel: np.ndarray) -
     a parent and its variant share a fold), the model's Δμ = pred(variant) - pred(parent) is
     compared with FEFF10's Δμ: Pearson r, norm ratio (model/FEFF) and whether the main peak
     moves the same way (moves under 0.2 eV count as none). Both are on the edge's absolute grid
-    (the models learned FEFF10's energies): no alignment. Per edge and family, and "all"."""
-    from .derived_set import variant_of
+    (the models learned FEFF10's energies): no alignment. Per edge and family (a derived ligand
+    move apart from each single-atom move: :func:`~xanesviz.derived_set.move_family`), and "all"."""
+    from .derived_set import move_family, variant_of
 
     rows: dict = {}
     for parent, i in variant_pairs(data):
@@ -584,7 +585,7 @@ def pair_fidelity(data: Pooled, predicted: np.ndarray, energy_rel: np.ndarray) -
         moves = [_main_peak(energy_rel, b) - _main_peak(energy_rel, a)
                  for a, b in ((predicted[parent], predicted[i]), (data.y[parent], data.y[i]))]
         same = np.sign(moves[0]) * (abs(moves[0]) >= 0.2) == np.sign(moves[1]) * (abs(moves[1]) >= 0.2)
-        family = tag.rstrip("0123456789")
+        family = move_family(tag)
         for edge in (str(data.edges[i]), "all"):
             for fam in (family, "all"):
                 rows.setdefault(edge, {}).setdefault(fam, []).append((r, ratio, bool(same)))
