@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from drag_fidelity import FAMILIES, displace  # noqa: E402
 
 from xanesviz.derived_set import ONE_ATOM_MOVES, variant_of  # noqa: E402
-from xanesviz.simulate import read_manifest, simulate  # noqa: E402
+from xanesviz.simulate import compress_xmu, read_manifest, simulate  # noqa: E402
 from xanesviz.structure import read_structure  # noqa: E402
 
 ALL_FAMILIES = list(ONE_ATOM_MOVES)  # a family's tag number is its place here + 1, as in data/feff-real
@@ -96,6 +96,7 @@ def main(argv=None) -> int:
             edge_dir = args.data / f"{metal.lower()}-k"
             paths = write_moves(edge_dir, orders[metal][round_], args.families, args.structures / metal)
             simulate(paths, edge_dir, workers=args.workers, scheduler=args.scheduler)
+            compress_xmu(edge_dir)  # FEFF's raw table, packed for the repository (data/feff README)
     return 0
 
 
