@@ -96,3 +96,12 @@ def test_a_rerun_keeps_the_parents_it_began_and_new_parents_do_not_reshuffle(tmp
     again = atom_moves.parents_in_order(folder, seed=0)
     assert again[0] == began
     assert [s for s in again if s in first and s != began] == [s for s in first if s != began]
+
+
+def test_every_family_of_the_drag_benchmark_has_a_tag_and_tags_pair_each_move_with_its_family():
+    from xanesviz.derived_set import ONE_ATOM_MOVES, move_family
+
+    assert sorted(atom_moves.FAMILIES) == sorted(ONE_ATOM_MOVES)  # benchmarks/drag_fidelity.py's families
+    for family in ONE_ATOM_MOVES:
+        tag = variant_of(atom_moves.move_stem("Cu_AAAAAA", family))
+        assert move_family(tag) == f"{family} (one atom)"
