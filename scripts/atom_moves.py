@@ -14,7 +14,8 @@ reference FEFF10 settings into the same folder, named as the real-complex set na
 breathe+0.05, breathe4 = breathe-0.05, pull5 = pull0.5, stretch6 = stretch+0.05, stretch7 =
 stretch+0.1, stretch8 = stretch-0.1; the derived variants are numbered 0), so that pooling pairs
 each move with its parent. Rounds go parent by parent over the metals in the order given, so a stop
-at any point leaves every edge about equally served; what is computed is skipped on a rerun.
+at any point leaves every edge about equally served; what is computed is skipped on a rerun, and a
+move FEFF10 failed on (recorded in the manifest) is not given again.
 """
 
 from __future__ import annotations
@@ -95,8 +96,11 @@ def main(argv=None) -> int:
                 continue
             edge_dir = args.data / f"{metal.lower()}-k"
             paths = write_moves(edge_dir, orders[metal][round_], args.families, args.structures / metal)
-            simulate(paths, edge_dir, workers=args.workers, scheduler=args.scheduler)
-            compress_xmu(edge_dir)  # FEFF's raw table, packed for the repository (data/feff README)
+            failed = {r["stem"] for r in read_manifest(edge_dir) if r.get("status") == "failed"}
+            paths = [path for path in paths if path.stem not in failed]  # FEFF10 fails them again: not retried
+            if paths:
+                simulate(paths, edge_dir, workers=args.workers, scheduler=args.scheduler)
+                compress_xmu(edge_dir)  # FEFF's raw table, packed for the repository (data/feff README)
     return 0
 
 

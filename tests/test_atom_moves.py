@@ -61,6 +61,13 @@ def test_moves_are_the_benchmarks_single_atom_moves_named_as_variants(tmp_path, 
             assert abs(d1 - d0) < 1e-6 and shift[i] > 0.05
         else:
             assert abs(d1 - d0 - amount) < 1e-6
+    # a move FEFF10 failed on is not given again; the parent's other moves are
+    with open(cu / "manifest.jsonl", "a") as manifest:
+        manifest.write(json.dumps({"stem": stems[0], "status": "failed"}) + "\n")
+    calls.clear()
+    assert atom_moves.main([str(tmp_path / "feff"), "--metals", "Cu", "--parents", "1", "--families", "bend5",
+                            "stretch+0.1", "--structures", str(tmp_path / "moves")]) == 0
+    assert [p.stem for paths, _ in calls for p in paths] == stems[1:2]
 
 
 def test_a_metal_without_a_data_set_is_named(tmp_path):
