@@ -701,3 +701,49 @@ def test_fine_tuning_weighs_each_sample_as_asked(networks):
     for bad in (np.ones(3), np.array([1.0, 1.0, 0.0, 1.0])):
         with pytest.raises(XanesvizError, match="one positive weight per sample"):
             fine_tune(network, Zs, np.zeros((4, n_out)), 1e-3, 1, sample_weights=bad)
+
+
+def test_a_map_per_edge_reshapes_each_edges_output_and_survives_a_bundle(feff_root, networks, tmp_path, capsys):
+    """``edge_map_ridge``: after the fine-tuning each edge with spectra gets its own map of the
+    shared networks' deviation, the ridge solution toward the identity; it fits each edge's own
+    spectra closer than the shared networks alone; each bundle stores its edge's map, an edge
+    without spectra none, and predicts after loading what the model predicts (gradients too). A
+    map per edge without fine-tuned networks is refused in one line, by the API and the command."""
+    base = load_bundle(networks / "fe-k")
+    data = pool(read_edges(feff_root), base.descriptor)
+    tuned = FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0, fine_tune=(1e-3, 20))
+    mapped = FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0, fine_tune=(1e-3, 20),
+                                edge_map_ridge=0.3)
+    assert set(mapped.edge_maps) == {"Co", "Ni", "Cu"} and mapped.edge_map_ridge == 0.3 and not tuned.edge_maps
+    deviation = mapped.ensemble.predict_mean(data.X) - mapped.pooled_mean
+    for element, edge_map in mapped.edge_maps.items():
+        rows = data.edges == element
+        P, D = deviation[rows], data.y[rows] - mapped.mean_for(element)
+        G = P.T @ P
+        lhs = (G + 0.3 * np.trace(G) / len(G) * np.eye(len(G))) @ (edge_map - np.eye(len(G)))
+        np.testing.assert_allclose(lhs, P.T @ (D - P), atol=1e-4 * np.abs(P.T @ (D - P)).max())
+        errors = [np.abs(m.predict(data.X[rows], data.edges[rows]) - data.y[rows]).mean() for m in (mapped, tuned)]
+        assert errors[0] < 0.9 * errors[1], (element, errors)
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    write_edge_bundles(mapped, data, load_bundle(root / "fe-k"), root, mean_prior=4.0, map_ridge=3.0)
+    for element in EDGE_METALS:
+        folder = root / f"{element.lower()}-k-feff"
+        card = json.loads((folder / "model_card.json").read_text())
+        assert (folder / "output_map.npz").exists() == (element in mapped.edge_maps)
+        assert card["edge_map_ridge"] == (0.3 if element in mapped.edge_maps else None)
+        assert ("its own energy-by-energy map" if element in mapped.edge_maps else "none") in card["method"]
+    for element in ("Cu", "Ni"):
+        predictor = Predictor.load(root / f"{element.lower()}-k-feff")
+        rows = data.edges == element
+        np.testing.assert_allclose(predictor.ensemble.predict_mean(data.X[rows]),
+                                   mapped.predict(data.X[rows], data.edges[rows]), atol=1e-4)
+    assert_gradient_matches_finite_differences(Predictor.load(root / "cu-k-feff"))
+    with pytest.raises(XanesvizError, match="fine-tuned networks"):
+        FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0, edge_map_ridge=1.0)
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--edge-map-ridge", "1"]) == 2
+    assert "--edge-map-ridge needs --fine-tune" in capsys.readouterr().err
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--fine-tune", "1e-3,5", "--edge-map-ridge", "1"]) == 0
+    assert json.loads((root / "ni-k-feff" / "model_card.json").read_text())["edge_map_ridge"] == 1.0

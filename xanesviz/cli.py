@@ -451,6 +451,7 @@ RESIDUAL_KERNELS = (None, (0.3, 1.0), (0.3, 3.0), (1.0, 1.0), (1.0, 3.0))
 LINEAR_MEMBERS = (None, (0.3, 0.3), (0.3, 1.0), (0.3, 3.0))
 #: train-edges' candidates for --fine-tune: (learning rate, epochs), or None (the recalibrated networks as they are)
 FINE_TUNES = (None, (1e-4, 100))
+EDGE_MAP_RIDGES = (None, 0.3, 1.0, 3.0, 10.0)  # train-edges' candidates for --edge-map-ridge (None: no map per edge)
 
 
 def _fine_tune(text: str):
@@ -562,7 +563,12 @@ def cmd_train_edges(args) -> int:
           + ", ".join(f"{e} {len(d)}" for e, d in sets.items()))
     energy_rel = base.energy - base.energy[0] - 15.0
     prior, ridge, residual, tune = args.mean_prior, args.map_ridge, args.residual_kernel, args.fine_tune
-    linear = args.linear_member
+    linear, edge_map = args.linear_member, args.edge_map_ridge
+    if edge_map is not None and (tune in (None, "auto") or residual not in (None, "auto")
+                                 or linear not in (None, "auto")):
+        raise XanesvizError("--edge-map-ridge needs --fine-tune LR,EPOCHS[,PAIRS] and no residual or linear member")
+    if edge_map is not None:
+        residual = linear = None  # 'auto' would choose one, and a map per edge follows no residual member
     if residual not in (None, "auto") and linear is not None:
         if linear != "auto":
             print("a residual kernel member is asked for: no linear member (one residual member only)", file=sys.stderr)
@@ -571,9 +577,10 @@ def cmd_train_edges(args) -> int:
     def pairs_for(ridge_) -> float:  # the data's own drags enter the full map's fit only
         return args.pair_weight if ridge_ not in (None, "auto") else 0.0
 
-    def cv_median(prior_, ridge_, residual_=None, tune_=None, linear_=None) -> float:
+    def cv_median(prior_, ridge_, residual_=None, tune_=None, linear_=None, edge_map_=None) -> float:
         return transfer_cv_median(data, base.ensemble, energy_rel, prior_, ridge_, k=args.cv, seed=args.seed,
-                                  residual=residual_, fine_tune=tune_, pair_weight=pairs_for(ridge_), linear=linear_)
+                                  residual=residual_, fine_tune=tune_, pair_weight=pairs_for(ridge_), linear=linear_,
+                                  edge_map_ridge=edge_map_)
 
     cv, curve = None, []
     if args.cv:
@@ -605,7 +612,14 @@ def cmd_train_edges(args) -> int:
             linear = min(medians, key=medians.get)
             print("linear member, CV Δμ median: " + ", ".join(
                 f"{_describe_linear(c)}: {v:.2f} %" for c, v in medians.items()) + f"; chosen {_describe_linear(linear)}")
+        if edge_map == "auto":  # a map per edge after the fine-tuned networks, or none: by CV
+            medians = {c: cv_median(prior, ridge, None, tune, None, c) for c in EDGE_MAP_RIDGES}
+            edge_map = min(medians, key=medians.get)
+            print("a map per edge, CV Δμ median: " + ", ".join(
+                f"{'none' if c is None else f'ridge {c:g}'}: {v:.2f} %" for c, v in medians.items())
+                + f"; chosen {'none' if edge_map is None else edge_map}")
     ridge = None if ridge == "auto" else ridge
+    edge_map = None if edge_map == "auto" else edge_map
     residual = None if residual == "auto" else residual
     linear = None if linear == "auto" or residual is not None else linear
     tune = None if tune == "auto" else tune
@@ -614,7 +628,8 @@ def cmd_train_edges(args) -> int:
     if args.pair_weight and not pair_weight:
         print("per-energy factors: the data's own drags are not used (--pair-weight needs the full map)", file=sys.stderr)
     fit = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, prior, ridge,
-                                                                    residual, tune, seed, pair_weight, linear)}
+                                                                    residual, tune, seed, pair_weight, linear,
+                                                                    edge_map)}
     if args.cv:
         cv = cross_validate_edges(data, fit, energy_rel, k=args.cv, seed=args.seed)
         for method, table in cv["scores"].items():
@@ -639,7 +654,7 @@ def cmd_train_edges(args) -> int:
             print(f"learning curve, {curve[-1]['train_parents']} training parents a fold: "
                   f"{curve[-1]['delta_mu_median_pct']}")
     model = FdmnesTransfer.fit(data, base.ensemble, prior=prior, map_ridge=ridge, residual=residual, fine_tune=tune,
-                               seed=args.seed, pair_weight=pair_weight, linear=linear)
+                               seed=args.seed, pair_weight=pair_weight, linear=linear, edge_map_ridge=edge_map)
     drag = None
     if args.drag_fidelity:
         import json
@@ -752,6 +767,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "alone, fine-tuned networks follow real complexes' drags less well, with --real-complexes "
                         "better: the shipped models use 1e-4,15,3, docs/models.md); 'auto': chosen by "
                         "the --cv among none and 1e-4,100 (none without --cv)")
+    p.add_argument("--edge-map-ridge", type=_map_ridge, default=None, metavar="A|none|auto",
+                   help="after the fine-tuning, map each edge's share of the shared networks' output by its own "
+                        "energy-by-energy map, ridge regression of strength A held toward the identity, fitted on "
+                        "that edge's spectra (the descriptor does not see the absorber: without it every metal "
+                        "gets the same change of spectrum for one move); 'none' (default); 'auto': chosen by the "
+                        "--cv among none, 0.3, 1, 3, 10; needs --fine-tune LR,EPOCHS and no residual member "
+                        "(the shipped models use 1, docs/models.md)")
     p.add_argument("--real-complexes", metavar="ROOT",
                    help="also real complexes and their moves, ROOT/{metal}-k/ (scripts/real_fe_set.py), in the map's "
                         "fit and the CV, each spectrum and drag weighted --real-weight")

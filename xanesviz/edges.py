@@ -179,12 +179,15 @@ class FdmnesTransfer(EdgeModel):
         self.linear = None  # (pair weight, alpha) of the linear member, if it has one
         self.fine_tuned = None  # (learning rate, epochs, pair weight) if the networks were trained further on FEFF10
         self.pair_weight = 0.0  # the weight of the data's own drags in the map's fit
+        self.edge_maps: dict = {}  # element -> (n_E, n_E) map of the fine-tuned networks' deviation, if fitted
+        self.edge_map_ridge = None  # its ridge strength
 
     @classmethod
     def fit(cls, data: Pooled, base, mask: np.ndarray | None = None, prior: float = 0.0,
             map_ridge: float | None = None, residual: tuple[float, float] | None = None,
             fine_tune: tuple | None = None, seed: int = 0,
-            pair_weight: float = 0.0, linear: tuple[float, float] | None = None) -> "FdmnesTransfer":
+            pair_weight: float = 0.0, linear: tuple[float, float] | None = None,
+            edge_map_ridge: float | None = None) -> "FdmnesTransfer":
         """``prior``: an edge's mean spectrum is shrunk toward the pooled mean as if the pooled
         mean were ``prior`` more spectra of that edge, (n m_e + prior m) / (n + prior): an edge with
         a handful of spectra leans on all edges, one with many on its own. ``map_ridge``: None for
@@ -202,13 +205,20 @@ class FdmnesTransfer(EdgeModel):
         far larger). ``linear``: None, or (pair weight, ridge alpha) of a linear member on the
         standardised descriptor (:class:`~xanesviz.linear_member.LinearMember`), fitted last, in
         place of the kernel member, to the in-sample residuals of the spectra and, with that pair
-        weight, of the data's own drags: a response to a move that the networks lack can be added."""
+        weight, of the data's own drags: a response to a move that the networks lack can be added.
+        ``edge_map_ridge``: None, or the ridge strength of a map per edge fitted after the
+        fine-tuning (:meth:`fit_edge_maps`; needs ``fine_tune`` and no residual member)."""
         if residual is not None and linear is not None:
             raise XanesvizError("one residual member only: a kernel member or a linear one, not both")
+        if edge_map_ridge is not None and (fine_tune is None or residual is not None or linear is not None):
+            raise XanesvizError("a map per edge follows fine-tuned networks without a residual member: "
+                                "give a fine-tuning and no residual or linear member")
         model = cls._fit_recalibration(data, base, mask, prior, map_ridge, pair_weight)
         model.pair_weight = float(pair_weight)
         if fine_tune is not None:
             model.fine_tune_networks(data, mask, *fine_tune, seed=seed)  # (lr, epochs[, pair weight])
+        if edge_map_ridge is not None:
+            model.fit_edge_maps(data, mask, edge_map_ridge)
         if residual is None and linear is None:
             return model
         mask = np.ones(len(data), bool) if mask is None else mask
@@ -289,9 +299,49 @@ class FdmnesTransfer(EdgeModel):
         self.premap = self.output_map = self.map_offset = None  # folded into the networks now
         self.fine_tuned = (float(learning_rate), int(epochs), float(pair_weight))
 
+    def fit_edge_maps(self, data: Pooled, mask: np.ndarray | None, ridge: float) -> None:
+        """A map per edge of the fine-tuned networks' deviation P = F - pooled mean onto the edge's
+        deviation D = spectrum - edge mean, I + Δ: Δ by ridge regression of the residual D - P on
+        P over that edge's spectra of ``mask`` (each weighted as in the fine-tuning), shrunk toward
+        the identity with strength ``ridge`` x the mean diagonal of PᵀP. The descriptor does not
+        see the absorber, so the shared networks give every metal the same deviation for one
+        geometry; the map lets each edge reshape it (scale a feature, move it along the energy
+        axis) as its own FEFF10 spectra say. An edge without spectra keeps the identity."""
+        if self.fine_tuned is None:
+            raise XanesvizError("a map per edge is fitted to fine-tuned networks: fine-tune them first")
+        if not ridge > 0:
+            raise XanesvizError(f"a map per edge needs a positive ridge strength, got {ridge}")
+        mask = np.ones(len(data), bool) if mask is None else mask
+        F = self.ensemble.predict_mean(data.X[mask]) - self.pooled_mean
+        y, edges, w = data.y[mask], data.edges[mask], data.sample_weights()[mask]
+        self.edge_maps = {}
+        for element in self.counts:
+            rows = edges == element
+            P, D = F[rows], y[rows] - self.mean_for(element)
+            wP = P * w[rows][:, None]
+            G = wP.T @ P
+            penalty = float(ridge) * max(float(np.trace(G)), 1e-12) / len(G)
+            edge_map = np.eye(len(G)) + np.linalg.solve(G + penalty * np.eye(len(G)), wP.T @ (D - P))
+            self.edge_maps[element] = edge_map.astype(np.float32).astype(np.float64)  # as a bundle stores it
+        self.edge_map_ridge = float(ridge)
+
+    def predict(self, X: np.ndarray, edges) -> np.ndarray:
+        if not self.edge_maps:
+            return super().predict(X, edges)
+        edges = np.asarray(edges, dtype=object)
+        out = self.ensemble.predict_mean(X) - self.pooled_mean
+        for element, edge_map in self.edge_maps.items():
+            rows = edges == element
+            out[rows] = out[rows] @ edge_map
+        return out + np.array([self.mean_for(e) for e in edges])
+
     def saved_form(self, element: str):
         """(ensemble to save, output map or None) for ``element``'s bundle: with an output map, the
-        FDMNES ensemble and (map, offset) that ``load_bundle`` folds back in."""
+        FDMNES ensemble and (map, offset) that ``load_bundle`` folds back in; with a map per edge,
+        the shared networks and that edge's map, its mean spectrum in the offset."""
+        if element in self.edge_maps:
+            edge_map = self.edge_maps[element]
+            return self.ensemble, (edge_map, self.mean_for(element) - self.pooled_mean @ edge_map)
         if self.output_map is None:
             return self.ensemble_for(element), None
         return self.premap, (self.output_map, self.map_offset + self.mean_for(element) - self.pooled_mean)
@@ -300,11 +350,11 @@ class FdmnesTransfer(EdgeModel):
 def transfer_cv_median(data: Pooled, base, energy_rel: np.ndarray, prior: float, map_ridge: float | None,
                        k: int = 5, seed: int = 0, residual: tuple[float, float] | None = None,
                        fine_tune: tuple | None = None, pair_weight: float = 0.0,
-                       linear: tuple[float, float] | None = None) -> float:
+                       linear: tuple[float, float] | None = None, edge_map_ridge: float | None = None) -> float:
     """Δμ median (%) over all edges of :class:`FdmnesTransfer` with these settings, by ``k``-fold
     CV grouped by parent (no edge left out): what ``train-edges`` chooses the settings by."""
     fit = {"t": lambda mask, fold_seed: FdmnesTransfer.fit(data, base, mask, prior, map_ridge, residual, fine_tune,
-                                                           fold_seed, pair_weight, linear)}
+                                                           fold_seed, pair_weight, linear, edge_map_ridge)}
     run = cross_validate_edges(data, fit, energy_rel, k=k, seed=seed, leave_edge_out=False)
     return run["scores"]["t"]["all"]["all"]["delta_mu_median_pct"]
 
@@ -462,6 +512,11 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                           + (f" and, weighted {model.fine_tuned[2]:g}, on the changes of spectrum between each "
                              f"displaced structure and its parent" if model.fine_tuned[2] else "")
                           + f", stored once in {bundle_name(holder)}")
+                       + ("" if not model.edge_maps else
+                          f"; then that output mapped for this edge by its own energy-by-energy map (ridge toward "
+                          f"the identity, strength {model.edge_map_ridge:g}), fitted on this edge's FEFF10 spectra, "
+                          f"as every edge's is (output_map.npz)" if element in model.edge_maps else
+                          "; every edge with spectra has its own map of that output, this one (no spectra) none")
                        + ("" if model.residual is None else
                           "; then a kernel ridge member on the descriptor, fitted over all edges, adds what that "
                           "recalibration still misses")
@@ -486,6 +541,7 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
             "edge_mean_prior": mean_prior,
             "output_map_ridge": map_ridge,
             "output_map_pair_weight": model.pair_weight,
+            "edge_map_ridge": model.edge_map_ridge if element in model.edge_maps else None,
             "fine_tune": None if not fine_tuned else {
                 "learning_rate": model.fine_tuned[0], "epochs": model.fine_tuned[1], "batch": 32,
                 "pair_weight": model.fine_tuned[2],
