@@ -27,7 +27,7 @@ from _machine import machine_line  # noqa: E402
 from atom_moves import ALL_FAMILIES  # noqa: E402
 
 from xanesviz.data import read_spectrum_file  # noqa: E402
-from xanesviz.derived_set import variant_of  # noqa: E402
+from xanesviz.derived_set import move_family, variant_of  # noqa: E402
 from xanesviz.simulate import read_manifest  # noqa: E402
 from xanesviz.structure import read_structure  # noqa: E402
 
@@ -38,12 +38,11 @@ def single_atom_moves(edge_dir: Path) -> dict[str, list[tuple[str, str]]]:
     moves: dict = {}
     for stem in sorted(done):
         tag = variant_of(stem)
-        digits = (tag or "").lstrip("abcdefghijklmnopqrstuvwxyz")
+        family = move_family(tag) if tag else ""
         parent = stem[: -len(tag) - 1] if tag else stem
-        # derived variants are numbered 0; atom_moves.py's 1-8, one per family
-        if digits.isdigit() and 1 <= int(digits) <= len(ALL_FAMILIES) and parent in done:
-            number = int(digits)
-            moves.setdefault(parent, []).append((stem, ALL_FAMILIES[number - 1]))
+        # derived variants are numbered 0 (a family without "(one atom)"); atom_moves.py's by family
+        if family.endswith(" (one atom)") and parent in done:
+            moves.setdefault(parent, []).append((stem, family.removesuffix(" (one atom)")))
     return moves
 
 
