@@ -747,3 +747,20 @@ def test_a_map_per_edge_reshapes_each_edges_output_and_survives_a_bundle(feff_ro
     assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
                  "--fine-tune", "1e-3,5", "--edge-map-ridge", "1"]) == 0
     assert json.loads((root / "ni-k-feff" / "model_card.json").read_text())["edge_map_ridge"] == 1.0
+
+
+def test_train_edges_chooses_the_map_per_edge_by_cv(feff_root, networks, tmp_path, capsys):
+    """``--edge-map-ridge auto`` scores none and each ridge by the grouped CV and ships the best, as
+    the cards then say; a bad value is refused by name."""
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"), "--cv", "3",
+                 "--mean-prior", "4", "--map-ridge", "3", "--fine-tune", "1e-3,5", "--edge-map-ridge", "auto"]) == 0
+    chosen = cv_choice(capsys.readouterr().out, "a map per edge", "ridge 0.3")
+    card = json.loads((root / "cu-k-feff" / "model_card.json").read_text())
+    assert chosen == (None if card["edge_map_ridge"] is None else (card["edge_map_ridge"],))
+    assert (root / "cu-k-feff" / "output_map.npz").exists() == (chosen is not None)
+    for bad in ("0", "-1", "wide"):
+        with pytest.raises(SystemExit):
+            main(["train-edges", str(feff_root), "-o", str(root), "--edge-map-ridge", bad])
+        assert "--edge-map-ridge" in capsys.readouterr().err
