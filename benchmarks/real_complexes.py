@@ -2,7 +2,7 @@
 
     python benchmarks/real_complexes.py [--runs runs/drag-fidelity] [--networks runs/refine/fold0-zeta32]
         [--methods map pooled] [--members 2] [--prior 25] [--ridge 1] [--pair-weight 1] [--linear P,A]
-        [--fine-tune LR,EPOCHS[,PAIRS]] [--edge-map-ridge A] [--real-weights K ...] [--json FILE] [--parent-fractions F ...]
+        [--fine-tune LR,EPOCHS[,PAIRS]] [--edge-map-ridge A [--edge-output map|layer]] [--real-weights K ...] [--json FILE] [--parent-fractions F ...]
 
 The complexes and their FEFF10 reference spectra are those ``benchmarks/drag_fidelity.py`` computed
 into ``--runs`` (each real tmQM Fe complex as it is and moved by each displacement family; on a
@@ -107,6 +107,9 @@ def main() -> int:
     parser.add_argument("--edge-map-ridge", type=float, default=None, metavar="A",
                         help="map: with --fine-tune, then a map per edge of ridge strength A, as train-edges "
                              "--edge-map-ridge fits it; default none")
+    parser.add_argument("--edge-output", choices=("map", "layer"), default="map",
+                        help="with --edge-map-ridge: a map of the output per edge (default) or a last layer per "
+                             "edge, as train-edges --edge-output")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--real-weights", type=float, nargs="*", default=[], metavar="K",
                         help="also the map with one half of the real complexes (and their moves, from --real-data) "
@@ -136,13 +139,13 @@ def main() -> int:
             networks = load_bundle(args.networks)
             model = FdmnesTransfer.fit(data, networks.ensemble, prior=args.prior, map_ridge=args.ridge,
                                        pair_weight=args.pair_weight, fine_tune=args.fine_tune,
-                                       edge_map_ridge=args.edge_map_ridge,
+                                       edge_map_ridge=args.edge_map_ridge, edge_output=args.edge_output,
                                        linear=args.linear if isinstance(args.linear, tuple) else None)
             label = (f"map of {args.networks}'s networks (N {args.prior:g}, R {args.ridge:g}, pairs "
                      f"{args.pair_weight:g}" + (f", linear member {args.linear}" if isinstance(args.linear, tuple)
                                                 else "")
                      + (f"; fine-tuned: {_describe_fine_tune(args.fine_tune)}" if args.fine_tune else "")
-                     + (f"; a map per edge, ridge {args.edge_map_ridge:g}" if args.edge_map_ridge else "") + ")")
+                     + (f"; a {args.edge_output} per edge, ridge {args.edge_map_ridge:g}" if args.edge_map_ridge else "") + ")")
         else:
             recipe = get_recipe(fdmnes.card["recipe"]["name"]).with_overrides(neighbour_width=0.0)
             model = PooledNetwork.fit(data, recipe, seed=args.seed, n_members=args.members)
@@ -181,7 +184,7 @@ def real_pairs_cv(data: Pooled, networks, descriptor, runs: Path, args) -> None:
             fitted = data if weight == 0 else concatenate([dataclasses.replace(data, weights=None), half])
             model = FdmnesTransfer.fit(fitted, networks.ensemble, prior=args.prior, map_ridge=args.ridge,
                                        pair_weight=args.pair_weight, fine_tune=args.fine_tune,
-                                       edge_map_ridge=args.edge_map_ridge)
+                                       edge_map_ridge=args.edge_map_ridge, edge_output=args.edge_output)
             accuracy, table, rows = score(lambda X: model.predict(X, ["Fe"] * len(X)), descriptor, runs, test)
             accuracies.append(accuracy["delta_mu_median_pct"])
             errors.extend(accuracy["errors"])
@@ -211,7 +214,7 @@ def write_table(args, weight: float, n: int, median_error: float, rows: dict) ->
                       + f"; fold-0 networks ({args.networks}), which never saw them",
               "model": f"map N {args.prior:g}, R {args.ridge:g}, pairs {args.pair_weight:g}, real weight {weight:g}"
                        + (f"; fine-tuned: {_describe_fine_tune(args.fine_tune)}" if args.fine_tune else "")
-                       + (f"; a map per edge, ridge {args.edge_map_ridge:g}" if args.edge_map_ridge else ""),
+                       + (f"; a {args.edge_output} per edge, ridge {args.edge_map_ridge:g}" if args.edge_map_ridge else ""),
               "feff_settings": "reference", "machine": machine_line(), "date": time.strftime("%Y-%m-%d"),
               "unmoved_delta_mu_median_pct": round(median_error, 3),
               "families": {family: {"pairs": len(values), "median_r": round(float(np.nanmedian([r for r, _ in values])), 3),
@@ -234,7 +237,7 @@ def learning_curve(data, networks, descriptor, runs: Path, args) -> None:
             keep = np.isin(data.parents, rng.choice(parents, max(2, round(fraction * len(parents))), replace=False))
             model = FdmnesTransfer.fit(data.subset(keep), networks.ensemble, prior=args.prior, map_ridge=args.ridge,
                                        pair_weight=args.pair_weight, fine_tune=args.fine_tune,
-                                       edge_map_ridge=args.edge_map_ridge)
+                                       edge_map_ridge=args.edge_map_ridge, edge_output=args.edge_output)
             results.append((int(keep.sum()),) + score(lambda X: model.predict(X, ["Fe"] * len(X)), descriptor, runs)[:2])
         families = results[0][2]
         print(f"  {fraction:.2f} of the parents ({', '.join(str(n) for n, _, _ in results)} spectra): Δμ "

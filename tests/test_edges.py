@@ -764,3 +764,63 @@ def test_train_edges_chooses_the_map_per_edge_by_cv(feff_root, networks, tmp_pat
         with pytest.raises(SystemExit):
             main(["train-edges", str(feff_root), "-o", str(root), "--edge-map-ridge", bad])
         assert "--edge-map-ridge" in capsys.readouterr().err
+
+
+def test_a_last_layer_per_edge_is_the_ridge_fit_on_hidden_units_and_survives_a_bundle(feff_root, networks, tmp_path,
+                                                                                       capsys):
+    """``edge_output="layer"``: after the fine-tuning each edge with spectra gets its own last layer
+    of the shared networks, each network's the ridge solution on its centred last hidden units; it
+    fits each edge's own spectra closer than the shared networks alone; each bundle stores its
+    edge's layer (an edge without spectra none) and predicts after loading what the model predicts,
+    gradients too; the command writes it with ``--edge-output layer``; a layer of the wrong shape
+    in a bundle is refused by name."""
+    base = load_bundle(networks / "fe-k")
+    data = pool(read_edges(feff_root), base.descriptor)
+    tuned = FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0, fine_tune=(1e-3, 20))
+    layered = FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0, fine_tune=(1e-3, 20),
+                                 edge_map_ridge=0.3, edge_output="layer")
+    assert set(layered.edge_layers) == {"Co", "Ni", "Cu"} and not layered.edge_maps and not tuned.edge_layers
+    network, ens = layered.ensemble.network, layered.ensemble
+    for element, (weights, biases) in layered.edge_layers.items():
+        rows = data.edges == element
+        H = network.last_hidden(ens.standardise(data.X[rows])).astype(np.float64)
+        D = data.y[rows] - layered.mean_for(element)
+        for m in range(network.n_networks):
+            dW = (weights[m] - network.weights[-1][m]) * ens.y_scale  # in spectrum units
+            before = (H[m] @ network.weights[-1][m] + network.biases[-1][m]) * ens.y_scale + ens.y_mean
+            residual = D - (before - layered.pooled_mean)
+            centred = H[m] - H[m].mean(axis=0)
+            G = centred.T @ centred
+            lhs = (G + 0.3 * np.trace(G) / len(G) * np.eye(len(G))) @ dW
+            rhs = centred.T @ (residual - residual.mean(axis=0))
+            np.testing.assert_allclose(lhs, rhs, atol=2e-3 * np.abs(rhs).max())
+        errors = [np.abs(m.predict(data.X[rows], data.edges[rows]) - data.y[rows]).mean() for m in (layered, tuned)]
+        assert errors[0] < 0.9 * errors[1], (element, errors)
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    write_edge_bundles(layered, data, load_bundle(root / "fe-k"), root, mean_prior=4.0, map_ridge=3.0)
+    for element in EDGE_METALS:
+        folder = root / f"{element.lower()}-k-feff"
+        card = json.loads((folder / "model_card.json").read_text())
+        assert (folder / "last_layer.npz").exists() == (element in layered.edge_layers)
+        assert not (folder / "output_map.npz").exists()
+        assert card["edge_layer_ridge"] == (0.3 if element in layered.edge_layers else None)
+        assert ("own last layer" if element in layered.edge_layers else "the shared one") in card["method"]
+    for element in ("Cu", "Ni", "Fe"):
+        predictor = Predictor.load(root / f"{element.lower()}-k-feff")
+        rows = data.edges == element if element != "Fe" else data.edges == "Cu"
+        np.testing.assert_allclose(predictor.ensemble.predict_mean(data.X[rows]),
+                                   layered.predict(data.X[rows], [element] * int(rows.sum())), atol=1e-4)
+    assert_gradient_matches_finite_differences(Predictor.load(root / "cu-k-feff"))
+    bad = root / "ni-k-feff" / "last_layer.npz"
+    with np.load(bad) as saved:
+        np.savez(bad, weights=saved["weights"][:, :-1], biases=saved["biases"])
+    with pytest.raises(ModelBundleError, match="last_layer.npz: a last layer must be"):
+        load_bundle(root / "ni-k-feff")
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
+                 "--fine-tune", "1e-3,5", "--edge-map-ridge", "1", "--edge-output", "layer"]) == 0
+    assert "own last layer" in json.loads((root / "ni-k-feff" / "model_card.json").read_text())["method"]
+    assert (root / "ni-k-feff" / "last_layer.npz").exists() and not (root / "ni-k-feff" / "output_map.npz").exists()
+    with pytest.raises(XanesvizError, match="'map' or a 'layer'"):
+        FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0, fine_tune=(1e-3, 5), edge_map_ridge=1.0,
+                           edge_output="layers")

@@ -15,6 +15,9 @@ A bundle directory holds
 * ``residual.npz``: a residual member added to the mean after any output map (the FEFF10 edge
   models): a kernel member's training inputs, dual coefficients (spectrum units) and width, or a
   linear member's centre and weights (:mod:`xanesviz.linear_member`);
+* ``last_layer.npz``: the networks' last layer for this bundle alone (weights, biases), replacing
+  that of the networks it reads (its own or a sibling's): the FEFF10 edge models' layer per edge;
+* ``output_map.npz``: a map of the spectra and an offset, folded into the networks' last layer;
 * ``importance.npz``: permutation importance per feature and energy point (optional);
 * ``model_card.json``: edge, energy grid, descriptor parameters and fingerprint, training data
   summary, recipe, CV metrics, package version.
@@ -46,6 +49,7 @@ IMPORTANCE = "importance.npz"
 KERNEL = "kernel.npz"
 NEIGHBOURS = "neighbours.npz"
 OUTPUT_MAP = "output_map.npz"
+LAST_LAYER = "last_layer.npz"
 RESIDUAL = "residual.npz"
 FORMAT_VERSION = 1
 
@@ -112,7 +116,8 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
                 energy: np.ndarray, training_features: np.ndarray | None = None,
                 importance: dict | None = None, networks_from: str | None = None,
                 output_map: tuple[np.ndarray, np.ndarray] | None = None, residual_from: str | None = None,
-                keep_training_inputs: bool = False) -> Path:
+                keep_training_inputs: bool = False,
+                last_layer: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """Write a trained :class:`~xanesviz.ensemble.Ensemble` as a bundle directory.
 
     ``training_features``: the raw descriptor rows it was trained on, stored standardised for
@@ -124,7 +129,9 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
     ``output_map``: (M, c), written to ``output_map.npz``: the bundle's spectra are then
     ``(network output x y_scale + y_mean) @ M + c``, folded into the networks when loaded.
     A residual member is written to ``residual.npz`` (float32: its ridge keeps the coefficients
-    small), or, with ``residual_from``, read from that sibling bundle, which must hold the same one."""
+    small), or, with ``residual_from``, read from that sibling bundle, which must hold the same one.
+    ``last_layer``: (weights, biases) of the networks' last layer, written to ``last_layer.npz``: it
+    replaces the last layer of the networks (its own or ``networks_from``'s) when loaded."""
     from . import __version__
 
     path = Path(path)
@@ -168,6 +175,11 @@ def save_bundle(path: str | os.PathLike, ensemble, descriptor: WACSF, card_extra
         (path / RESIDUAL).unlink()
     if residual is not None and residual_from is not None:
         card_extra = {**card_extra, "residual_from": residual_from}
+    if last_layer is not None:
+        np.savez(path / LAST_LAYER, weights=np.asarray(last_layer[0], np.float32),
+                 biases=np.asarray(last_layer[1], np.float32))
+    elif (path / LAST_LAYER).exists():
+        (path / LAST_LAYER).unlink()
     if output_map is not None:
         np.savez(path / OUTPUT_MAP, map=np.asarray(output_map[0], np.float32), offset=np.asarray(output_map[1], float))
     elif (path / OUTPUT_MAP).exists():
@@ -305,6 +317,12 @@ def load_bundle(path: str | os.PathLike, backend: str = "numpy") -> Bundle:
         network = StackedMLP.from_keras([_load_keras_file(p) for p in member_files])
     else:
         raise ValueError(f"unknown backend {backend!r}")
+    if (path / LAST_LAYER).exists():
+        layer = _load_npz(path / LAST_LAYER, ("weights", "biases"))
+        try:
+            network = network.with_last_layer(layer["weights"], layer["biases"])
+        except ValueError as exc:
+            raise ModelBundleError(f"{path / LAST_LAYER}: {exc}") from None
     support = pre["support"].astype(bool)
     if support.shape != (descriptor.n_features,) or network.n_inputs != int(support.sum()):
         raise ModelBundleError(f"{path}: preprocessing and network shapes do not match the descriptor")

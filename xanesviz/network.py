@@ -86,6 +86,23 @@ class StackedMLP:
             jacobians.append(jac)
         return np.stack(outputs), np.stack(jacobians)
 
+    def last_hidden(self, Z: np.ndarray) -> np.ndarray:
+        """(n_networks, n_samples, width): each network's last hidden layer (after its ReLU) for
+        standardised inputs Z, what its last layer reads."""
+        Z = np.asarray(Z, np.float32)
+        h = (Z @ self._first + self._first_bias).reshape(len(Z), self.n_networks, -1).transpose(1, 0, 2)
+        np.maximum(h, 0.0, out=h)
+        for k in range(1, len(self.weights) - 1):
+            h = np.maximum(np.matmul(h, self.weights[k]) + self.biases[k][:, None, :], 0.0)
+        return h
+
+    def with_last_layer(self, weights: np.ndarray, biases: np.ndarray) -> "StackedMLP":
+        """The same networks with another last layer, (n_networks, width, n_out) and (n_networks, n_out)."""
+        if np.shape(weights) != self.weights[-1].shape or np.shape(biases) != self.biases[-1].shape:
+            raise ValueError(f"a last layer must be {self.weights[-1].shape} with biases {self.biases[-1].shape}, "
+                             f"got {np.shape(weights)} and {np.shape(biases)}")
+        return StackedMLP([*self.weights[:-1], weights], [*self.biases[:-1], biases])
+
     def arrays(self) -> dict[str, np.ndarray]:
         out = {}
         for k, (w, b) in enumerate(zip(self.weights, self.biases)):
