@@ -48,3 +48,20 @@ def test_forward_with_gradient_when_a_layer_is_all_off(network):
     out, jac = silent.forward_with_gradient(z)
     np.testing.assert_allclose(out, silent.forward(z[None])[:, 0], rtol=1e-5, atol=1e-6)
     assert np.all(jac == 0) and jac.shape == (3, 7, 12)
+
+
+def test_last_hidden_units_are_what_the_last_layer_reads_and_a_new_last_layer_replaces_it(network):
+    """``last_hidden`` times the last layer is ``forward``; ``with_last_layer`` changes only that
+    layer and refuses one of another shape."""
+    Z = np.random.default_rng(3).normal(size=(6, network.n_inputs))
+    hidden = network.last_hidden(Z)
+    assert hidden.shape == (network.n_networks, 6, network.weights[-1].shape[1]) and hidden.min() >= 0
+    np.testing.assert_allclose(np.matmul(hidden, network.weights[-1]) + network.biases[-1][:, None, :],
+                               network.forward(Z), rtol=1e-5, atol=1e-5)
+    weights, biases = 2.0 * network.weights[-1], network.biases[-1] - 1.0
+    other = network.with_last_layer(weights, biases)
+    np.testing.assert_allclose(other.forward(Z), 2.0 * network.forward(Z) - network.biases[-1][:, None, :] - 1.0,
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(other.weights[0], network.weights[0])
+    with pytest.raises(ValueError, match="a last layer must be"):
+        network.with_last_layer(weights[:, :-1], biases)
