@@ -28,6 +28,7 @@ map per edge (α 1).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -139,9 +140,18 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--ridges", type=float, nargs="+", default=[0.3, 1.0, 3.0, 10.0])
     parser.add_argument("--pair-weights", type=float, nargs="+", default=[0.0, 1.0, 3.0])
+    parser.add_argument("--bend-weight", type=float, default=1.0, metavar="K",
+                        help="multiply the weight of every bent structure (its spectrum and its drag) by K in the "
+                             "fit (the cache is of that fit: give it a cache of its own)")
     args = parser.parse_args(argv)
     print(machine_line())
     base, data = load_pooled(args.data, args.real, 3.0, args.networks)
+    if args.bend_weight != 1.0:
+        from xanesviz.derived_set import variant_of
+
+        bent = np.array([(variant_of(s) or "").startswith("bend") for s in data.stems])
+        data = dataclasses.replace(data, weights=data.sample_weights() * np.where(bent, args.bend_weight, 1.0))
+        print(f"{bent.sum()} bent structures weighted {args.bend_weight:g} times more")
     if not args.cache.is_file():
         build_cache(data, base, args.cache, 5, 0)
     with np.load(args.cache) as saved:  # into memory: an npz member is read again at each access
