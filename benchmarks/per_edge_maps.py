@@ -118,6 +118,41 @@ def mapped(data, cache, ridge: float, pair_weight: float) -> np.ndarray:
     return out
 
 
+FAMILIES = ("stretch", "bend", "breathe", "pull", "stretch+0.05 (one atom)", "stretch+0.1 (one atom)",
+            "stretch-0.1 (one atom)", "breathe+0.05 (one atom)", "bend10 (one atom)", "bend5 (one atom)")
+
+
+def load_cache(path: Path, data):
+    """The cache (in memory: an npz member is read again at each access) and the data it scores:
+    with data added since the cache, the cached samples only."""
+    with np.load(path) as saved:
+        cache = {key: saved[key] for key in saved.files}
+    stems = list(cache["stems"])
+    if stems != list(data.stems):
+        data = data.subset(np.isin(np.array(data.stems), stems))
+        if list(data.stems) != stems:
+            sys.exit(f"{path} is of another data set")
+    return cache, data
+
+
+def print_rows(data, rows, energy_rel) -> None:
+    """Per (name, out-of-fold spectra): Δμ median per edge and the median r of the data's own drags per family."""
+    for name, pred in rows:
+        err = delta_mu(pred, data.y)
+        fid = pair_fidelity(data, pred, energy_rel)
+        print(f"\n{name}: Δμ median all {np.median(err):.2f} %, all pairs r {fid['all']['all']['median_r']:.2f}")
+        for edge in EDGES:
+            sel = data.edges == edge
+            cells = []
+            for fam in FAMILIES:
+                row = fid.get(edge, {}).get(fam)
+                cells.append("-" if not row or row["median_r"] is None else f"{row['median_r']:.2f}")
+            print(f"  {edge:2s} Δμ {np.median(err[sel]):5.2f} %  r " + " ".join(f"{c:>5s}" for c in cells))
+        cells = [fid["all"].get(fam, {}).get("median_r") for fam in FAMILIES]
+        print("  all            r " + " ".join(f"{'-' if c is None else f'{c:.2f}':>5s}" for c in cells))
+    print("  (r columns: " + ", ".join(FAMILIES) + ")")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="data/feff")
@@ -131,14 +166,7 @@ def main(argv=None) -> int:
     base, data = load_pooled(args.data, args.real, 3.0, args.networks)
     if not args.cache.is_file():
         build_cache(data, base, args.cache, 5, 0)
-    with np.load(args.cache) as saved:  # into memory: an npz member is read again at each access
-        cache = {key: saved[key] for key in saved.files}
-    stems = list(cache["stems"])
-    if stems != list(data.stems):  # data added since the cache: score the cached samples only
-        keep = np.isin(np.array(data.stems), stems)
-        data = data.subset(keep)
-        if list(data.stems) != stems:
-            sys.exit(f"{args.cache} is of another data set")
+    cache, data = load_cache(args.cache, data)
     energy_rel = base.energy - base.energy[0] - 15.0
     fold = cache["fold"]
     baseline = np.array([cache["predicted"][fold[i], i] for i in range(len(data))])
@@ -146,20 +174,7 @@ def main(argv=None) -> int:
     for ridge in args.ridges:
         for lam in args.pair_weights:
             rows.append((f"per-edge map, α {ridge:g}, λ {lam:g}", mapped(data, cache, ridge, lam)))
-    fams = ("stretch", "bend", "breathe", "pull", "stretch+0.05 (one atom)", "stretch+0.1 (one atom)", "stretch-0.1 (one atom)",
-            "breathe+0.05 (one atom)", "bend10 (one atom)", "bend5 (one atom)")
-    for name, pred in rows:
-        err = delta_mu(pred, data.y)
-        fid = pair_fidelity(data, pred, energy_rel)
-        print(f"\n{name}: Δμ median all {np.median(err):.2f} %")
-        for edge in EDGES:
-            sel = data.edges == edge
-            cells = []
-            for fam in fams:
-                row = fid.get(edge, {}).get(fam)
-                cells.append("-" if not row or row["median_r"] is None else f"{row['median_r']:.2f}")
-            print(f"  {edge:2s} Δμ {np.median(err[sel]):5.2f} %  r " + " ".join(f"{c:>5s}" for c in cells))
-    print("  (r columns: " + ", ".join(fams) + ")")
+    print_rows(data, rows, energy_rel)
     return 0
 
 

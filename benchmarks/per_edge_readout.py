@@ -38,14 +38,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _machine import machine_line  # noqa: E402
-from per_edge_maps import EDGES, fold_of, load_pooled  # noqa: E402
+from per_edge_maps import EDGES, fold_of, load_cache, load_pooled, print_rows  # noqa: E402
 
-from xanesviz.edges import FdmnesTransfer, pair_fidelity, variant_pairs  # noqa: E402
-from xanesviz.evaluation import delta_mu  # noqa: E402
-
-FAMILIES = ("stretch", "bend", "breathe", "pull", "stretch+0.05 (one atom)", "stretch+0.1 (one atom)",
-            "stretch-0.1 (one atom)", "breathe+0.05 (one atom)", "bend10 (one atom)", "bend5 (one atom)")
-
+from xanesviz.edges import FdmnesTransfer, variant_pairs  # noqa: E402
 
 def hidden_units(network, Z: np.ndarray) -> np.ndarray:
     """(networks, n, width) of each network's last hidden layer for standardised inputs Z."""
@@ -154,13 +149,7 @@ def main(argv=None) -> int:
         print(f"{bent.sum()} bent structures weighted {args.bend_weight:g} times more")
     if not args.cache.is_file():
         build_cache(data, base, args.cache, 5, 0)
-    with np.load(args.cache) as saved:  # into memory: an npz member is read again at each access
-        cache = {key: saved[key] for key in saved.files}
-    if list(cache["stems"]) != list(data.stems):
-        keep = np.isin(np.array(data.stems), list(cache["stems"]))
-        data = data.subset(keep)
-        if list(data.stems) != list(cache["stems"]):
-            sys.exit(f"{args.cache} is of another data set")
+    cache, data = load_cache(args.cache, data)
     energy_rel = base.energy - base.energy[0] - 15.0
     rows = [("shared networks, no map", out_of_fold(data, cache, None, 0.0, False)),
             ("map per edge, α 1 (shipped)", out_of_fold(data, cache, 1.0, 0.0, False))]
@@ -169,20 +158,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             rows.append((f"last layer per edge, α {ridge:g}, λ {lam:g}", out_of_fold(data, cache, ridge, lam, True)))
             print(f"({rows[-1][0]}: {time.perf_counter() - t0:.0f} s)", flush=True)
-    for name, pred in rows:
-        err = delta_mu(pred, data.y)
-        fid = pair_fidelity(data, pred, energy_rel)
-        print(f"\n{name}: Δμ median all {np.median(err):.2f} %, all pairs r {fid['all']['all']['median_r']:.2f}")
-        for edge in EDGES:
-            sel = data.edges == edge
-            cells = []
-            for fam in FAMILIES:
-                row = fid.get(edge, {}).get(fam)
-                cells.append("-" if not row or row["median_r"] is None else f"{row['median_r']:.2f}")
-            print(f"  {edge:2s} Δμ {np.median(err[sel]):5.2f} %  r " + " ".join(f"{c:>5s}" for c in cells))
-        cells = [fid["all"].get(fam, {}).get("median_r") for fam in FAMILIES]
-        print("  all            r " + " ".join(f"{'-' if c is None else f'{c:.2f}':>5s}" for c in cells))
-    print("  (r columns: " + ", ".join(FAMILIES) + ")")
+    print_rows(data, rows, energy_rel)
     return 0
 
 
