@@ -85,9 +85,13 @@ def test_the_edge_benchmark_pairs_single_atom_moves_with_their_parents(tmp_path)
     folder.mkdir()
     rows = [("Cu_AAAAAA", "ok"), ("Cu_AAAAAA_bend0", "ok"), ("Cu_AAAAAA_bend2", "ok"), ("Cu_AAAAAA_stretch7", "ok"),
             ("Cu_AAAAAA_stretch8", "failed"), ("Cu_BBBBBB", "failed"), ("Cu_BBBBBB_bend1", "ok")]
-    (folder / "manifest.jsonl").write_text("".join(json.dumps({"stem": s, "status": st}) + "\n" for s, st in rows))
+    (folder / "manifest.jsonl").write_text("".join(
+        json.dumps({"stem": s, "status": st, "finished": f"2026-12-04T0{i}:00:00+00:00"}) + "\n"
+        for i, (s, st) in enumerate(rows)))
     # the derived variant (0) is not a single-atom move; a failed move and a move of a failed parent are left out
     assert single_atom_moves(folder) == {"Cu_AAAAAA": [("Cu_AAAAAA_bend2", "bend5"), ("Cu_AAAAAA_stretch7", "stretch+0.1")]}
+    # only the moves finished after a time (those a model fitted then never saw), with their parent however old
+    assert single_atom_moves(folder, "2026-12-04T02:30") == {"Cu_AAAAAA": [("Cu_AAAAAA_stretch7", "stretch+0.1")]}
 
 
 def test_a_rerun_keeps_the_parents_it_began_and_new_parents_do_not_reshuffle(tmp_path):
