@@ -50,13 +50,13 @@ def hidden_units(network, Z: np.ndarray) -> np.ndarray:
     return h
 
 
-def build_cache(data, base, path: Path, k: int, seed: int) -> None:
+def build_cache(data, base, path: Path, k: int, seed: int, fine_tune: tuple = (1e-4, 15, 3.0)) -> None:
     fold = fold_of(data, k, seed)
     cache = {"fold": fold, "k": k, "seed": seed, "stems": np.array(data.stems)}
     for f in range(k):
         t0 = time.perf_counter()
         model = FdmnesTransfer.fit(data, base.ensemble, fold != f, prior=25.0, map_ridge=1.0,
-                                   fine_tune=(1e-4, 15, 3.0), seed=seed + f, pair_weight=1.0)
+                                   fine_tune=fine_tune, seed=seed + f, pair_weight=1.0)
         ens = model.ensemble
         cache[f"hidden{f}"] = hidden_units(ens.network, ens.standardise(data.X)).astype(np.float16)
         cache[f"last_w{f}"], cache[f"last_b{f}"] = ens.network.weights[-1], ens.network.biases[-1]
@@ -135,6 +135,11 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--ridges", type=float, nargs="+", default=[0.3, 1.0, 3.0, 10.0])
     parser.add_argument("--pair-weights", type=float, nargs="+", default=[0.0, 1.0, 3.0])
+    parser.add_argument("--fine-tune", type=lambda text: (float(text.split(",")[0]), int(text.split(",")[1]),
+                                                          float(text.split(",")[2])),
+                        default=(1e-4, 15, 3.0), metavar="LR,EPOCHS,PAIRS",
+                        help="the fine-tuning of the cached fit (default the shipped 1e-4,15,3; the cache is of "
+                             "that fit: give it a cache of its own)")
     parser.add_argument("--bend-weight", type=float, default=1.0, metavar="K",
                         help="multiply the weight of every bent structure (its spectrum and its drag) by K in the "
                              "fit (the cache is of that fit: give it a cache of its own)")
@@ -148,7 +153,7 @@ def main(argv=None) -> int:
         data = dataclasses.replace(data, weights=data.sample_weights() * np.where(bent, args.bend_weight, 1.0))
         print(f"{bent.sum()} bent structures weighted {args.bend_weight:g} times more")
     if not args.cache.is_file():
-        build_cache(data, base, args.cache, 5, 0)
+        build_cache(data, base, args.cache, 5, 0, args.fine_tune)
     cache, data = load_cache(args.cache, data)
     energy_rel = base.energy - base.energy[0] - 15.0
     rows = [("shared networks, no map", out_of_fold(data, cache, None, 0.0, False)),
