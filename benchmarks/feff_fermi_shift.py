@@ -37,11 +37,11 @@ PAIRS = (("bend10", "bend5"), ("stretch+0.1", "stretch+0.05"))
 
 def fermi_level(run_dir: Path) -> float | None:
     """FEFF10's last self-consistent Fermi level (eV) from convergence.scf, None if unreadable."""
+    from xanesviz.feff import scf_last_row
+
     try:
-        rows = [line.split() for line in (run_dir / "convergence.scf").read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith("#")]
-        return float(rows[-1][1])
-    except (OSError, IndexError, ValueError):
+        return float(scf_last_row(run_dir)[1])
+    except (TypeError, IndexError, ValueError):
         return None
 
 

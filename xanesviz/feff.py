@@ -346,13 +346,23 @@ def _failure_reason(work_dir: Path, exc: BaseException) -> tuple[str, str]:
     return stage, " ".join(reason.split())[:400]
 
 
+def scf_last_row(work_dir: Path) -> list[str] | None:
+    """The last row of FEFF's convergence.scf (iteration, Fermi level in eV, ..., converged 0/1),
+    split into fields; None when FEFF wrote none or no row."""
+    try:
+        rows = [line.split() for line in (Path(work_dir) / "convergence.scf").read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    except OSError:
+        return None
+    return rows[-1] if rows else None
+
+
 def _scf_converged(work_dir: Path) -> tuple[bool, int] | None:
     """(converged, iterations) from convergence.scf, or None when FEFF wrote none."""
+    row = scf_last_row(work_dir)
     try:
-        rows = [line.split() for line in (work_dir / "convergence.scf").read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith("#")]
-        return rows[-1][-1] == "1", int(rows[-1][0])
-    except (OSError, IndexError, ValueError):
+        return row[-1] == "1", int(row[0])
+    except (TypeError, IndexError, ValueError):
         return None
 
 
