@@ -80,16 +80,20 @@ def build_cache(data, base, path: Path, k: int, seed: int) -> None:
 EDGES = ("Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn")
 
 
+def with_drags(G, rhs, dX, dR, wp, pair_weight: float):
+    """A ridge system's normal equations (G, rhs) with the drags' rows dX -> dR (each weighted wp)
+    added, scaled so that together they weigh ``pair_weight`` times the spectra."""
+    if not len(dX) or not pair_weight:
+        return G, rhs
+    w_dX = dX * wp[:, None]
+    scale = pair_weight * np.trace(G) / max(float(np.sum(w_dX * dX)), 1e-12)
+    return G + scale * w_dX.T @ dX, rhs + scale * w_dX.T @ dR
+
+
 def edge_map(P, D, dP, dD, w, wp, ridge: float, pair_weight: float) -> np.ndarray:
     """I + Δ minimising Σ w |D - P(I+Δ)|² + λ' Σ wp |dD - dP(I+Δ)|² + α' |Δ|²."""
     wP = P * w[:, None]
-    G = wP.T @ P
-    rhs = wP.T @ (D - P)
-    if len(dP) and pair_weight:
-        w_dP = dP * wp[:, None]
-        scale = pair_weight * np.trace(G) / max(float(np.sum(w_dP * dP)), 1e-12)
-        G = G + scale * w_dP.T @ dP
-        rhs = rhs + scale * w_dP.T @ (dD - dP)
+    G, rhs = with_drags(wP.T @ P, wP.T @ (D - P), dP, dD - dP, wp, pair_weight)
     penalty = ridge * np.trace(G) / len(G)
     return np.eye(len(G)) + np.linalg.solve(G + penalty * np.eye(len(G)), rhs)
 

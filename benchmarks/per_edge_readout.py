@@ -38,7 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _machine import machine_line  # noqa: E402
-from per_edge_maps import EDGES, fold_of, load_cache, load_pooled, print_rows  # noqa: E402
+from per_edge_maps import EDGES, fold_of, load_cache, load_pooled, print_rows, with_drags  # noqa: E402
 
 from xanesviz.edges import FdmnesTransfer, variant_pairs  # noqa: E402
 
@@ -73,13 +73,7 @@ def ridge_update(H, R, w, dH, dR, wp, ridge: float, pair_weight: float):
     r_bar = (w[:, None] * R).sum(0) / w.sum()
     Hc = H - h_bar
     wH = Hc * w[:, None]
-    G = wH.T @ Hc
-    rhs = wH.T @ (R - r_bar)
-    if len(dH) and pair_weight:
-        w_dH = dH * wp[:, None]
-        scale = pair_weight * np.trace(G) / max(float(np.sum(w_dH * dH)), 1e-12)
-        G = G + scale * w_dH.T @ dH
-        rhs = rhs + scale * w_dH.T @ dR
+    G, rhs = with_drags(wH.T @ Hc, wH.T @ (R - r_bar), dH, dR, wp, pair_weight)
     penalty = ridge * max(float(np.trace(G)), 1e-12) / len(G)
     dW = np.linalg.solve(G + penalty * np.eye(len(G)), rhs)
     return dW, r_bar - h_bar @ dW
