@@ -83,6 +83,9 @@ def main(argv=None) -> int:
                         help="where the moved structures are written before FEFF10 runs")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--scheduler", default=None)
+    parser.add_argument("--together", action="store_true",
+                        help="give each edge's moves of every parent to Dask at once instead of parent by parent "
+                             "(for many workers: with one process per edge on a shared --scheduler, none waits)")
     args = parser.parse_args(argv)
     orders = {}
     for metal in args.metals:
@@ -90,18 +93,27 @@ def main(argv=None) -> int:
         if not (edge_dir / "manifest.jsonl").is_file():
             sys.exit(f"atom_moves: {edge_dir}/manifest.jsonl is missing: no FEFF10 data set for {metal}")
         orders[metal] = parents_in_order(edge_dir, args.seed)[: args.parents]
+    if args.together:
+        for metal in args.metals:
+            compute(args, metal, orders[metal])
+        return 0
     for round_ in range(args.parents):
         for metal in args.metals:
-            if round_ >= len(orders[metal]):
-                continue
-            edge_dir = args.data / f"{metal.lower()}-k"
-            paths = write_moves(edge_dir, orders[metal][round_], args.families, args.structures / metal)
-            failed = {r["stem"] for r in read_manifest(edge_dir) if r.get("status") == "failed"}
-            paths = [path for path in paths if path.stem not in failed]  # FEFF10 fails them again: not retried
-            if paths:
-                simulate(paths, edge_dir, workers=args.workers, scheduler=args.scheduler)
-                compress_xmu(edge_dir)  # FEFF's raw table, packed for the repository (data/feff README)
+            if round_ < len(orders[metal]):
+                compute(args, metal, orders[metal][round_:round_ + 1])
     return 0
+
+
+def compute(args, metal: str, parents: list[str]) -> None:
+    """FEFF10 spectra of the moves of ``parents`` (one Dask submission, in parent order)."""
+    edge_dir = args.data / f"{metal.lower()}-k"
+    paths = [path for parent in parents
+             for path in write_moves(edge_dir, parent, args.families, args.structures / metal)]
+    failed = {r["stem"] for r in read_manifest(edge_dir) if r.get("status") == "failed"}
+    paths = [path for path in paths if path.stem not in failed]  # FEFF10 fails them again: not retried
+    if paths:
+        simulate(paths, edge_dir, workers=args.workers, scheduler=args.scheduler)
+        compress_xmu(edge_dir)  # FEFF's raw table, packed for the repository (data/feff README)
 
 
 if __name__ == "__main__":

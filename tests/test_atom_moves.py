@@ -70,6 +70,24 @@ def test_moves_are_the_benchmarks_single_atom_moves_named_as_variants(tmp_path, 
     assert [p.stem for paths, _ in calls for p in paths] == stems[1:2]
 
 
+def test_together_gives_each_edge_its_moves_of_every_parent_at_once(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(atom_moves, "simulate", lambda paths, out, **kw: calls.append((list(paths), out, kw)))
+    edge_set(tmp_path / "feff", "Cu", ["Cu_AAAAAA", "Cu_BBBBBB", "Cu_CCCCCC"])
+    edge_set(tmp_path / "feff", "Ni", ["Ni_DDDDDD"])
+    args = [str(tmp_path / "feff"), "--metals", "Cu", "Ni", "--parents", "2", "--families", "bend5", "bend10",
+            "--structures", str(tmp_path / "moves"), "--scheduler", "tcp://127.0.0.1:1"]
+    assert atom_moves.main(args + ["--together"]) == 0
+    assert [out.name for _, out, _ in calls] == ["cu-k", "ni-k"]  # one submission an edge
+    assert [len(paths) for paths, _, _ in calls] == [4, 2]
+    assert all(kw["scheduler"] == "tcp://127.0.0.1:1" for _, _, kw in calls)
+    together = [p.stem for paths, _, _ in calls for p in paths]
+    calls.clear()
+    assert atom_moves.main(args) == 0  # the same moves, parent by parent
+    assert sorted(p.stem for paths, _, _ in calls for p in paths) == sorted(together)
+    assert len(calls) == 3
+
+
 def test_a_metal_without_a_data_set_is_named(tmp_path):
     import pytest
 
