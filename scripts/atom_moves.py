@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from drag_fidelity import FAMILIES, displace  # noqa: E402
 
 from xanesviz.derived_set import ONE_ATOM_MOVES, variant_of  # noqa: E402
-from xanesviz.simulate import compress_xmu, read_manifest, simulate  # noqa: E402
+from xanesviz.simulate import pack_feff_files, read_manifest, simulate  # noqa: E402
 from xanesviz.structure import read_structure  # noqa: E402
 
 ALL_FAMILIES = list(ONE_ATOM_MOVES)  # a family's tag number is its place here + 1, as in data/feff-real
@@ -113,7 +113,7 @@ def compute(args, metal: str, parents: list[str]) -> None:
     paths = [path for path in paths if path.stem not in failed]  # FEFF10 fails them again: not retried
     if paths:
         simulate(paths, edge_dir, workers=args.workers, scheduler=args.scheduler)
-        compress_xmu(edge_dir)  # FEFF's raw table, packed for the repository (data/feff README)
+        pack_feff_files(edge_dir)  # FEFF's raw table and input, packed for the repository (data/feff README)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from xanesviz.derived_set import parent_of, variant_of
-from xanesviz.simulate import compress_xmu, read_manifest, simulate
+from xanesviz.simulate import pack_feff_files, read_manifest, simulate
 
 EDGE_ORDER = ["Cu", "Ni", "Co", "Mn", "Zn", "Ti", "V", "Cr", "Fe"]
 
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
             given += len(todo)
             start = time.time()
             counts = simulate(todo, out, settings=args.settings, workers=args.workers, scheduler=args.scheduler)
-            compress_xmu(out)  # FEFF's raw table, packed for the repository (data/feff README)
+            pack_feff_files(out)  # FEFF's raw table and input, packed for the repository (data/feff README)
             print(f"generate: {metal} {counts} in {time.time() - start:.0f} s", file=sys.stderr, flush=True)
         if not given:
             print("generate: every structure has been computed", file=sys.stderr)

@@ -59,8 +59,8 @@ sleep 3
 for group in $cluster_workers $scheduler; do kill -KILL -- "-$group" 2>/dev/null; done
 
 for metal in $metals; do echo "== $metal"; grep -E "^simulate:|FAILED" "$logs/moves-logs/$metal.log" | tail -4; done
-# an interrupted atom_moves.py did not pack FEFF's raw tables: do it for every edge it worked on
-"$py" -c "import sys; from xanesviz.simulate import compress_xmu; [compress_xmu(f'data/feff/{m.lower()}-k') for m in sys.argv[1:]]" $metals
+# an interrupted atom_moves.py did not pack FEFF's raw tables and inputs: do it for every edge it worked on
+"$py" -c "import sys; from xanesviz.simulate import pack_feff_files; [pack_feff_files(f'data/feff/{m.lower()}-k') for m in sys.argv[1:]]" $metals
 # what data/feff/.gitignore keeps out of the repository stays out of the tarball too
 find data/feff -newer "$logs/start" -type f ! -name 'log*.dat' ! -name feff.out ! -name paths.dat \
     ! -name list.dat ! -name xmu.dat ! -name '*.tmp' ! -name .simulate.lock >"$logs/moves-logs/files"

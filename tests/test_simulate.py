@@ -19,7 +19,7 @@ from conftest import make_octahedron, write_numbered_xyz
 from xanesviz.cli import main
 from xanesviz.data import load_dataset
 from xanesviz.errors import XanesvizError
-from xanesviz.simulate import collect_structures, compress_xmu, read_manifest, simulate
+from xanesviz.simulate import collect_structures, pack_feff_files, read_manifest, simulate
 
 REPO = Path(__file__).resolve().parents[1]
 DASK = Path(sys.executable).with_name("dask")
@@ -111,21 +111,27 @@ def test_rerun_computes_only_what_is_missing_and_ignores_partial_files(local_run
     assert again == written and spectrum.stat().st_mtime_ns == before[0]
 
 
-def test_compressing_keeps_feff_s_table_byte_for_byte_and_leaves_runs_in_progress(tmp_path):
+def test_packing_keeps_feff_s_table_and_input_byte_for_byte_and_leaves_runs_in_progress(tmp_path):
     import gzip
 
     table = b"# omega e k mu mu0 chi\n7100.0 -12.0 0.0 0.01 0.01 0.0\n"
+    card = b"EDGE K\nS02 1.0\n"
     for stem in ("Cu_A", "Cu_B", ".Cu_C.1234abcd.tmp"):
         (tmp_path / "feff" / stem).mkdir(parents=True)
         (tmp_path / "feff" / stem / "xmu.dat").write_bytes(table + stem.encode())
-    assert compress_xmu(tmp_path) == 2
+        (tmp_path / "feff" / stem / "feff.inp").write_bytes(card + stem.encode())
+        (tmp_path / "feff" / stem / "convergence.scf").write_bytes(b"kept as it is")
+    assert pack_feff_files(tmp_path) == 4
     assert gzip.decompress((tmp_path / "feff" / "Cu_B" / "xmu.dat.gz").read_bytes()) == table + b"Cu_B"
+    assert gzip.decompress((tmp_path / "feff" / "Cu_B" / "feff.inp.gz").read_bytes()) == card + b"Cu_B"
     assert not (tmp_path / "feff" / "Cu_A" / "xmu.dat").exists()
     assert (tmp_path / "feff" / ".Cu_C.1234abcd.tmp" / "xmu.dat").is_file()  # FEFF may still be writing it
+    assert (tmp_path / "feff" / ".Cu_C.1234abcd.tmp" / "feff.inp").is_file()
     first = (tmp_path / "feff" / "Cu_A" / "xmu.dat.gz").read_bytes()
     (tmp_path / "feff" / "Cu_A" / "xmu.dat").write_bytes(table + b"Cu_A")  # the same table again, later
-    assert compress_xmu(tmp_path) == 1 and (tmp_path / "feff" / "Cu_A" / "xmu.dat.gz").read_bytes() == first
-    assert sorted(p.name for p in (tmp_path / "feff" / "Cu_A").iterdir()) == ["xmu.dat.gz"]
+    assert pack_feff_files(tmp_path) == 1 and (tmp_path / "feff" / "Cu_A" / "xmu.dat.gz").read_bytes() == first
+    assert sorted(p.name for p in (tmp_path / "feff" / "Cu_A").iterdir()) == [
+        "convergence.scf", "feff.inp.gz", "xmu.dat.gz"]
 
 
 def test_structures_are_collected_from_files_and_directories(inputs, tmp_path):

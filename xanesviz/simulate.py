@@ -199,23 +199,28 @@ def read_manifest(out_dir: str | os.PathLike) -> list[dict]:
     return records
 
 
-def compress_xmu(out_dir: str | os.PathLike) -> int:
-    """Replace each finished structure's ``feff/STEM/xmu.dat`` under ``out_dir`` by ``xmu.dat.gz``
-    (gzip without a timestamp, so the same file gives the same bytes); returns how many. For data
-    sets kept in a repository: FEFF's raw table is a third of their size and packs to about a third."""
+PACKED_FEFF_FILES = ("xmu.dat", "feff.inp")  # FEFF's raw table and its input, text that gzip packs 3-4 fold
+
+
+def pack_feff_files(out_dir: str | os.PathLike) -> int:
+    """Replace each finished structure's ``feff/STEM/xmu.dat`` and ``feff/STEM/feff.inp`` under
+    ``out_dir`` by ``NAME.gz`` (gzip without a timestamp, so the same file gives the same bytes);
+    returns how many files. For data sets kept in a repository, where they were over half the bytes of
+    a run's record; ``gzip -d`` gives them back unchanged."""
     import gzip
 
     count = 0
-    for plain in sorted(Path(out_dir).glob("feff/*/xmu.dat")):
-        if plain.parent.name.startswith("."):  # a run still in progress
-            continue
-        packed = plain.with_name("xmu.dat.gz")
-        with open(plain, "rb") as source, open(packed.with_name(".xmu.dat.gz.part"), "wb") as raw:
-            with gzip.GzipFile(filename="xmu.dat", mode="wb", fileobj=raw, mtime=0) as target:
-                shutil.copyfileobj(source, target)
-        packed.with_name(".xmu.dat.gz.part").replace(packed)
-        plain.unlink()
-        count += 1
+    for name in PACKED_FEFF_FILES:
+        for plain in sorted(Path(out_dir).glob(f"feff/*/{name}")):
+            if plain.parent.name.startswith("."):  # a run still in progress
+                continue
+            packed, part = plain.with_name(f"{name}.gz"), plain.with_name(f".{name}.gz.part")
+            with open(plain, "rb") as source, open(part, "wb") as raw:
+                with gzip.GzipFile(filename=name, mode="wb", fileobj=raw, mtime=0) as target:
+                    shutil.copyfileobj(source, target)
+            part.replace(packed)
+            plain.unlink()
+            count += 1
     return count
 
 
