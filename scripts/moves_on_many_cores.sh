@@ -39,20 +39,11 @@ for metal in $metals; do
         "$@" >"$logs/moves-logs/$metal.log" 2>&1 &
     runs+=($!)
 done
+any_running() { for pid in "${runs[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done; return 1; }
 deadline=$((SECONDS + seconds))
-while [ $SECONDS -lt $deadline ]; do
-    alive=0
-    for pid in "${runs[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break
-    sleep 5
-done
+while [ $SECONDS -lt $deadline ] && any_running; do sleep 5; done
 for pid in "${runs[@]}"; do kill -TERM "$pid" 2>/dev/null; done  # simulate: an interrupt, results kept
-for _ in $(seq 30); do
-    alive=0
-    for pid in "${runs[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break
-    sleep 1
-done
+for _ in $(seq 30); do any_running || break; sleep 1; done
 for pid in "${runs[@]}"; do kill -KILL "$pid" 2>/dev/null; done
 for group in $cluster_workers $scheduler; do kill -TERM -- "-$group" 2>/dev/null; done
 sleep 3
