@@ -116,8 +116,9 @@ def main() -> int:
                              "in its data, each weighted K, scored on the other half (two folds)")
     parser.add_argument("--json", metavar="FILE", help="with --real-weights: write the last weight's held-out table "
                                                        "as JSON (for the cards: train-edges --drag-fidelity FILE)")
-    parser.add_argument("--real-data", default="data/feff-real",
-                        help="the real complexes as a data set (scripts/real_fe_set.py; default data/feff-real)")
+    parser.add_argument("--real-data", nargs="+", default=["data/feff-real"],
+                        help="the real complexes as a data set (scripts/real_fe_set.py; default data/feff-real); "
+                             "further roots (e.g. data/feff-literature) join every fit, weighted alike, never scored")
     parser.add_argument("--parent-fractions", type=float, nargs="*", default=[], metavar="F",
                         help="also the map trained on these shares of the parents (three draws each): a learning "
                              "curve of the real complexes' figures")
@@ -170,8 +171,8 @@ def real_pairs_cv(data: Pooled, networks, descriptor, runs: Path, args) -> None:
     them, on the same halves."""
     stems = complexes(runs)
     halves = [stems[0::2], stems[1::2]]
-    real = pool(read_edges(args.real_data), descriptor)
-    print(f"\nthe map with real complexes and their moves in its data ({args.real_data}: {len(real)} spectra; two "
+    real = concatenate([pool(read_edges(root), descriptor) for root in args.real_data])
+    print(f"\nthe map with real complexes and their moves in its data ({' '.join(args.real_data)}: {len(real)} spectra; two "
           f"halves of the {len(stems)} complexes here, each scored by the fit on {args.data} plus the other half): "
           "Δμ of each held-out half; median r per family, each half")
     for weight in [0.0] + args.real_weights:
@@ -208,7 +209,7 @@ def write_table(args, weight: float, n: int, median_error: float, rows: dict) ->
 
     record = {"benchmark": "benchmarks/real_complexes.py", "command": " ".join(sys.argv[1:]),
               "what": f"{n} real Fe complexes in two halves; each half scored by the map fitted on {args.data} plus "
-                      f"the other half's complexes and moves and any further real complexes of {args.real_data}, "
+                      f"the other half's complexes and moves and any further real complexes of {' '.join(args.real_data)}, "
                       f"each weighted {weight:g}" + (", the networks then fine-tuned on the same data" if args.fine_tune
                                                      else "")
                       + f"; fold-0 networks ({args.networks}), which never saw them",

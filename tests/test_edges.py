@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from ase.data import atomic_numbers
 from ase.io import write
 
 from xanesviz import Predictor
@@ -608,26 +609,33 @@ def test_a_drag_counts_with_its_variants_weight_in_the_map(feff_root, networks):
     assert np.abs(fit(data) - fit(unpaired)).max() > 1e-3  # the variant and its drag do move the map
 
 
+def write_real_set(root, metal: str, parents, seed: int, tags=(None, "stretch1")) -> None:
+    """A toy real-complex set ROOT/{metal}-k/: each parent and its moves, with a spectrum whose
+    edge follows the mean first-shell bond."""
+    folder = root / f"{metal.lower()}-k"
+    (folder / "xyz").mkdir(parents=True)
+    (folder / "spectra").mkdir()
+    rng = np.random.default_rng(seed)
+    grid = edge_grid(metal)
+    for parent in parents:
+        atoms = random_complex(rng)
+        atoms.numbers[0] = atomic_numbers[metal]
+        for tag in tags:
+            moved = atoms.copy()
+            if tag:
+                moved.positions[1] *= 1.1
+            stem = f"{metal}_{parent}" + (f"_{tag}" if tag else "")
+            write(folder / "xyz" / f"{stem}.xyz", moved)
+            bond = np.sort(moved.get_distances(0, range(1, len(moved))))[:6].mean()
+            mu = 0.6 / (1 + np.exp(-(grid - grid[0] - 15 - 8 * (bond - 2.1)) / 1.5)) + 0.25
+            np.savetxt(folder / "spectra" / f"{stem}.txt", np.column_stack([grid, mu]))
+
+
 def test_train_edges_takes_real_complexes_weighted_and_says_so(feff_root, networks, tmp_path, capsys):
     """--real-complexes ROOT: real Fe complexes and their moves join the data, weighted
     --real-weight in the map's fit, and every card records them."""
     real = tmp_path / "real"
-    folder = real / "fe-k"
-    (folder / "xyz").mkdir(parents=True)
-    (folder / "spectra").mkdir()
-    rng = np.random.default_rng(11)
-    for parent in ("GGGGGG", "HHHHHH"):
-        atoms = random_complex(rng)
-        for tag in (None, "stretch1"):
-            moved = atoms.copy()
-            if tag:
-                moved.positions[1] *= 1.1
-            stem = f"Fe_{parent}" + (f"_{tag}" if tag else "")
-            write(folder / "xyz" / f"{stem}.xyz", moved)
-            grid = edge_grid("Fe")
-            bond = np.sort(moved.get_distances(0, range(1, len(moved))))[:6].mean()
-            mu = 0.6 / (1 + np.exp(-(grid - grid[0] - 15 - 8 * (bond - 2.1)) / 1.5)) + 0.25
-            np.savetxt(folder / "spectra" / f"{stem}.txt", np.column_stack([grid, mu]))
+    write_real_set(real, "Fe", ("GGGGGG", "HHHHHH"), seed=11)
     root = tmp_path / "pretrained"
     shutil.copytree(networks, root)
     outputs = {}
@@ -649,6 +657,31 @@ def test_train_edges_takes_real_complexes_weighted_and_says_so(feff_root, networ
     assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"),
                  "--map-ridge", "1"]) == 0
     assert json.loads((root / "cu-k-feff" / "model_card.json").read_text())["training_data"]["real_complexes"] is None
+
+
+def test_train_edges_takes_several_real_sets_and_writes_out_of_fold_predictions(feff_root, networks, tmp_path,
+                                                                                capsys):
+    """--real-complexes ROOT ROOT: both sets join (the cards count each edge's spectra over both);
+    --cv-predictions FILE holds every spectrum's out-of-fold prediction, finite, by stem."""
+    write_real_set(tmp_path / "real", "Fe", ("GGGGGG", "HHHHHH"), seed=11)
+    write_real_set(tmp_path / "literature", "Cu", ("Cl4-D4h",), seed=12, tags=(None, "bend1", "stretch6"))
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    oof = tmp_path / "oof.npz"
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"), "--map-ridge", "1",
+                 "--mean-prior", "4", "--cv", "2", "--real-complexes", str(tmp_path / "real"),
+                 str(tmp_path / "literature"), "--cv-predictions", str(oof)]) == 0
+    out = capsys.readouterr().out
+    assert "3 FEFF10 spectra of 1 real complexes and their moves" in out
+    card = json.loads((root / "ni-k-feff" / "model_card.json").read_text())
+    assert card["training_data"]["real_complexes"]["per_edge"] == {"Fe": 4, "Cu": 3}
+    assert card["training_data"]["real_complexes"]["directory"] == f"{tmp_path / 'real'} {tmp_path / 'literature'}"
+    saved = np.load(oof)
+    assert len(saved["stems"]) == len(set(saved["stems"])) == len(saved["true"]) == len(saved["FDMNES_transfer"])
+    assert {"Cu_Cl4-D4h", "Cu_Cl4-D4h_bend1", "Fe_GGGGGG"} <= set(saved["stems"])
+    assert np.isfinite(saved["FDMNES_transfer"]).all() and np.isfinite(saved["edge_mean"]).all()
+    row = list(saved["stems"]).index("Cu_Cl4-D4h_bend1")
+    assert saved["edges"][row] == "Cu" and saved["parents"][row] == "Cl4-D4h" and saved["variants"][row]
 
 
 def test_train_edges_records_the_pair_weight_and_refuses_a_bad_one(feff_root, networks, tmp_path, capsys):

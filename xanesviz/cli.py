@@ -549,15 +549,21 @@ def cmd_train_edges(args) -> int:
     if args.real_complexes:  # real complexes and their moves: counted more in the map's fit
         import dataclasses
 
-        real_sets = read_edges(args.real_complexes)
-        real = pool(real_sets, base.descriptor)
+        per_edge: dict = {}
+        pooled_real = []
+        for root in args.real_complexes:
+            real_sets = read_edges(root)
+            pooled_real.append(pool(real_sets, base.descriptor))
+            for e, d in real_sets.items():
+                per_edge[str(e)] = per_edge.get(str(e), 0) + len(d)
+            print(f"with {len(pooled_real[-1])} FEFF10 spectra of {int((~pooled_real[-1].variants).sum())} real complexes "
+                  f"and their moves ({root}: " + ", ".join(f"{e} {len(d)}" for e, d in real_sets.items())
+                  + f"), each weighted {args.real_weight:g} in the map's fit")
+        real = concatenate(pooled_real)
         real = dataclasses.replace(real, weights=np.full(len(real), args.real_weight))
-        print(f"with {len(real)} FEFF10 spectra of {len(set(real.parents))} real complexes and their moves "
-              f"({args.real_complexes}: " + ", ".join(f"{e} {len(d)}" for e, d in real_sets.items())
-              + f"), each weighted {args.real_weight:g} in the map's fit")
-        real_info = {"directory": args.real_label or str(args.real_complexes), "n_samples": len(real),
-                     "n_complexes": int(len(set(real.parents))), "n_moved": int(real.variants.sum()),
-                     "per_edge": {str(e): len(d) for e, d in real_sets.items()}, "weight": args.real_weight}
+        real_info = {"directory": args.real_label or " ".join(map(str, args.real_complexes)), "n_samples": len(real),
+                     "n_complexes": int((~real.variants).sum()), "n_moved": int(real.variants.sum()),
+                     "per_edge": per_edge, "weight": args.real_weight}
         data = concatenate([data, real])
     print(f"{len(data)} FEFF10 spectra of {len(set(data.parents))} parent complexes: "
           + ", ".join(f"{e} {len(d)}" for e, d in sets.items()))
@@ -637,6 +643,12 @@ def cmd_train_edges(args) -> int:
                 if kinds["all"].get("n_spectra"):
                     print(f"CV {method}, {edge}: {format_summary(kinds['all'])}")
         cv["pair_fidelity"] = pair_fidelity(data, cv["predictions"]["FDMNES transfer"], energy_rel)
+        if args.cv_predictions:
+            np.savez_compressed(args.cv_predictions, stems=np.array(data.stems), edges=data.edges.astype(str),
+                                parents=data.parents.astype(str), variants=data.variants, true=data.y,
+                                energy_rel=energy_rel, **{name.replace(" ", "_").replace(",", ""): values
+                                                          for name, values in cv["predictions"].items()})
+            print(f"out-of-fold predictions: {args.cv_predictions}")
         for edge, families in cv["pair_fidelity"].items():
             for family, row in families.items():
                 r, ratio = (("-" if v is None else f"{v:.2f}") for v in (row["median_r"], row["median_norm_ratio"]))
@@ -779,9 +791,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what each edge gets of its own with --edge-map-ridge: 'map' (default), a map of the shared "
                         "networks' output; 'layer', its own last layer of the networks, read from their last hidden "
                         "units (grouped CV Δμ 3.70 %% against the map's 4.21 %%, docs/models.md; the shipped models)")
-    p.add_argument("--real-complexes", metavar="ROOT",
-                   help="also real complexes and their moves, ROOT/{metal}-k/ (scripts/real_fe_set.py), in the map's "
-                        "fit and the CV, each spectrum and drag weighted --real-weight")
+    p.add_argument("--real-complexes", metavar="ROOT", nargs="+",
+                   help="also real complexes and their moves, ROOT/{metal}-k/ (scripts/real_fe_set.py, "
+                        "scripts/literature_complexes.py; several roots may be given), in the map's fit and the CV, "
+                        "each spectrum and drag weighted --real-weight")
+    p.add_argument("--cv-predictions", metavar="FILE",
+                   help="with --cv: write every spectrum's out-of-fold predictions (and its stem, edge, parent and "
+                        "FEFF10 spectrum) to FILE (.npz)")
     p.add_argument("--real-weight", type=_pair_weight, default=3.0, metavar="K",
                    help="the weight of each real complex's spectrum and drag in the map's fit and in any "
                         "fine-tuning (default 3: on held-out real complexes most of the gain of 10 or 30 at half the "
