@@ -54,12 +54,13 @@ def predict_shipped(data: Path, models: Path, training: Path) -> dict:
     return {key: np.array(value) if key not in ("stems", "trust") else value for key, value in out.items()}
 
 
-def from_cv_predictions(path: Path, data: Path) -> dict:
+def from_cv_predictions(path: Path, data: Path, others: bool = False) -> dict:
     """The rows of ``data``'s spectra in ``train-edges --cv-predictions`` output: each predicted by
-    the CV fold that held its kind of complex out."""
+    the CV fold that held its kind of complex out (``others``: every other row instead, the rest of
+    the refit's data)."""
     saved = np.load(path)
     wanted = set(sum((list(d.names) for d in read_edges(data).values()), []))
-    rows = [i for i, stem in enumerate(saved["stems"]) if stem in wanted]
+    rows = [i for i, stem in enumerate(saved["stems"]) if (stem in wanted) != others]
     return {"stems": [str(saved["stems"][i]) for i in rows], "edges": saved["edges"][rows],
             "true": saved["true"][rows], "model": saved["FDMNES_transfer"][rows],
             "edge_mean": saved["edge_mean"][rows], "trust": [None] * len(rows)}
@@ -140,6 +141,18 @@ def main(argv=None) -> int:
         result = figures(from_cv_predictions(args.cv_predictions, args.data))
         print(f"Out-of-fold predictions of {args.cv_predictions} on the textbook complexes; {machine_line()}")
         print_figures(result, None)
+        rest = from_cv_predictions(args.cv_predictions, args.data, others=True)
+        rest_figures = figures(rest)
+        all_dmu = delta_mu(rest["model"], rest["true"])
+        moved = np.array([variant_of(stem) is not None for stem in rest["stems"]])
+        print(f"\nthe rest of the refit's data, out of fold: {len(all_dmu)} spectra, Δμ median {np.median(all_dmu):.2f} % "
+              f"(complexes {np.median(all_dmu[~moved]):.2f}, moved {np.median(all_dmu[moved]):.2f})")
+        print("| move | pairs | median r | median norm ratio |\n|---|---|---|---|")
+        for family, row in sorted(rest_figures["drag_fidelity"].items()):
+            r, ratio = (("-" if v is None else f"{v:.2f}") for v in (row["median_r"], row["median_norm_ratio"]))
+            print(f"| {family} | {row['pairs']} | {r} | {ratio} |")
+        result["rest"] = {"n": len(all_dmu), "delta_mu_median_pct": float(np.median(all_dmu)),
+                          "drag_fidelity": rest_figures["drag_fidelity"]}
     else:
         result = figures(predict_shipped(args.data, args.models, args.training))
         print(f"The shipped edge models on textbook complexes (FEFF10 reference settings); {machine_line()}")

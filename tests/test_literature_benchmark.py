@@ -57,3 +57,4 @@ def test_cv_predictions_are_read_for_the_set_s_spectra_only(tmp_path):
     assert picked["stems"] == ["Cu_Cl4-D4h", "Cu_Cl4-D4h_bend1"]
     np.testing.assert_array_equal(picked["model"], run["model"][:2])
     assert figures(picked)["drag_fidelity"]["bend10 (one atom)"]["pairs"] == 1
+    assert from_cv_predictions(saved, data, others=True)["stems"] == ["Zn_Cl4-Td", "Zn_Cl4-Td_bend1", "Cu_AAAAAA"]
