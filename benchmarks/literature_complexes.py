@@ -2,7 +2,7 @@
 
     python benchmarks/literature_complexes.py [--data data/feff-literature] [--json OUT]
 
-``scripts/literature_complexes.py`` builds 50 well-known complexes from literature geometries
+``scripts/literature_set.py`` builds 50 well-known complexes from literature geometries
 (tetrahedral chlorides and oxoanions, hexaaqua and hexaammine ions, carbonyls, cyanides, a
 vanadyl, square-planar Ni and Cu) and computes their FEFF10 spectra with the reference settings.
 The edge models learned from complexes derived from Fe ones; this is how they do on geometries of

@@ -793,7 +793,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "units (grouped CV Δμ 3.70 %% against the map's 4.21 %%, docs/models.md; the shipped models)")
     p.add_argument("--real-complexes", metavar="ROOT", nargs="+",
                    help="also real complexes and their moves, ROOT/{metal}-k/ (scripts/real_fe_set.py, "
-                        "scripts/literature_complexes.py; several roots may be given), in the map's fit and the CV, "
+                        "scripts/literature_set.py; several roots may be given), in the map's fit and the CV, "
                         "each spectrum and drag weighted --real-weight")
     p.add_argument("--cv-predictions", metavar="FILE",
                    help="with --cv: write every spectrum's out-of-fold predictions (and its stem, edge, parent and "

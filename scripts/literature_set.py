@@ -1,7 +1,7 @@
 """Well-known Ti–Zn complexes built from literature geometries, and their FEFF10 K-edge spectra.
 
-    python scripts/literature_complexes.py data/feff-literature [--workers 2] [--only Cu Zn]
-    python scripts/literature_complexes.py --write-xyz DIR        # the structures only
+    python scripts/literature_set.py data/feff-literature [--workers 2] [--only Cu Zn]
+    python scripts/literature_set.py --write-xyz DIR        # the structures only
 
 Every other FEFF10 structure of the project derives from an Fe complex (metal replaced, ligands
 moved to typical bonds), so no Ti–Zn geometry of its own, a tetrahedral [ZnCl4]2−, a square-planar

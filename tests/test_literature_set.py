@@ -1,4 +1,4 @@
-"""scripts/literature_complexes.py: textbook Ti–Zn complexes built as their table says."""
+"""scripts/literature_set.py: textbook Ti–Zn complexes built as their table says."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from literature_complexes import COMPLEXES, SITES, Complex, build, fragment, write_structures  # noqa: E402
+from literature_set import COMPLEXES, SITES, Complex, build, fragment, write_structures  # noqa: E402
 
 from xanesviz.derived_set import metal_of, parent_of  # noqa: E402
 from xanesviz.edges import EDGE_METALS  # noqa: E402
