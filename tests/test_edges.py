@@ -665,6 +665,7 @@ def test_train_edges_takes_several_real_sets_and_writes_out_of_fold_predictions(
     --cv-predictions FILE holds every spectrum's out-of-fold prediction, finite, by stem."""
     write_real_set(tmp_path / "real", "Fe", ("GGGGGG", "HHHHHH"), seed=11)
     write_real_set(tmp_path / "literature", "Cu", ("Cl4-D4h",), seed=12, tags=(None, "bend1", "stretch6"))
+    write_real_set(tmp_path / "literature", "Zn", ("Cl4-D4h",), seed=13)  # the same kind, another metal
     root = tmp_path / "pretrained"
     shutil.copytree(networks, root)
     oof = tmp_path / "oof.npz"
@@ -672,9 +673,10 @@ def test_train_edges_takes_several_real_sets_and_writes_out_of_fold_predictions(
                  "--mean-prior", "4", "--cv", "2", "--real-complexes", str(tmp_path / "real"),
                  str(tmp_path / "literature"), "--cv-predictions", str(oof)]) == 0
     out = capsys.readouterr().out
-    assert "3 FEFF10 spectra of 1 real complexes and their moves" in out
+    assert "5 FEFF10 spectra of 2 real complexes and their moves" in out  # Cu and Zn: one CV group, two complexes
     card = json.loads((root / "ni-k-feff" / "model_card.json").read_text())
-    assert card["training_data"]["real_complexes"]["per_edge"] == {"Fe": 4, "Cu": 3}
+    assert card["training_data"]["real_complexes"]["per_edge"] == {"Fe": 4, "Cu": 3, "Zn": 2}
+    assert card["training_data"]["real_complexes"]["n_complexes"] == 4
     assert card["training_data"]["real_complexes"]["directory"] == f"{tmp_path / 'real'} {tmp_path / 'literature'}"
     saved = np.load(oof)
     assert len(saved["stems"]) == len(set(saved["stems"])) == len(saved["true"]) == len(saved["FDMNES_transfer"])
@@ -682,6 +684,12 @@ def test_train_edges_takes_several_real_sets_and_writes_out_of_fold_predictions(
     assert np.isfinite(saved["FDMNES_transfer"]).all() and np.isfinite(saved["edge_mean"]).all()
     row = list(saved["stems"]).index("Cu_Cl4-D4h_bend1")
     assert saved["edges"][row] == "Cu" and saved["parents"][row] == "Cl4-D4h" and saved["variants"][row]
+    common = [str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"), "--map-ridge", "1"]
+    capsys.readouterr()
+    assert main(["train-edges", *common, "--cv-predictions", str(oof)]) == 2
+    assert "--cv-predictions needs --cv" in capsys.readouterr().err
+    assert main(["train-edges", *common, "--cv", "2", "--cv-predictions", str(tmp_path / "missing" / "oof.npz")]) == 2
+    assert "no such directory" in capsys.readouterr().err
 
 
 def test_train_edges_records_the_pair_weight_and_refuses_a_bad_one(feff_root, networks, tmp_path, capsys):

@@ -539,6 +539,10 @@ def cmd_train_edges(args) -> int:
                         transfer_cv_median, write_edge_bundles)
     from .evaluation import format_summary
 
+    if args.cv_predictions and not args.cv:
+        raise XanesvizError("--cv-predictions needs --cv K: out-of-fold predictions come from the cross-validation")
+    if args.cv_predictions and not Path(args.cv_predictions).resolve().parent.is_dir():
+        raise XanesvizError(f"--cv-predictions {args.cv_predictions}: no such directory for it")
     sets = read_edges(args.data_root)
     for element, dataset in sets.items():
         for reason in dataset.skipped:
@@ -644,11 +648,14 @@ def cmd_train_edges(args) -> int:
                     print(f"CV {method}, {edge}: {format_summary(kinds['all'])}")
         cv["pair_fidelity"] = pair_fidelity(data, cv["predictions"]["FDMNES transfer"], energy_rel)
         if args.cv_predictions:
-            np.savez_compressed(args.cv_predictions, stems=np.array(data.stems), edges=data.edges.astype(str),
-                                parents=data.parents.astype(str), variants=data.variants, true=data.y,
-                                energy_rel=energy_rel, **{name.replace(" ", "_").replace(",", ""): values
-                                                          for name, values in cv["predictions"].items()})
-            print(f"out-of-fold predictions: {args.cv_predictions}")
+            try:
+                np.savez_compressed(args.cv_predictions, stems=np.array(data.stems), edges=data.edges.astype(str),
+                                    parents=data.parents.astype(str), variants=data.variants, true=data.y,
+                                    energy_rel=energy_rel, **{name.replace(" ", "_").replace(",", ""): values
+                                                              for name, values in cv["predictions"].items()})
+                print(f"out-of-fold predictions: {args.cv_predictions}")
+            except OSError as exc:  # the CV is done: say so and go on to the bundles
+                print(f"could not write the out-of-fold predictions to {args.cv_predictions}: {exc}", file=sys.stderr)
         for edge, families in cv["pair_fidelity"].items():
             for family, row in families.items():
                 r, ratio = (("-" if v is None else f"{v:.2f}") for v in (row["median_r"], row["median_norm_ratio"]))
