@@ -163,4 +163,9 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from xanesviz.errors import XanesvizError
+
+    try:
+        sys.exit(main())
+    except (XanesvizError, OSError, KeyError) as exc:  # a missing data set, model or CV file: one line
+        sys.exit(f"literature_complexes.py: {exc}")
