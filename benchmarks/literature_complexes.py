@@ -40,18 +40,22 @@ def predict_shipped(data: Path, models: Path, training: Path) -> dict:
 
     sets = read_edges(data)
     train_sets = read_edges(training, elements=list(sets))
-    out = {key: [] for key in ("stems", "edges", "true", "model", "edge_mean", "trust")}
+    out = {key: [] for key in ("stems", "edges", "true", "model", "edge_mean", "trust", "trust_distance", "spread")}
     for metal, dataset in sets.items():
         predictor = Predictor.load(models / f"{metal.lower()}-k-feff")
         edge_mean = train_sets[metal].spectra.mean(axis=0)
         for stem, atoms, true in zip(dataset.names, dataset.structures, dataset.spectra):
             spectrum = predictor.predict(atoms)
             moved = variant_of(stem) is not None
-            out["trust"].append(None if moved else predictor.domain_score(atoms, prediction=spectrum).get("label"))
+            score = {} if moved else predictor.domain_score(atoms, prediction=spectrum)
+            out["trust"].append(score.get("label"))
+            out["trust_distance"].append(score.get("distance"))
+            out["spread"].append(score.get("ensemble_spread_pct"))
             for key, value in (("stems", stem), ("edges", metal), ("true", true), ("model", spectrum.mu),
                                ("edge_mean", edge_mean)):
                 out[key].append(value)
-    return {key: np.array(value) if key not in ("stems", "trust") else value for key, value in out.items()}
+    lists = ("stems", "trust", "trust_distance", "spread")
+    return {key: np.array(value) if key not in lists else value for key, value in out.items()}
 
 
 def from_cv_predictions(path: Path, data: Path, others: bool = False) -> dict:
@@ -76,7 +80,9 @@ def figures(run: dict) -> dict:
     peaks = peak_counts(grid_rel, run["model"], run["true"])
     rows = [{"edge": str(run["edges"][i]), "stem": run["stems"][i], "delta_mu_pct": float(model_dmu[i]),
              "edge_mean_delta_mu_pct": float(mean_dmu[i]), "peaks": int(peaks["targets"][i]),
-             "peaks_found": int(peaks["found"][i]), "trust": run["trust"][i]}
+             "peaks_found": int(peaks["found"][i]), "trust": run["trust"][i],
+             "trust_distance": run.get("trust_distance", [None] * len(variants))[i],
+             "ensemble_spread_pct": run.get("spread", [None] * len(variants))[i]}
             for i in np.flatnonzero(~variants)]
     summary = {}
     for edge in [m for m in EDGE_METALS if any(r["edge"] == m for r in rows)] + ["all"]:
@@ -86,8 +92,26 @@ def figures(run: dict) -> dict:
     pooled = Pooled(np.zeros((len(variants), 1)), run["true"], np.asarray(run["edges"], dtype=object),
                     np.array([parent_of(s) for s in run["stems"]]), variants, list(run["stems"]))
     drags = pair_fidelity(pooled, run["model"], grid_rel).get("all", {})
-    return {"rows": rows, "summary": summary, "drag_fidelity": drags,
+    return {"rows": rows, "summary": summary, "drag_fidelity": drags, "trust_ranking": trust_ranking(rows),
             "moved_delta_mu_median_pct": float(np.median(model_dmu[variants])) if variants.any() else None}
+
+
+def trust_ranking(rows: list[dict]) -> dict:
+    """How well the trust signal's figures rank the misses: Spearman ρ of each complex's Δμ with
+    the badge's distance and with the ensemble spread (None when fewer than three complexes have
+    them), and the median Δμ under each badge label."""
+    from scipy.stats import spearmanr
+
+    dmu = np.array([r["delta_mu_pct"] for r in rows])
+    ranking = {}
+    for key in ("trust_distance", "ensemble_spread_pct"):
+        values = np.array([np.nan if r[key] is None else r[key] for r in rows], float)
+        known = np.isfinite(values)
+        ranking[key] = float(spearmanr(values[known], dmu[known]).statistic) if known.sum() >= 3 else None
+    labels = [r["trust"] for r in rows]
+    ranking["delta_mu_median_by_label"] = {label: float(np.median(dmu[[x == label for x in labels]]))
+                                           for label in dict.fromkeys(labels) if label}
+    return ranking
 
 
 def card_cv_median(models: Path, metal: str) -> float | None:
@@ -116,6 +140,11 @@ def print_figures(result: dict, models: Path | None) -> None:
     print(f"\npeaks found {100 * found:.0f} % of {sum(r['peaks'] for r in rows)}"
           + ("; trust badge: " + ", ".join(f"{label} {labels.count(label)}" for label in dict.fromkeys(labels))
              if labels else ""))
+    ranking = result["trust_ranking"]
+    if ranking["trust_distance"] is not None:
+        print(f"Spearman ρ of a complex's Δμ with the badge's distance {ranking['trust_distance']:.2f}, with the "
+              f"ensemble spread {ranking['ensemble_spread_pct']:.2f}; Δμ median by badge: "
+              + ", ".join(f"{label} {value:.1f} %" for label, value in ranking["delta_mu_median_by_label"].items()))
     if result["moved_delta_mu_median_pct"] is not None:
         print(f"moved complexes: Δμ median {result['moved_delta_mu_median_pct']:.1f} %")
     if result["drag_fidelity"]:

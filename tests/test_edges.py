@@ -20,6 +20,7 @@ from xanesviz.edges import (EDGE_METALS, FdmnesTransfer, PooledNetwork, cross_va
 from xanesviz.errors import ModelBundleError, XanesvizError
 from xanesviz.feff import edge_grid
 from xanesviz.model import Recipe
+from xanesviz.structure import read_structure
 
 from helpers import random_complex, tiny_bundle
 
@@ -685,6 +686,7 @@ def test_train_edges_takes_several_real_sets_and_writes_out_of_fold_predictions(
     assert len(saved["stems"]) == len(set(saved["stems"])) == len(saved["true"]) == len(saved["FDMNES_transfer"])
     assert {"Cu_Cl4-D4h", "Cu_Cl4-D4h_bend1", "Fe_GGGGGG"} <= set(saved["stems"])
     assert np.isfinite(saved["FDMNES_transfer"]).all() and np.isfinite(saved["edge_mean"]).all()
+    assert (saved["spread_ratio_FDMNES_transfer"] > 0).all()  # every held-out spectrum's, even of an edge its fold lacks
     row = list(saved["stems"]).index("Cu_Cl4-D4h_bend1")
     assert saved["edges"][row] == "Cu" and saved["parents"][row] == "Cl4-D4h" and saved["variants"][row]
     common = [str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"), "--map-ridge", "1"]
@@ -868,3 +870,81 @@ def test_a_last_layer_per_edge_is_the_ridge_fit_on_hidden_units_and_survives_a_b
     with pytest.raises(XanesvizError, match="'map' or a 'layer'"):
         FdmnesTransfer.fit(data, base.ensemble, prior=4.0, map_ridge=3.0, fine_tune=(1e-3, 5), edge_map_ridge=1.0,
                            edge_output="layers")
+
+
+class _SpreadByFirstFeature:
+    """A stand-in fold model whose spread is the descriptor's first column (and predicts zeros)."""
+
+    def __init__(self, n_energy):
+        self.n_energy = n_energy
+
+    def predict(self, X, edges):
+        return np.zeros((len(X), self.n_energy))
+
+    def spread(self, X, edges):
+        return np.asarray(X)[:, 0].astype(float)
+
+
+def test_cv_measures_each_held_out_spread_against_its_fold_model_s_training_median(feff_root, networks):
+    """The trust badge's spread limit is calibrated on spectra each CV fold held out: a held-out
+    spectrum's spread over the median spread of its fold model on the unmoved training complexes
+    of its edge; the limit ratio is the 99th percentile over the held-out unmoved complexes."""
+    from xanesviz.edges import spread_limit_ratio
+
+    base = load_bundle(networks / "fe-k")
+    data = pool(read_edges(feff_root), base.descriptor)
+    data = dataclasses.replace(data, X=np.abs(data.X) + 1.0)  # a positive first column
+    seen = []
+
+    def fit(mask, seed):
+        seen.append(mask.copy())
+        return _SpreadByFirstFeature(data.y.shape[1])
+
+    cv = cross_validate_edges(data, {"stand-in": fit}, np.arange(data.y.shape[1]), k=3, leave_edge_out=False)
+    ratio = cv["spread_ratio"]["stand-in"]
+    assert np.isfinite(ratio).all()
+    for mask in seen:  # each fold's held-out rows against that fold's training complexes
+        for i in np.flatnonzero(~mask):
+            train = mask & ~data.variants & (data.edges == data.edges[i])
+            assert ratio[i] == pytest.approx(data.X[i, 0] / np.median(data.X[train, 0]))
+    limit = spread_limit_ratio(cv, data, "stand-in")
+    assert limit["n_complexes"] == int((~data.variants).sum())
+    assert limit["ratio"] == pytest.approx(np.percentile(ratio[~data.variants], 99))
+
+
+def test_train_edges_gives_each_edge_a_spread_limit_that_the_trust_badge_applies(feff_root, networks, tmp_path,
+                                                                               capsys):
+    """With --cv, each edge with spectra gets the CV's limit ratio times its model's median
+    spread over its training complexes; the badge reports it and says the worse of distance and
+    spread; --no-edge-left-out fits no model without each edge."""
+    root = tmp_path / "pretrained"
+    shutil.copytree(networks, root)
+    assert main(["train-edges", str(feff_root), "-o", str(root), "--networks", str(root / "fe-k"), "--cv", "3",
+                 "--no-edge-left-out", "--mean-prior", "4", "--map-ridge", "3", "--fine-tune", "1e-3,5",
+                 "--edge-map-ridge", "0.3", "--edge-output", "layer"]) == 0
+    printed = re.search(r"trust badge: the (\d+) held-out complexes' network spread.* at ([\d.]+)", capsys.readouterr().out)
+    assert printed and int(printed.group(1)) == 15  # the 17 spectra less the two displaced variants
+    cards = {e: json.loads((root / f"{e.lower()}-k-feff" / "model_card.json").read_text()) for e in ("Cu", "Ni", "Zn")}
+    assert "trust_spread_limit" not in cards["Zn"]  # no spectra of its own: no median to scale
+    assert not any("edge left out" in method for method in cards["Cu"]["cv_metrics"]["per_method"])
+    limit = cards["Cu"]["trust_spread_limit"]
+    assert limit["ratio"] == pytest.approx(float(printed.group(2)), abs=0.006) and limit["n_held_out_complexes"] == 15
+    assert limit["limit_pct"] == pytest.approx(limit["ratio"] * limit["training_median_pct"], rel=1e-3)
+    # the median is the loaded model's own spread over the Cu training complexes, as the badge measures it
+    predictor = Predictor.load(root / "cu-k-feff")
+    cu_parents = sorted((feff_root / "cu-k" / "xyz").glob("Cu_??????.xyz"))
+    spreads = [predictor.domain_score(read_structure(p))["ensemble_spread_pct"] for p in cu_parents]
+    assert limit["training_median_pct"] == pytest.approx(np.median(spreads), rel=1e-3)
+    cu = random_complex(np.random.default_rng(9))
+    cu.numbers[0] = 29
+    score = predictor.domain_score(cu)
+    assert score["spread_limit_pct"] == pytest.approx(limit["limit_pct"])
+    path = root / "cu-k-feff" / "model_card.json"
+    for limit_pct, level in ((1e9, None), (score["ensemble_spread_pct"] / 1.5, 1), (score["ensemble_spread_pct"] / 3, 2)):
+        card = json.loads(path.read_text())
+        card["trust_spread_limit"]["limit_pct"] = limit_pct
+        path.write_text(json.dumps(card))
+        edited = Predictor.load(root / "cu-k-feff").domain_score(cu)
+        expected = score["level"] if level is None else max(level, score["level"]) if level == 1 else 2
+        assert edited["spread_level"] == (0 if level is None else level)
+        assert edited["level"] == expected and edited["label"] == ("within training data", "unusual", "far outside")[expected]

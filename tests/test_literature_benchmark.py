@@ -10,7 +10,7 @@ from ase.io import write
 from xanesviz.feff import edge_grid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from literature_complexes import figures, from_cv_predictions  # noqa: E402
+from literature_complexes import figures, from_cv_predictions, trust_ranking  # noqa: E402
 
 GRID = edge_grid("Cu")
 
@@ -58,3 +58,15 @@ def test_cv_predictions_are_read_for_the_set_s_spectra_only(tmp_path):
     np.testing.assert_array_equal(picked["model"], run["model"][:2])
     assert figures(picked)["drag_fidelity"]["bend10 (one atom)"]["pairs"] == 1
     assert from_cv_predictions(saved, data, others=True)["stems"] == ["Zn_Cl4-Td", "Zn_Cl4-Td_bend1", "Cu_AAAAAA"]
+
+
+def test_trust_ranking_says_whether_the_badge_s_figures_order_the_misses():
+    rows = [{"delta_mu_pct": dmu, "trust_distance": distance, "ensemble_spread_pct": spread, "trust": label}
+            for dmu, distance, spread, label in ((2.0, 5.0, 3.0, "within training data"), (4.0, 9.0, 2.0, "unusual"),
+                                                 (8.0, 20.0, 1.0, "far outside"), (9.0, 30.0, 0.5, "far outside"))]
+    ranking = trust_ranking(rows)
+    assert ranking["trust_distance"] == 1.0 and ranking["ensemble_spread_pct"] == -1.0
+    assert ranking["delta_mu_median_by_label"] == {"within training data": 2.0, "unusual": 4.0, "far outside": 8.5}
+    rows[0]["trust_distance"] = rows[1]["trust_distance"] = None  # moves and CV runs have none
+    assert trust_ranking(rows)["trust_distance"] is None
+    assert trust_ranking([{**r, "trust": None} for r in rows])["delta_mu_median_by_label"] == {}

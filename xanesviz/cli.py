@@ -536,7 +536,7 @@ def _map_ridge(text: str):
 def cmd_train_edges(args) -> int:
     from .bundle import load_bundle
     from .edges import (FdmnesTransfer, concatenate, cross_validate_edges, pair_fidelity, pool, read_edges,
-                        transfer_cv_median, write_edge_bundles)
+                        spread_limit_ratio, transfer_cv_median, write_edge_bundles)
     from .evaluation import format_summary
 
     if args.cv_predictions and not args.cv:
@@ -640,8 +640,13 @@ def cmd_train_edges(args) -> int:
     fit = {"FDMNES transfer": lambda mask, seed: FdmnesTransfer.fit(data, base.ensemble, mask, prior, ridge,
                                                                     residual, tune, seed, pair_weight, linear,
                                                                     edge_map, args.edge_output)}
+    spread_ratio = None
     if args.cv:
-        cv = cross_validate_edges(data, fit, energy_rel, k=args.cv, seed=args.seed)
+        cv = cross_validate_edges(data, fit, energy_rel, k=args.cv, seed=args.seed,
+                                  leave_edge_out=not args.no_edge_left_out)
+        spread_ratio = spread_limit_ratio(cv, data)
+        print(f"trust badge: the {spread_ratio['n_complexes']} held-out complexes' network spread, over their fold "
+              f"model's median for their edge, has its 99th percentile at {spread_ratio['ratio']:.2f}")
         for method, table in cv["scores"].items():
             for edge, kinds in table.items():
                 if kinds["all"].get("n_spectra"):
@@ -652,7 +657,9 @@ def cmd_train_edges(args) -> int:
                 np.savez_compressed(args.cv_predictions, stems=np.array(data.stems), edges=data.edges.astype(str),
                                     parents=data.parents.astype(str), variants=data.variants, true=data.y,
                                     energy_rel=energy_rel, **{name.replace(" ", "_").replace(",", ""): values
-                                                              for name, values in cv["predictions"].items()})
+                                                              for name, values in cv["predictions"].items()},
+                                    **{"spread_ratio_" + name.replace(" ", "_"): values
+                                       for name, values in cv["spread_ratio"].items()})
                 print(f"out-of-fold predictions: {args.cv_predictions}")
             except OSError as exc:  # the CV is done: say so and go on to the bundles
                 print(f"could not write the out-of-fold predictions to {args.cv_predictions}: {exc}", file=sys.stderr)
@@ -685,7 +692,8 @@ def cmd_train_edges(args) -> int:
             raise XanesvizError(f"{args.drag_fidelity}: not a readable drag-fidelity JSON file ({exc})") from None
     for path in write_edge_bundles(model, data, base, args.output, cv=cv, learning_curve=curve, drag_fidelity=drag,
                                    data_label=args.data_label or str(args.data_root), mean_prior=prior,
-                                   map_ridge=ridge, real_complexes=real_info if real is not None else None):
+                                   map_ridge=ridge, real_complexes=real_info if real is not None else None,
+                                   spread_ratio=spread_ratio):
         print(f"saved {path}")
     return 0
 
@@ -802,9 +810,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also real complexes and their moves, ROOT/{metal}-k/ (scripts/real_fe_set.py, "
                         "scripts/literature_set.py; several roots may be given), in the map's fit and the CV, "
                         "each spectrum and drag weighted --real-weight")
+    p.add_argument("--no-edge-left-out", action="store_true",
+                   help="with --cv: leave out the models fitted without each held-out edge (their cards' 'edge left "
+                        "out' figures; one fit a fold instead of ten)")
     p.add_argument("--cv-predictions", metavar="FILE",
-                   help="with --cv: write every spectrum's out-of-fold predictions (and its stem, edge, parent and "
-                        "FEFF10 spectrum) to FILE (.npz)")
+                   help="with --cv: write every spectrum's out-of-fold predictions (and its stem, edge, parent, "
+                        "FEFF10 spectrum and network spread over its fold model's training median) to FILE (.npz)")
     p.add_argument("--real-weight", type=_pair_weight, default=3.0, metavar="K",
                    help="the weight of each real complex's spectrum and drag in the map's fit and in any "
                         "fine-tuning (default 3: on held-out real complexes most of the gain of 10 or 30 at half the "

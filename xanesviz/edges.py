@@ -133,6 +133,33 @@ class EdgeModel:
         out = self.ensemble.predict_mean(X) - self.pooled_mean
         return out + np.array([self.mean_for(e) for e in edges])
 
+    def networks_for(self, X: np.ndarray, element: str) -> np.ndarray:
+        """(n_networks, n, n_energy): each network's spectrum for ``element``'s edge, up to an offset
+        that all networks share (what the spread is taken over)."""
+        return self.ensemble.predict_networks(X)
+
+    def spread(self, X: np.ndarray, edges) -> np.ndarray:
+        """Per row, the networks' spread as the trust badge reports it: their standard deviation,
+        averaged over energy, in % of the mean |μ| of the predicted spectrum."""
+        edges = np.asarray(edges, dtype=object)
+        X = np.asarray(X)
+        mean = np.abs(self.predict(X, edges)).mean(axis=1)
+        std = np.empty(len(X))
+        for element in dict.fromkeys(edges):
+            rows = edges == element
+            std[rows] = self.networks_for(X[rows], element).std(axis=0).mean(axis=1)
+        return 100.0 * std / np.maximum(mean, 1e-12)
+
+
+def training_spread_medians(model: "EdgeModel", data: "Pooled", mask: np.ndarray) -> dict:
+    """Per edge, the median spread (:meth:`EdgeModel.spread`) over the unmoved complexes of ``mask``."""
+    rows = mask & ~data.variants
+    medians = {}
+    for element in dict.fromkeys(data.edges[rows]):
+        chosen = rows & (data.edges == element)
+        medians[str(element)] = float(np.median(model.spread(data.X[chosen], data.edges[chosen])))
+    return medians
+
 
 def edge_means(y: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, dict, dict]:
     """The pooled mean spectrum, each edge's mean and each edge's count."""
@@ -374,6 +401,10 @@ class FdmnesTransfer(EdgeModel):
             return self.ensemble
         return dataclasses.replace(self.ensemble, network=self.ensemble.network.with_last_layer(*self.edge_layers[element]))
 
+    def networks_for(self, X: np.ndarray, element: str) -> np.ndarray:
+        networks = self._edge_ensemble(element).predict_networks(X)
+        return networks @ self.edge_maps[element] if element in self.edge_maps else networks
+
     def predict(self, X: np.ndarray, edges) -> np.ndarray:
         if not self.edge_maps and not self.edge_layers:
             return super().predict(X, edges)
@@ -437,7 +468,10 @@ def cross_validate_edges(data: Pooled, fitters: dict, energy_rel: np.ndarray, k:
     and the baseline ``edge mean`` (its edge's mean training spectrum: what the networks must
     beat). ``parent_fraction`` < 1 trains each fold on that share of its training parents (a
     learning-curve point). Scores per method, per edge, for parents and variants separately
-    (:func:`score_table`, on ``energy_rel``).
+    (:func:`score_table`, on ``energy_rel``); ``spread_ratio`` per method: each held-out
+    spectrum's network spread over its fold model's median spread on that edge's training
+    complexes, or on all edges' if the fold has none of its edge (:func:`spread_limit_ratio`
+    makes the trust badge's spread limit of it).
     """
     from sklearn.model_selection import GroupKFold
 
@@ -450,6 +484,7 @@ def cross_validate_edges(data: Pooled, fitters: dict, energy_rel: np.ndarray, k:
     groups = np.array([shuffled[p] for p in data.parents])
     names = ["edge mean", *fitters] + ([f"{n}, edge left out" for n in fitters] if leave_edge_out else [])
     predicted = {m: np.full(data.y.shape, np.nan) for m in names}
+    spread_ratio = {m: np.full(len(data), np.nan) for m in fitters}
     for fold, (train_idx, test_idx) in enumerate(GroupKFold(k).split(data.X, groups=groups)):
         train_mask = np.zeros(len(data), bool)
         train_mask[train_idx] = True
@@ -464,6 +499,11 @@ def cross_validate_edges(data: Pooled, fitters: dict, energy_rel: np.ndarray, k:
         for name, fit in fitters.items():
             model = fit(train_mask, seed + fold)
             predicted[name][test_idx] = model.predict(data.X[test_idx], test_edges)
+            medians = training_spread_medians(model, data, train_mask)
+            unmoved = train_mask & ~data.variants  # an edge the fold has no complex of: all edges' median
+            pooled_median = float(np.median(model.spread(data.X[unmoved], data.edges[unmoved])))
+            spread_ratio[name][test_idx] = (model.spread(data.X[test_idx], test_edges)
+                                            / [medians.get(str(e), pooled_median) for e in test_edges])
             if not leave_edge_out:
                 continue
             for element in np.unique(test_edges):
@@ -475,7 +515,31 @@ def cross_validate_edges(data: Pooled, fitters: dict, energy_rel: np.ndarray, k:
         if progress:
             print(f"fold {fold + 1}/{k}: {len(test_idx)} spectra held out", flush=True)
     return {"k": k, "parent_fraction": parent_fraction, "n_parents": int(len(parents)),
-            "scores": score_table(data, predicted, energy_rel), "predictions": predicted}
+            "scores": score_table(data, predicted, energy_rel), "predictions": predicted,
+            "spread_ratio": spread_ratio}
+
+
+def spread_limit_ratio(cv: dict, data: Pooled, method: str = "FDMNES transfer", quantile: float = 99.0) -> dict:
+    """The trust badge's spread limit as a multiple of an edge's median training spread: the
+    ``quantile`` of the held-out complexes' (unmoved structures') spread ratios in the CV,
+    pooled over the edges (:func:`xanesviz.explain.spread_limit`)."""
+    from .explain import spread_limit
+
+    ratios = cv["spread_ratio"][method]
+    rows = ~data.variants & np.isfinite(ratios)
+    return spread_limit(ratios[rows], quantile)
+
+
+def spread_limit_card(ratio: dict, training_median: float, **extra) -> dict:
+    """A card's ``trust_spread_limit``: what :meth:`xanesviz.predictor.Predictor.domain_score` reads."""
+    return {"limit_pct": round(ratio["ratio"] * training_median, 4), "training_median_pct": round(training_median, 4),
+            "ratio": round(ratio["ratio"], 4), "quantile": ratio["quantile"],
+            "n_held_out_complexes": ratio["n_complexes"],
+            "what": "the badge says 'unusual' when the networks' spread exceeds this limit and 'far outside' above "
+                    "twice it: the edge's median spread over its training complexes times the "
+                    f"{ratio['quantile']:g}th percentile, over the complexes each fold of a grouped CV held out "
+                    "(all edges pooled), of their spread over their fold model's median for their edge",
+            **extra}
 
 
 def score_table(data: Pooled, predicted: dict, energy_rel: np.ndarray) -> dict:
@@ -513,11 +577,14 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                        cv: dict | None = None, learning_curve: list | None = None,
                        elements=EDGE_METALS, data_label: str = "data/feff",
                        drag_fidelity: dict | None = None, mean_prior: float = 0.0,
-                       map_ridge: float | None = None, real_complexes: dict | None = None) -> list[Path]:
+                       map_ridge: float | None = None, real_complexes: dict | None = None,
+                       spread_ratio: dict | None = None) -> list[Path]:
     """One bundle per edge, ``out_root/{metal}-k-feff/``, using ``base_bundle``'s networks (by
     name, not copied) with the edge's output scaling; cards say what each learned from, and
     carry ``drag_fidelity`` (a ``benchmarks/drag_fidelity.py --json`` table of this method) if given,
-    and ``real_complexes`` (what real complexes the data held beside the derived ones) if given."""
+    and ``real_complexes`` (what real complexes the data held beside the derived ones) if given.
+    ``spread_ratio`` (:func:`spread_limit_ratio` of the CV) gives each edge with training
+    complexes the trust badge's spread limit, that ratio times the model's median spread on them."""
     from .bundle import save_bundle
     from .descriptor import WACSF
     from .explain import default_windows, importance_to_card, permutation_importance, window_importance
@@ -537,6 +604,7 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
     fine_tuned = model.fine_tuned is not None
     if fine_tuned:  # the fine-tuned networks are stored once, in the holder, which is written first
         elements = [holder, *(e for e in elements if e != holder)]
+    medians = training_spread_medians(model, data, np.ones(len(data), bool)) if spread_ratio else {}
     written = []
     for element in elements:
         e0 = edge_energy(element, "K")
@@ -641,6 +709,8 @@ def write_edge_bundles(model: FdmnesTransfer, data: Pooled, base_bundle, out_roo
                 "this_edge": pairs.get(element, {}), "all_edges": pairs.get("all", {})}
         if learning_curve:
             card["learning_curve"] = learning_curve
+        if spread_ratio and element in medians:
+            card["trust_spread_limit"] = spread_limit_card(spread_ratio, medians[element])
         if drag_fidelity:
             card["drag_fidelity"] = drag_fidelity
         windows = default_windows(energy, e0)

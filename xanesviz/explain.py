@@ -124,6 +124,23 @@ def atom_sensitivity(d_mean: np.ndarray, energy: np.ndarray, window: tuple[float
 TRUST_LEVELS = ("within training data", "unusual", "far outside")
 
 
+def spread_level(spread_pct: float, limit_pct: float, far_factor: float = 2.0) -> int:
+    """The ensemble spread's own verdict (0, 1, 2 as in :data:`TRUST_LEVELS`): within ``limit_pct``
+    (what complexes the model never saw, of its training data's kind, stay within) is 0, up to
+    ``far_factor`` times that 1, beyond 2."""
+    return 0 if spread_pct <= limit_pct else (1 if spread_pct <= far_factor * limit_pct else 2)
+
+
+def spread_limit(ratios: np.ndarray, quantile: float = 99.0) -> dict:
+    """A spread limit as a multiple of an edge's median training spread: the ``quantile`` of
+    held-out complexes' spreads, each over its model's median spread on the training complexes
+    of its edge, pooled over edges (so that a few complexes an edge still calibrate)."""
+    ratios = np.asarray(ratios, float)
+    if ratios.size == 0 or not np.all(np.isfinite(ratios)):
+        raise ValueError("a spread limit needs held-out complexes with finite spreads")
+    return {"ratio": float(np.percentile(ratios, quantile)), "quantile": quantile, "n_complexes": int(ratios.size)}
+
+
 class DomainModel:
     """How far a descriptor lies from the training set, calibrated on the training set itself.
 

@@ -272,7 +272,9 @@ class Predictor:
         """Trust signal: distance to the training data in standardised descriptor space (with its
         percentile among the training set's own nearest-neighbour distances), a label
         ("within training data" / "unusual" / "far outside") and the ensemble spread
-        (taken from ``prediction`` when the caller already has this structure's spectrum)."""
+        (taken from ``prediction`` when the caller already has this structure's spectrum). A model
+        whose card has a ``trust_spread_limit`` (the FEFF10 edge models) also judges the spread
+        against it (``spread_level``), and the label is the worse of the two verdicts."""
         X = self.features(atoms, absorber, source)[None, :]
         result = self.domain_model.score(self.ensemble.standardise(X))
         if prediction is None or prediction.std is None:
@@ -280,6 +282,15 @@ class Predictor:
         else:
             mean, std = prediction.mu, prediction.std
         result["ensemble_spread_pct"] = float(100.0 * std.mean() / max(float(np.abs(mean).mean()), 1e-12))
+        limit = self.card.get("trust_spread_limit")
+        if limit:  # the networks disagree more than on complexes of the training kind they never saw
+            from .explain import TRUST_LEVELS, spread_level
+
+            result["spread_limit_pct"] = float(limit["limit_pct"])
+            result["spread_level"] = spread_level(result["ensemble_spread_pct"], result["spread_limit_pct"])
+            if result["spread_level"] > result["level"]:
+                result["level"] = result["spread_level"]
+                result["label"] = TRUST_LEVELS[result["level"]]
         return result
 
     def importance(self, window: tuple[float, float] | None = None) -> dict | None:

@@ -83,6 +83,8 @@ def trust_badge_html(score: dict) -> str:
             f"<small>distance to nearest training structure {score['distance']:.2f} "
             f"(training 99th percentile {score['p99']:.2f}; {score['percentile']:.1f} % of training structures lie "
             f"closer to their own neighbour), ensemble spread {score['ensemble_spread_pct']:.1f} %"
+            + (f" (complexes of the training kind it never saw: up to {score['spread_limit_pct']:.1f} %)"
+               if "spread_limit_pct" in score else "")
             + (f", outside the training range by {score['range_excess']:.1f} σ" if score["range_excess"] > 0 else "")
             + "</small>")
 
