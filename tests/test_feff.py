@@ -3,6 +3,7 @@
 import os
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -255,3 +256,20 @@ def test_stage_workers_are_found_among_this_process_children_only(children_lists
         for process in started:
             process.kill()
             process.wait()
+
+
+def test_a_spectrum_feff_finished_but_did_not_normalise_is_refused(tmp_path):
+    """FEFF10 once finished a [Ti(H2O)6]3+ (Architector-built) with mu from -4861 to -65 (a
+    shortened copy of its xmu.dat is in tests/data): a failure named by its stage, not a spectrum."""
+    from xanesviz.feff import FeffError, read_xmu
+
+    broken = Path(__file__).resolve().parent / "data" / "feff_xmu_broken_normalisation.dat"
+    refused = r"ff2x stage failed: xmu.dat's mu runs from -4859 to -64.91, .*normalisation failed"
+    with pytest.raises(FeffError, match=refused):
+        read_xmu(broken, "Ti_aqua6-oct")
+    lines = broken.read_text().splitlines()
+    fixed = [line if line.startswith("#") else
+             " ".join(f"{float(v):.6e}" for v in line.split()[:3]) + " 1.05 1.0 0.05" for line in lines]
+    (tmp_path / "xmu.dat").write_text("\n".join(fixed) + "\n")
+    omega, mu = read_xmu(tmp_path / "xmu.dat")
+    assert len(omega) == 11 and np.allclose(mu, 1.05)

@@ -366,8 +366,15 @@ def _scf_converged(work_dir: Path) -> tuple[bool, int] | None:
         return None
 
 
+#: The range a K-edge mu of xmu.dat (normalised at the edge + 50 eV) may span. Over the project's
+#: 3900 FEFF10 spectra it ran from 0.007 to 3.97; FEFF once wrote -4861 to -65 for a [Ti(H2O)6]3+
+#: it reported as finished (data/feff-architector/README.md).
+MU_RANGE = (-0.5, 20.0)
+
+
 def read_xmu(path: Path, source: str = "structure") -> tuple[np.ndarray, np.ndarray]:
-    """FEFF's absolute energies (``omega``) and ``mu`` from xmu.dat; FeffError when absent or broken."""
+    """FEFF's absolute energies (``omega``) and ``mu`` from xmu.dat; FeffError when absent, broken,
+    or when mu leaves :data:`MU_RANGE` (FEFF finished, but its spectrum is not one)."""
     import feff10
 
     if not path.is_file():
@@ -379,6 +386,11 @@ def read_xmu(path: Path, source: str = "structure") -> tuple[np.ndarray, np.ndar
         raise FeffError(source, "ff2x", f"xmu.dat cannot be read ({exc})") from None
     if len(omega) < 2 or not (np.all(np.isfinite(omega)) and np.all(np.isfinite(mu))) or np.any(np.diff(omega) <= 0):
         raise FeffError(source, "ff2x", "xmu.dat has fewer than two rows, non-finite values or unsorted energies")
+    low, high = MU_RANGE
+    if mu.min() < low or mu.max() > high:
+        raise FeffError(source, "ff2x", f"xmu.dat's mu runs from {mu.min():.4g} to {mu.max():.4g}, not a K-edge "
+                                        f"spectrum normalised at the edge + 50 eV (allowed {low:g} to {high:g}): "
+                                        "FEFF's normalisation failed")
     return omega, mu
 
 
