@@ -1,6 +1,7 @@
 """The shipped edge models against FEFF10 on textbook Ti–Zn complexes none of their data derives from.
 
     python benchmarks/literature_complexes.py [--data data/feff-literature] [--json OUT]
+    python benchmarks/literature_complexes.py --data data/feff-architector   # the Architector-built set
 
 ``scripts/literature_set.py`` builds 50 well-known complexes from literature geometries
 (tetrahedral chlorides and oxoanions, hexaaqua and hexaammine ions, carbonyls, cyanides, a
@@ -184,7 +185,7 @@ def main(argv=None) -> int:
                           "drag_fidelity": rest_figures["drag_fidelity"]}
     else:
         result = figures(predict_shipped(args.data, args.models, args.training))
-        print(f"The shipped edge models on textbook complexes (FEFF10 reference settings); {machine_line()}")
+        print(f"The shipped edge models on the complexes of {args.data} (FEFF10 reference settings); {machine_line()}")
         print_figures(result, args.models)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

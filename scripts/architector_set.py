@@ -1,0 +1,205 @@
+"""Ti–Zn complexes of each metal's own chemistry, built and relaxed by Architector with GFN2-xTB, and their FEFF10 spectra.
+
+    python scripts/architector_set.py --build DIR [--only Cu Zn]           # the structures
+    python scripts/architector_set.py OUT --structures DIR [--workers 2]   # their spectra
+
+The derived FEFF10 structures are Fe complexes with the metal swapped, and the textbook set
+(``scripts/literature_set.py``) is isolated ions on ideal polyhedra. Neither is what a real Ti–Zn
+complex is: a metal with its preferred coordination and real ligands (chelates, phosphines,
+N-heterocycles), at a geometry relaxed for that metal. Architector (LANL; ``pip install
+architector==0.0.10 xtb tblite numba openbabel-wheel``, none of it needed by the package) builds
+such complexes from its ligand library for a metal, oxidation state and coordination number, and
+relaxes them with GFN2-xTB, the method of the tmQM geometries the Fe model learned from. The table
+``COMPLEXES`` lists 45 common complexes of the nine metals (acetylacetonates, bipyridines,
+phenanthrolines, ethylenediamines, oxalates, glycinates, pyridines, phosphines, chlorides, THF,
+ammines, oxo ligands), each with its usual geometry and spin state (unpaired electrons on the
+metal: high-spin Mn(II), Fe(III) and Co(II), low-spin Fe(II) with bipy and phen and Co(III)). ``--build`` writes one structure each, the lowest-energy of Architector's
+conformers, as ``DIR/{metal}/{stem}.xyz`` (skipped when present; a complex Architector cannot build
+is reported in one line and left out); with ``OUT``, ``xanesviz simulate`` computes them with the
+reference settings into ``OUT/{metal}-k/`` (resumable; the layout of ``data/feff``), so
+``benchmarks/literature_complexes.py --data OUT`` scores the shipped models against them.
+Stems ``{Metal}_{ligands}-{geometry}`` name the kind of complex, so a grouped CV holds a kind out for every
+metal at once (:func:`xanesviz.derived_set.parent_of`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Complex:
+    metal: str
+    oxidation: int
+    ligands: tuple[str, ...]  # Architector ligand names, one entry per ligand
+    name: str
+    coordination: int  # the metal's coordination number
+    geometry: str  # Architector's core geometry: octahedral, tetrahedral, square_planar, ...
+    unpaired: int  # the metal's unpaired electrons (the usual spin state of the complex)
+
+    @property
+    def stem(self) -> str:
+        counts: dict[str, int] = {}
+        for ligand in self.ligands:
+            counts[ligand] = counts.get(ligand, 0) + 1
+        kind = "-".join(f"{SHORT[l]}{n if n > 1 else ''}" for l, n in counts.items())
+        return f"{self.metal}_{kind}-{GEOMETRY_TAGS[self.geometry]}"
+
+
+#: Short names of the ligands in the stems.
+SHORT = {"acac": "acac", "bipy": "bipy", "phen": "phen", "en": "en", "oxalate": "ox", "glycine": "gly",
+         "chloride": "Cl", "water": "aqua", "ammonia": "NH3", "pyradine": "py", "thf": "thf", "oxo": "oxo",
+         "triphenylphosphine": "PPh3", "cyanide": "CN", "carbonyl": "CO", "cp": "Cp", "dmgh-": "dmg",
+         "terpy": "terpy", "tacn": "tacn", "hydroxyl": "OH", "methoxy": "OMe", "acetonitrile": "MeCN"}
+
+
+#: Donor atoms of each ligand (Architector's ligTypes: "mono", "bi_cis").
+DENTICITY = {name: 2 if name in ("acac", "bipy", "phen", "en", "oxalate", "glycine", "dmgh-") else 1 for name in SHORT}
+
+#: Short names of the geometries in the stems.
+GEOMETRY_TAGS = {"octahedral": "oct", "tetrahedral": "td", "square_planar": "sqp", "square_pyramidal": "sqpy",
+                 "trigonal_bipyramidal": "tbp"}
+_CN = {"octahedral": 6, "tetrahedral": 4, "square_planar": 4, "square_pyramidal": 5, "trigonal_bipyramidal": 5}
+
+
+def _c(metal, oxidation, ligands, name, geometry, unpaired):
+    return Complex(metal, oxidation, tuple(ligands), name, _CN[geometry], geometry, unpaired)
+
+
+COMPLEXES = [
+    _c("Ti", 4, ["chloride"] * 4 + ["thf"] * 2, "TiCl4(thf)2", "octahedral", 0),
+    _c("Ti", 4, ["acac", "acac", "chloride", "chloride"], "Ti(acac)2Cl2", "octahedral", 0),
+    _c("Ti", 4, ["methoxy"] * 4, "Ti(OMe)4", "tetrahedral", 0),
+    _c("Ti", 3, ["water"] * 6, "[Ti(H2O)6]3+ (relaxed)", "octahedral", 1),
+    _c("Ti", 4, ["oxalate"] * 3, "[Ti(ox)3]2-", "octahedral", 0),
+    _c("V", 4, ["oxo", "acac", "acac"], "VO(acac)2", "square_pyramidal", 1),
+    _c("V", 3, ["acac"] * 3, "V(acac)3", "octahedral", 2),
+    _c("V", 4, ["oxo", "chloride", "chloride", "thf", "thf"], "VOCl2(thf)2", "square_pyramidal", 1),
+    _c("V", 3, ["chloride"] * 3 + ["thf"] * 3, "VCl3(thf)3", "octahedral", 2),
+    _c("V", 5, ["oxo", "oxo", "oxalate"], "[VO2(ox)]-", "tetrahedral", 0),
+    _c("Cr", 3, ["acac"] * 3, "Cr(acac)3", "octahedral", 3),
+    _c("Cr", 3, ["en"] * 3, "[Cr(en)3]3+", "octahedral", 3),
+    _c("Cr", 3, ["oxalate"] * 3, "[Cr(ox)3]3-", "octahedral", 3),
+    _c("Cr", 3, ["chloride"] * 3 + ["thf"] * 3, "CrCl3(thf)3", "octahedral", 3),
+    _c("Cr", 3, ["ammonia"] * 5 + ["chloride"], "[Cr(NH3)5Cl]2+", "octahedral", 3),
+    _c("Mn", 3, ["acac"] * 3, "Mn(acac)3", "octahedral", 4),
+    _c("Mn", 2, ["bipy"] * 3, "[Mn(bipy)3]2+", "octahedral", 5),
+    _c("Mn", 2, ["chloride"] * 2 + ["pyradine"] * 4, "MnCl2(py)4", "octahedral", 5),
+    _c("Mn", 2, ["acac", "acac", "water", "water"], "Mn(acac)2(H2O)2", "octahedral", 5),
+    _c("Mn", 2, ["chloride"] * 2 + ["triphenylphosphine"] * 2, "MnCl2(PPh3)2", "tetrahedral", 5),
+    _c("Fe", 2, ["bipy"] * 3, "[Fe(bipy)3]2+", "octahedral", 0),
+    _c("Fe", 3, ["acac"] * 3, "Fe(acac)3", "octahedral", 5),
+    _c("Fe", 2, ["phen"] * 3, "[Fe(phen)3]2+", "octahedral", 0),
+    _c("Fe", 3, ["oxalate"] * 3, "[Fe(ox)3]3-", "octahedral", 5),
+    _c("Fe", 2, ["chloride"] * 2 + ["pyradine"] * 4, "FeCl2(py)4", "octahedral", 4),
+    _c("Co", 3, ["en"] * 3, "[Co(en)3]3+", "octahedral", 0),
+    _c("Co", 3, ["ammonia"] * 5 + ["chloride"], "[Co(NH3)5Cl]2+", "octahedral", 0),
+    _c("Co", 2, ["chloride"] * 2 + ["pyradine"] * 2, "CoCl2(py)2", "tetrahedral", 3),
+    _c("Co", 3, ["acac"] * 3, "Co(acac)3", "octahedral", 0),
+    _c("Co", 2, ["bipy"] * 3, "[Co(bipy)3]2+", "octahedral", 3),
+    _c("Ni", 2, ["dmgh-", "dmgh-"], "Ni(dmgH)2", "square_planar", 0),
+    _c("Ni", 2, ["en"] * 3, "[Ni(en)3]2+", "octahedral", 2),
+    _c("Ni", 2, ["chloride"] * 2 + ["triphenylphosphine"] * 2, "NiCl2(PPh3)2", "tetrahedral", 2),
+    _c("Ni", 2, ["bipy"] * 3, "[Ni(bipy)3]2+", "octahedral", 2),
+    _c("Ni", 2, ["acac", "acac"], "Ni(acac)2 (monomer)", "square_planar", 0),
+    _c("Cu", 2, ["acac", "acac"], "Cu(acac)2", "square_planar", 1),
+    _c("Cu", 2, ["glycine", "glycine"], "Cu(gly)2", "square_planar", 1),
+    _c("Cu", 2, ["en", "en"], "[Cu(en)2]2+", "square_planar", 1),
+    _c("Cu", 1, ["phen", "phen"], "[Cu(phen)2]+", "tetrahedral", 0),
+    _c("Cu", 2, ["bipy", "bipy", "chloride"], "[Cu(bipy)2Cl]+", "trigonal_bipyramidal", 1),
+    _c("Zn", 2, ["acac", "acac"], "Zn(acac)2", "tetrahedral", 0),
+    _c("Zn", 2, ["en"] * 3, "[Zn(en)3]2+", "octahedral", 0),
+    _c("Zn", 2, ["chloride"] * 2 + ["pyradine"] * 2, "ZnCl2(py)2", "tetrahedral", 0),
+    _c("Zn", 2, ["glycine", "glycine", "water", "water"], "Zn(gly)2(H2O)2", "octahedral", 0),
+    _c("Zn", 2, ["bipy"] * 3, "[Zn(bipy)3]2+", "octahedral", 0),
+]
+
+
+def build(complex_: Complex):
+    """The complex from Architector (GFN2-xTB relaxed; its lowest-energy conformer), as ASE Atoms,
+    and a one-line description of how it was made."""
+    import architector
+    from architector import build_complex
+
+    request = {"core": {"metal": complex_.metal, "coreCN": complex_.coordination, "coreType": [complex_.geometry]},
+               "ligands": list(complex_.ligands),
+               "parameters": {"metal_ox": complex_.oxidation, "metal_spin": complex_.unpaired, "n_conformers": 2,
+                              "return_only_1": True}}
+    built = build_complex(request)
+    if not built:
+        raise RuntimeError("Architector built no conformer")
+    key = next(iter(built))
+    result = built[key]
+    atoms = result["ase_atoms"].copy()
+    order = sorted(range(len(atoms)), key=lambda i: atoms.numbers[i] != _number(complex_.metal))
+    atoms = atoms[order]  # the metal first
+    atoms.positions -= atoms.positions[0]
+    note = (f"{complex_.name}: Architector {getattr(architector, '__version__', '0.0.10')} {key}, GFN2-xTB relaxed, "
+            f"charge {result.get('total_charge')}, unpaired electrons {result.get('xtb_n_unpaired_electrons')}")
+    return atoms, note
+
+
+def _number(symbol: str) -> int:
+    from ase.data import atomic_numbers
+
+    return atomic_numbers[symbol]
+
+
+def build_all(folder: Path, complexes) -> dict[str, list[Path]]:
+    """Each complex as ``folder/{metal}/{stem}.xyz`` (those present are kept); the paths by metal."""
+    from ase.io import write
+
+    paths: dict[str, list[Path]] = {}
+    for complex_ in complexes:
+        target = folder / complex_.metal.lower() / f"{complex_.stem}.xyz"
+        if not target.is_file():
+            try:
+                atoms, note = build(complex_)
+            except Exception as exc:  # Architector's own failures are many and varied: report, go on
+                print(f"{complex_.stem} ({complex_.name}): not built: {type(exc).__name__}: {exc}".splitlines()[0],
+                      file=sys.stderr, flush=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atoms.info.clear()
+            write(target, atoms, format="xyz", comment=note)
+            print(f"{complex_.stem}: {len(atoms)} atoms ({note})", flush=True)
+        paths.setdefault(complex_.metal, []).append(target)
+    return paths
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, nargs="?", help="data set root: OUT/{metal}-k/ as xanesviz simulate writes")
+    parser.add_argument("--build", type=Path, metavar="DIR", help="build the structures into DIR/{metal}/ (Architector)")
+    parser.add_argument("--structures", type=Path, metavar="DIR", help="with OUT: the built structures")
+    parser.add_argument("--only", nargs="+", metavar="METAL", help="these metals only")
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args(argv)
+    chosen = [c for c in COMPLEXES if not args.only or c.metal in args.only]
+    if args.build:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        built = build_all(args.build, chosen)
+        print(f"{sum(map(len, built.values()))} of {len(chosen)} structures under {args.build}")
+        return 0
+    if args.out is None or args.structures is None:
+        parser.error("give --build DIR, or OUT with --structures DIR")
+    from xanesviz.simulate import pack_feff_files, simulate
+
+    failed = 0
+    for metal in dict.fromkeys(c.metal for c in chosen):
+        paths = [p for c in chosen if c.metal == metal
+                 for p in [args.structures / metal.lower() / f"{c.stem}.xyz"] if p.is_file()]
+        if not paths:
+            continue
+        counts = simulate(paths, args.out / f"{metal.lower()}-k", workers=args.workers)
+        pack_feff_files(args.out / f"{metal.lower()}-k")
+        failed += counts["failed"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
