@@ -900,7 +900,8 @@ def test_cv_measures_each_held_out_spread_against_its_fold_model_s_training_medi
         seen.append(mask.copy())
         return _SpreadByFirstFeature(data.y.shape[1])
 
-    cv = cross_validate_edges(data, {"stand-in": fit}, np.arange(data.y.shape[1]), k=3, leave_edge_out=False)
+    cv = cross_validate_edges(data, {"stand-in": fit}, np.arange(data.y.shape[1]), k=3, leave_edge_out=False,
+                              spreads=True)
     ratio = cv["spread_ratio"]["stand-in"]
     assert np.isfinite(ratio).all()
     for mask in seen:  # each fold's held-out rows against that fold's training complexes

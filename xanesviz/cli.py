@@ -643,7 +643,7 @@ def cmd_train_edges(args) -> int:
     spread_ratio = None
     if args.cv:
         cv = cross_validate_edges(data, fit, energy_rel, k=args.cv, seed=args.seed,
-                                  leave_edge_out=not args.no_edge_left_out)
+                                  leave_edge_out=not args.no_edge_left_out, spreads=True)
         spread_ratio = spread_limit_ratio(cv, data)
         print(f"trust badge: the {spread_ratio['n_complexes']} held-out complexes' network spread, over their fold "
               f"model's median for their edge, has its 99th percentile at {spread_ratio['ratio']:.2f}")

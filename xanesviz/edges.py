@@ -458,7 +458,7 @@ def _scores(energy_rel: np.ndarray, predicted: np.ndarray, true: np.ndarray) -> 
 
 def cross_validate_edges(data: Pooled, fitters: dict, energy_rel: np.ndarray, k: int = 5, seed: int = 0,
                          parent_fraction: float = 1.0, leave_edge_out: bool = True,
-                         progress: bool = False) -> dict:
+                         progress: bool = False, spreads: bool = False) -> dict:
     """K-fold CV grouped by parent complex of each method of ``fitters`` (name -> ``fit(mask,
     seed)`` returning an :class:`EdgeModel` trained on the samples of ``mask``).
 
@@ -471,7 +471,8 @@ def cross_validate_edges(data: Pooled, fitters: dict, energy_rel: np.ndarray, k:
     (:func:`score_table`, on ``energy_rel``); ``spread_ratio`` per method: each held-out
     spectrum's network spread over its fold model's median spread on that edge's training
     complexes, or on all edges' if the fold has none of its edge (:func:`spread_limit_ratio`
-    makes the trust badge's spread limit of it).
+    makes the trust badge's spread limit of it); measured only with ``spreads`` (a forward pass
+    over each fold's training complexes that the settings' and learning curve's CVs do not need).
     """
     from sklearn.model_selection import GroupKFold
 
@@ -499,11 +500,12 @@ def cross_validate_edges(data: Pooled, fitters: dict, energy_rel: np.ndarray, k:
         for name, fit in fitters.items():
             model = fit(train_mask, seed + fold)
             predicted[name][test_idx] = model.predict(data.X[test_idx], test_edges)
-            medians = training_spread_medians(model, data, train_mask)
-            unmoved = train_mask & ~data.variants  # an edge the fold has no complex of: all edges' median
-            pooled_median = float(np.median(model.spread(data.X[unmoved], data.edges[unmoved])))
-            spread_ratio[name][test_idx] = (model.spread(data.X[test_idx], test_edges)
-                                            / [medians.get(str(e), pooled_median) for e in test_edges])
+            if spreads:
+                medians = training_spread_medians(model, data, train_mask)
+                unmoved = train_mask & ~data.variants  # an edge the fold has no complex of: all edges' median
+                pooled_median = float(np.median(model.spread(data.X[unmoved], data.edges[unmoved])))
+                spread_ratio[name][test_idx] = (model.spread(data.X[test_idx], test_edges)
+                                                / [medians.get(str(e), pooled_median) for e in test_edges])
             if not leave_edge_out:
                 continue
             for element in np.unique(test_edges):
