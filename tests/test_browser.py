@@ -326,6 +326,24 @@ def type_into_readout(page, selector: str, text: str, shown: str, tries: int = 3
     return readout.inner_text().strip()
 
 
+def download(page, selector: str, path, tries: int = 3) -> None:
+    """Click a download link as a user would and save what it gives to ``path``. The link is
+    rewritten whenever the spectrum changes; a click that lands while the page is replacing it is
+    lost (its press and release fall on different elements), so the link is clicked again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.wait_for_selector(selector, timeout=60_000)
+    for attempt in range(tries):
+        try:
+            with page.expect_download(timeout=15_000) as info:
+                page.click(selector)
+            info.value.save_as(path)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+
+
 def test_slider_changes_spectrum(page):
     before = plotted(page)
     assert type_into_readout(page, ".xanesviz-gaussian .widget-readout", "3", "3.00") == "3.00"
@@ -335,10 +353,8 @@ def test_slider_changes_spectrum(page):
 
 
 def test_csv_download(page, tmp_path):
-    with page.expect_download() as info:
-        page.click("a.xanesviz-download-csv")
     path = tmp_path / "spectrum.csv"
-    info.value.save_as(path)
+    download(page, "a.xanesviz-download-csv", path)
     lines = path.read_text().splitlines()
     comments = [line for line in lines if line.startswith("#")]
     body = [line for line in lines if not line.startswith("#")]
@@ -498,10 +514,8 @@ def test_a_copper_complex_from_the_gallery_drags_and_exports_on_the_cu_edge(page
     after = wait_for_change(page, before, timeout=15)
     assert not np.allclose(after, before) and np.all(np.isfinite(after))
     time.sleep(1.0)  # the download link follows the release
-    with page.expect_download() as info:
-        page.click("a.xanesviz-download-csv")
     path = tmp_path / "copper.csv"
-    info.value.save_as(path)
+    download(page, "a.xanesviz-download-csv", path)
     lines = path.read_text().splitlines()
     assert any("edge: Cu K" in line for line in lines if line.startswith("#"))
     body = [line for line in lines if not line.startswith("#")]
