@@ -6,21 +6,23 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from architector_set import _CN, COMPLEXES, DENTICITY, SHORT  # noqa: E402
+from architector_set import _CN, COMPLEXES, DENTICITY, SECOND_SET, SETS, SHORT  # noqa: E402
 
 from xanesviz.derived_set import metal_of, parent_of, variant_of  # noqa: E402
 
 
-def test_every_metal_has_five_complexes_with_unique_stems():
-    assert Counter(c.metal for c in COMPLEXES) == {m: 5 for m in ("Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn")}
-    assert len({c.stem for c in COMPLEXES}) == len(COMPLEXES)
+def test_every_metal_has_five_complexes_in_each_set_with_stems_unique_across_both():
+    for complexes in SETS.values():
+        assert Counter(c.metal for c in complexes) == {m: 5 for m in ("Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn")}
+    every = COMPLEXES + SECOND_SET
+    assert len({c.stem for c in every}) == len(every)
 
 
 def test_the_ligands_fill_the_coordination_of_the_geometry():
-    for c in COMPLEXES:
+    for c in COMPLEXES + SECOND_SET:
         assert set(c.ligands) <= set(SHORT), c.name
         assert sum(DENTICITY[ligand] for ligand in c.ligands) == c.coordination == _CN[c.geometry], c.name
-        assert 0 <= c.unpaired <= 5 and 1 <= c.oxidation <= 5, c.name
+        assert 0 <= c.unpaired <= 5 and 0 <= c.oxidation <= 7, c.name
 
 
 def test_stems_name_the_kind_so_that_a_grouped_cv_holds_it_out_for_every_metal():
@@ -29,3 +31,9 @@ def test_stems_name_the_kind_so_that_a_grouped_cv_holds_it_out_for_every_metal()
         assert metal_of(c.stem) == c.metal and variant_of(c.stem) is None
         kinds.setdefault(parent_of(c.stem), set()).add(c.metal)
     assert kinds["acac3-oct"] == {"V", "Cr", "Mn", "Fe", "Co"} and kinds["bipy3-oct"] == {"Mn", "Fe", "Co", "Ni", "Zn"}
+
+
+def test_the_second_set_is_mostly_of_kinds_the_first_lacks():
+    first_kinds = {parent_of(c.stem) for c in COMPLEXES}
+    new = [c for c in SECOND_SET if parent_of(c.stem) not in first_kinds]
+    assert len(new) >= 0.75 * len(SECOND_SET), [c.stem for c in SECOND_SET if c not in new]
