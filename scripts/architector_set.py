@@ -55,11 +55,15 @@ SHORT = {"acac": "acac", "bipy": "bipy", "phen": "phen", "en": "en", "oxalate": 
          "chloride": "Cl", "water": "aqua", "ammonia": "NH3", "pyradine": "py", "thf": "thf", "oxo": "oxo",
          "triphenylphosphine": "PPh3", "cyanide": "CN", "carbonyl": "CO", "cp": "Cp", "dmgh-": "dmg",
          "terpy": "terpy", "tacn": "tacn", "hydroxyl": "OH", "methoxy": "OMe", "acetonitrile": "MeCN",
-         "fluoride": "F", "bromide": "Br", "isothiocyanite": "NCS", "nitrite_n": "NO2"}
+         "fluoride": "F", "bromide": "Br", "isothiocyanite": "NCS", "nitrite_n": "NO2",
+         "oxinate": "oxin", "edta": "edta", "dien": "dien", "dppe": "dppe", "porphyrin": "por",
+         "ethoxy": "OEt"}
 
 
 #: Donor atoms of each ligand (Architector's ligTypes: "mono", "bi_cis").
-DENTICITY = {name: 2 if name in ("acac", "bipy", "phen", "en", "oxalate", "glycine", "dmgh-") else 1 for name in SHORT}
+DENTICITY = {name: 2 if name in ("acac", "bipy", "phen", "en", "oxalate", "glycine", "dmgh-", "oxinate", "dppe")
+             else 3 if name in ("terpy", "tacn", "dien") else 4 if name == "porphyrin" else 6 if name == "edta" else 1
+             for name in SHORT}
 
 #: Short names of the geometries in the stems.
 GEOMETRY_TAGS = {"octahedral": "oct", "tetrahedral": "td", "square_planar": "sqp", "square_pyramidal": "sqpy",
@@ -171,8 +175,65 @@ SECOND_SET = [
     _c("Zn", 2, ["phen", "chloride", "chloride"], "ZnCl2(phen)", "tetrahedral", 0),
 ]
 
+#: A third set, built after the edge models had learned from the first two and the textbook ions:
+#: kinds none of them holds (edta, 8-quinolinolate (oxinate), tacn, dien, terpy, dppe, porphyrin
+#: complexes, bromides, tetrahedral thiocyanates), to score those models (``--set 3``).
+THIRD_SET = [
+    _c("Ti", 4, ["bromide"] * 4, "TiBr4", "tetrahedral", 0),
+    _c("Ti", 4, ["oxinate", "oxinate", "chloride", "chloride"], "TiCl2(oxine)2", "octahedral", 0),
+    _c("Ti", 4, ["acac", "acac", "ethoxy", "ethoxy"], "Ti(acac)2(OEt)2", "octahedral", 0),
+    _c("Ti", 3, ["tacn"] + ["chloride"] * 3, "TiCl3(tacn)", "octahedral", 1),
+    _c("Ti", 4, ["ethoxy"] * 4, "Ti(OEt)4", "tetrahedral", 0),
+    _c("V", 3, ["edta"], "[V(edta)]-", "octahedral", 2),
+    _c("V", 4, ["oxo", "oxinate", "oxinate"], "VO(oxine)2", "square_pyramidal", 1),
+    _c("V", 3, ["tacn"] + ["chloride"] * 3, "VCl3(tacn)", "octahedral", 2),
+    _c("V", 4, ["oxo", "chloride", "chloride", "bipy"], "VOCl2(bipy)", "square_pyramidal", 1),
+    _c("V", 3, ["oxinate"] * 3, "V(oxine)3", "octahedral", 2),
+    _c("Cr", 3, ["edta"], "[Cr(edta)]-", "octahedral", 3),
+    _c("Cr", 3, ["oxinate"] * 3, "Cr(oxine)3", "octahedral", 3),
+    _c("Cr", 3, ["dien", "dien"], "[Cr(dien)2]3+", "octahedral", 3),
+    _c("Cr", 3, ["chloride"] * 3 + ["pyradine"] * 3, "CrCl3(py)3", "octahedral", 3),
+    _c("Cr", 3, ["tacn", "tacn"], "[Cr(tacn)2]3+", "octahedral", 3),
+    _c("Mn", 2, ["edta"], "[Mn(edta)]2-", "octahedral", 5),
+    _c("Mn", 2, ["isothiocyanite"] * 4, "[Mn(NCS)4]2-", "tetrahedral", 5),
+    _c("Mn", 3, ["oxinate"] * 3, "Mn(oxine)3", "octahedral", 4),
+    _c("Mn", 2, ["bromide", "bromide", "triphenylphosphine", "triphenylphosphine"], "MnBr2(PPh3)2", "tetrahedral", 5),
+    _c("Mn", 2, ["dien", "dien"], "[Mn(dien)2]2+", "octahedral", 5),
+    _c("Fe", 3, ["edta"], "[Fe(edta)]-", "octahedral", 5),
+    _c("Fe", 3, ["oxinate"] * 3, "Fe(oxine)3", "octahedral", 5),
+    _c("Fe", 3, ["tacn", "tacn"], "[Fe(tacn)2]3+", "octahedral", 1),
+    _c("Fe", 3, ["bromide"] * 4, "[FeBr4]-", "tetrahedral", 5),
+    _c("Fe", 3, ["porphyrin", "chloride"], "Fe(porphyrin)Cl", "square_pyramidal", 5),
+    _c("Co", 3, ["edta"], "[Co(edta)]-", "octahedral", 0),
+    _c("Co", 3, ["dien", "dien"], "[Co(dien)2]3+", "octahedral", 0),
+    _c("Co", 2, ["isothiocyanite"] * 4, "[Co(NCS)4]2-", "tetrahedral", 3),
+    _c("Co", 2, ["bromide", "bromide", "triphenylphosphine", "triphenylphosphine"], "CoBr2(PPh3)2", "tetrahedral", 3),
+    _c("Co", 2, ["terpy", "terpy"], "[Co(terpy)2]2+", "octahedral", 1),
+    _c("Ni", 2, ["edta"], "[Ni(edta)]2-", "octahedral", 2),
+    _c("Ni", 2, ["oxinate", "oxinate"], "Ni(oxine)2", "square_planar", 0),
+    _c("Ni", 2, ["dien", "dien"], "[Ni(dien)2]2+", "octahedral", 2),
+    _c("Ni", 2, ["bromide", "bromide", "triphenylphosphine", "triphenylphosphine"], "NiBr2(PPh3)2", "tetrahedral", 2),
+    _c("Ni", 2, ["terpy", "terpy"], "[Ni(terpy)2]2+", "octahedral", 2),
+    _c("Cu", 2, ["oxinate", "oxinate"], "Cu(oxine)2", "square_planar", 1),
+    _c("Cu", 2, ["dien", "chloride"], "[Cu(dien)Cl]+", "square_planar", 1),
+    _c("Cu", 2, ["edta"], "[Cu(edta)]2-", "octahedral", 1),
+    _c("Cu", 2, ["bromide"] * 4, "[CuBr4]2-", "tetrahedral", 1),
+    _c("Cu", 1, ["dppe", "dppe"], "[Cu(dppe)2]+", "tetrahedral", 0),
+    _c("Zn", 2, ["edta"], "[Zn(edta)]2-", "octahedral", 0),
+    _c("Zn", 2, ["oxinate", "oxinate"], "Zn(oxine)2", "tetrahedral", 0),
+    _c("Zn", 2, ["bromide", "bromide", "pyradine", "pyradine"], "ZnBr2(py)2", "tetrahedral", 0),
+    _c("Zn", 2, ["tacn", "tacn"], "[Zn(tacn)2]2+", "octahedral", 0),
+    _c("Zn", 2, ["isothiocyanite"] * 4, "[Zn(NCS)4]2-", "tetrahedral", 0),
+]
+
 #: The sets by their number (``--set``).
-SETS = {1: COMPLEXES, 2: SECOND_SET}
+SETS = {1: COMPLEXES, 2: SECOND_SET, 3: THIRD_SET}
+
+#: Ligands given to Architector as SMILES, where its library has only another form: 8-quinolinolate
+#: (oxinate), bound through O− and N (the library's "hydroxyquinoline" is the neutral, O-protonated,
+#: methylated phenol).
+CUSTOM_LIGANDS = {"oxinate": {"smiles": "[O-]c1cccc2cccnc12", "coordList": [0, 9], "ligType": "bi_cis"}}
+
 
 def build(complex_: Complex):
     """The complex from Architector (GFN2-xTB relaxed; its lowest-energy conformer), as ASE Atoms,
@@ -181,7 +242,7 @@ def build(complex_: Complex):
     from architector import build_complex
 
     request = {"core": {"metal": complex_.metal, "coreCN": complex_.coordination, "coreType": [complex_.geometry]},
-               "ligands": list(complex_.ligands),
+               "ligands": [CUSTOM_LIGANDS.get(ligand, ligand) for ligand in complex_.ligands],
                "parameters": {"metal_ox": complex_.oxidation, "metal_spin": complex_.unpaired, "n_conformers": 2,
                               "return_only_1": True}}
     built = build_complex(request)
@@ -233,7 +294,8 @@ def main(argv=None) -> int:
     parser.add_argument("--structures", type=Path, metavar="DIR", help="with OUT: the built structures")
     parser.add_argument("--only", nargs="+", metavar="METAL", help="these metals only")
     parser.add_argument("--set", type=int, choices=sorted(SETS), default=1,
-                        help="the first table (COMPLEXES, data/feff-architector; default) or the second (SECOND_SET)")
+                        help="the first table (COMPLEXES, data/feff-architector; default), the second (SECOND_SET, "
+                             "data/feff-architector-2) or the third (THIRD_SET)")
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
     chosen = [c for c in SETS[args.set] if not args.only or c.metal in args.only]

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from architector_set import _CN, COMPLEXES, DENTICITY, SECOND_SET, SETS, SHORT  # noqa: E402
+from architector_set import _CN, COMPLEXES, DENTICITY, SECOND_SET, SETS, SHORT, THIRD_SET  # noqa: E402
 
 from xanesviz.derived_set import metal_of, parent_of, variant_of  # noqa: E402
 
@@ -14,12 +14,12 @@ from xanesviz.derived_set import metal_of, parent_of, variant_of  # noqa: E402
 def test_every_metal_has_five_complexes_in_each_set_with_stems_unique_across_both():
     for complexes in SETS.values():
         assert Counter(c.metal for c in complexes) == {m: 5 for m in ("Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn")}
-    every = COMPLEXES + SECOND_SET
+    every = COMPLEXES + SECOND_SET + THIRD_SET
     assert len({c.stem for c in every}) == len(every)
 
 
 def test_the_ligands_fill_the_coordination_of_the_geometry():
-    for c in COMPLEXES + SECOND_SET:
+    for c in COMPLEXES + SECOND_SET + THIRD_SET:
         assert set(c.ligands) <= set(SHORT), c.name
         assert sum(DENTICITY[ligand] for ligand in c.ligands) == c.coordination == _CN[c.geometry], c.name
         assert 0 <= c.unpaired <= 5 and 0 <= c.oxidation <= 7, c.name
@@ -37,3 +37,9 @@ def test_the_second_set_is_mostly_of_kinds_the_first_lacks():
     first_kinds = {parent_of(c.stem) for c in COMPLEXES}
     new = [c for c in SECOND_SET if parent_of(c.stem) not in first_kinds]
     assert len(new) >= 0.75 * len(SECOND_SET), [c.stem for c in SECOND_SET if c not in new]
+
+
+def test_the_third_set_is_of_kinds_neither_other_set_holds():
+    earlier = {parent_of(c.stem) for c in COMPLEXES + SECOND_SET}
+    assert not [c.stem for c in THIRD_SET if parent_of(c.stem) in earlier]
+    assert DENTICITY["edta"] == 6 and DENTICITY["terpy"] == DENTICITY["tacn"] == 3 and DENTICITY["porphyrin"] == 4
