@@ -61,9 +61,9 @@ SHORT = {"acac": "acac", "bipy": "bipy", "phen": "phen", "en": "en", "oxalate": 
 
 
 #: Donor atoms of each ligand (Architector's ligTypes: "mono", "bi_cis").
-DENTICITY = {name: 2 if name in ("acac", "bipy", "phen", "en", "oxalate", "glycine", "dmgh-", "oxinate", "dppe")
-             else 3 if name in ("terpy", "tacn", "dien") else 4 if name == "porphyrin" else 6 if name == "edta" else 1
-             for name in SHORT}
+_CHELATES = {"acac": 2, "bipy": 2, "phen": 2, "en": 2, "oxalate": 2, "glycine": 2, "dmgh-": 2, "oxinate": 2,
+             "dppe": 2, "terpy": 3, "tacn": 3, "dien": 3, "porphyrin": 4, "edta": 6}
+DENTICITY = {name: _CHELATES.get(name, 1) for name in SHORT}
 
 #: Short names of the geometries in the stems.
 GEOMETRY_TAGS = {"octahedral": "oct", "tetrahedral": "td", "square_planar": "sqp", "square_pyramidal": "sqpy",
