@@ -57,12 +57,14 @@ SHORT = {"acac": "acac", "bipy": "bipy", "phen": "phen", "en": "en", "oxalate": 
          "terpy": "terpy", "tacn": "tacn", "hydroxyl": "OH", "methoxy": "OMe", "acetonitrile": "MeCN",
          "fluoride": "F", "bromide": "Br", "isothiocyanite": "NCS", "nitrite_n": "NO2",
          "oxinate": "oxin", "edta": "edta", "dien": "dien", "dppe": "dppe", "porphyrin": "por",
-         "ethoxy": "OEt"}
+         "ethoxy": "OEt", "iodide": "I", "azide": "N3", "tmp": "PMe3", "methanol": "MeOH", "nitrosyl": "NO",
+         "tren": "tren", "nta": "nta", "ida": "ida"}
 
 
 #: Donor atoms of each ligand (Architector's ligTypes: "mono", "bi_cis").
 _CHELATES = {"acac": 2, "bipy": 2, "phen": 2, "en": 2, "oxalate": 2, "glycine": 2, "dmgh-": 2, "oxinate": 2,
-             "dppe": 2, "terpy": 3, "tacn": 3, "dien": 3, "porphyrin": 4, "edta": 6}
+             "dppe": 2, "terpy": 3, "tacn": 3, "dien": 3, "porphyrin": 4, "edta": 6,
+             "tren": 4, "nta": 4, "ida": 3}
 DENTICITY = {name: _CHELATES.get(name, 1) for name in SHORT}
 
 #: Short names of the geometries in the stems.
@@ -226,8 +228,105 @@ THIRD_SET = [
     _c("Zn", 2, ["isothiocyanite"] * 4, "[Zn(NCS)4]2-", "tetrahedral", 0),
 ]
 
+#: A fourth set, ten a metal, built to train on while the third stays the test: mixed-ligand
+#: complexes of the earlier sets' ligands and kinds none of the sets holds (iodides, azides, PMe3,
+#: methanol, nitroprusside, tren, nta and iminodiacetate), and no ligand that only the third set has
+#: (``--set 4``).
+FOURTH_SET = [
+    _c("Ti", 4, ["iodide"] * 4, "TiI4", "tetrahedral", 0),
+    _c("Ti", 4, ["chloride"] * 4 + ["tmp"] * 2, "TiCl4(PMe3)2", "octahedral", 0),
+    _c("Ti", 4, ["isothiocyanite"] * 6, "[Ti(NCS)6]2-", "octahedral", 0),
+    _c("Ti", 4, ["chloride"] * 4 + ["pyradine"] * 2, "TiCl4(py)2", "octahedral", 0),
+    _c("Ti", 3, ["chloride"] * 3 + ["acetonitrile"] * 3, "TiCl3(MeCN)3", "octahedral", 1),
+    _c("Ti", 4, ["chloride"] * 4 + ["en"], "TiCl4(en)", "octahedral", 0),
+    _c("Ti", 4, ["acac", "acac", "methoxy", "methoxy"], "Ti(acac)2(OMe)2", "octahedral", 0),
+    _c("Ti", 4, ["chloride"] * 4 + ["phen"], "TiCl4(phen)", "octahedral", 0),
+    _c("Ti", 4, ["oxalate", "oxalate", "water", "water"], "Ti(ox)2(H2O)2", "octahedral", 0),
+    _c("Ti", 4, ["chloride"] * 4 + ["methanol"] * 2, "TiCl4(MeOH)2", "octahedral", 0),
+    _c("V", 5, ["oxo"] + ["chloride"] * 3, "VOCl3", "tetrahedral", 0),
+    _c("V", 4, ["oxo", "oxalate", "oxalate", "water"], "[VO(ox)2(H2O)]2-", "octahedral", 1),
+    _c("V", 4, ["oxo", "acac", "acac", "pyradine"], "VO(acac)2(py)", "octahedral", 1),
+    _c("V", 3, ["isothiocyanite"] * 6, "[V(NCS)6]3-", "octahedral", 2),
+    _c("V", 3, ["chloride"] * 3 + ["acetonitrile"] * 3, "VCl3(MeCN)3", "octahedral", 2),
+    _c("V", 4, ["oxo", "ida", "water", "water"], "VO(ida)(H2O)2", "octahedral", 1),
+    _c("V", 5, ["oxo"] + ["methoxy"] * 3, "VO(OMe)3", "tetrahedral", 0),
+    _c("V", 3, ["en"] * 3, "[V(en)3]3+", "octahedral", 2),
+    _c("V", 3, ["chloride"] * 3 + ["tmp"] * 2, "VCl3(PMe3)2", "trigonal_bipyramidal", 2),
+    _c("V", 3, ["oxalate"] * 3, "[V(ox)3]3-", "octahedral", 2),
+    _c("Cr", 3, ["isothiocyanite"] * 6, "[Cr(NCS)6]3-", "octahedral", 3),
+    _c("Cr", 3, ["chloride"] * 3 + ["acetonitrile"] * 3, "CrCl3(MeCN)3", "octahedral", 3),
+    _c("Cr", 3, ["glycine"] * 3, "Cr(gly)3", "octahedral", 3),
+    _c("Cr", 3, ["bipy"] * 3, "[Cr(bipy)3]3+", "octahedral", 3),
+    _c("Cr", 3, ["phen", "phen", "chloride", "chloride"], "[CrCl2(phen)2]+", "octahedral", 3),
+    _c("Cr", 0, ["carbonyl"] * 5 + ["triphenylphosphine"], "Cr(CO)5(PPh3)", "octahedral", 0),
+    _c("Cr", 3, ["en", "en", "chloride", "chloride"], "[CrCl2(en)2]+", "octahedral", 3),
+    _c("Cr", 3, ["ammonia"] * 5 + ["water"], "[Cr(NH3)5(H2O)]3+", "octahedral", 3),
+    _c("Cr", 6, ["oxo", "oxo", "chloride", "chloride"], "CrO2Cl2", "tetrahedral", 0),
+    _c("Cr", 3, ["water"] * 4 + ["chloride"] * 2, "[CrCl2(H2O)4]+", "octahedral", 3),
+    _c("Mn", 2, ["isothiocyanite"] * 6, "[Mn(NCS)6]4-", "octahedral", 5),
+    _c("Mn", 2, ["chloride"] * 2 + ["water"] * 4, "MnCl2(H2O)4", "octahedral", 5),
+    _c("Mn", 2, ["en"] * 3, "[Mn(en)3]2+", "octahedral", 5),
+    _c("Mn", 2, ["glycine", "glycine", "water", "water"], "Mn(gly)2(H2O)2", "octahedral", 5),
+    _c("Mn", 2, ["ida", "ida"], "[Mn(ida)2]2-", "octahedral", 5),
+    _c("Mn", 2, ["iodide", "iodide", "triphenylphosphine", "triphenylphosphine"], "MnI2(PPh3)2", "tetrahedral", 5),
+    _c("Mn", 1, ["carbonyl"] * 5 + ["chloride"], "Mn(CO)5Cl", "octahedral", 0),
+    _c("Mn", 3, ["oxalate"] * 3, "[Mn(ox)3]3-", "octahedral", 4),
+    _c("Mn", 2, ["bipy", "bipy", "chloride", "chloride"], "MnCl2(bipy)2", "octahedral", 5),
+    _c("Mn", 2, ["acac", "acac", "pyradine", "pyradine"], "Mn(acac)2(py)2", "octahedral", 5),
+    _c("Fe", 3, ["oxalate", "oxalate", "water", "water"], "[Fe(ox)2(H2O)2]-", "octahedral", 5),
+    _c("Fe", 2, ["isothiocyanite"] * 2 + ["pyradine"] * 4, "Fe(NCS)2(py)4", "octahedral", 4),
+    _c("Fe", 2, ["cyanide"] * 5 + ["nitrosyl"], "[Fe(CN)5(NO)]2- (nitroprusside)", "octahedral", 0),
+    _c("Fe", 2, ["en"] * 3, "[Fe(en)3]2+", "octahedral", 4),
+    _c("Fe", 3, ["glycine"] * 3, "Fe(gly)3", "octahedral", 5),
+    _c("Fe", 2, ["acac", "acac", "water", "water"], "Fe(acac)2(H2O)2", "octahedral", 4),
+    _c("Fe", 2, ["iodide", "iodide", "triphenylphosphine", "triphenylphosphine"], "FeI2(PPh3)2", "tetrahedral", 4),
+    _c("Fe", 3, ["ida", "ida"], "[Fe(ida)2]-", "octahedral", 5),
+    _c("Fe", 0, ["carbonyl"] * 4 + ["triphenylphosphine"], "Fe(CO)4(PPh3)", "trigonal_bipyramidal", 0),
+    _c("Fe", 2, ["tren", "isothiocyanite", "isothiocyanite"], "Fe(tren)(NCS)2", "octahedral", 4),
+    _c("Co", 3, ["ammonia"] * 4 + ["chloride"] * 2, "[CoCl2(NH3)4]+", "octahedral", 0),
+    _c("Co", 3, ["en", "en", "chloride", "chloride"], "[CoCl2(en)2]+", "octahedral", 0),
+    _c("Co", 3, ["oxalate"] * 3, "[Co(ox)3]3-", "octahedral", 0),
+    _c("Co", 3, ["glycine"] * 3, "Co(gly)3", "octahedral", 0),
+    _c("Co", 2, ["azide"] * 4, "[Co(N3)4]2-", "tetrahedral", 3),
+    _c("Co", 2, ["iodide", "iodide", "triphenylphosphine", "triphenylphosphine"], "CoI2(PPh3)2", "tetrahedral", 3),
+    _c("Co", 2, ["isothiocyanite"] * 2 + ["pyradine"] * 4, "Co(NCS)2(py)4", "octahedral", 3),
+    _c("Co", 3, ["phen"] * 3, "[Co(phen)3]3+", "octahedral", 0),
+    _c("Co", 3, ["tren", "chloride", "chloride"], "[CoCl2(tren)]+", "octahedral", 0),
+    _c("Co", 2, ["nta", "water", "water"], "[Co(nta)(H2O)2]-", "octahedral", 3),
+    _c("Ni", 2, ["isothiocyanite"] * 6, "[Ni(NCS)6]4-", "octahedral", 2),
+    _c("Ni", 2, ["acac", "acac", "water", "water"], "Ni(acac)2(H2O)2", "octahedral", 2),
+    _c("Ni", 2, ["phen"] * 3, "[Ni(phen)3]2+", "octahedral", 2),
+    _c("Ni", 2, ["iodide", "iodide", "triphenylphosphine", "triphenylphosphine"], "NiI2(PPh3)2", "tetrahedral", 2),
+    _c("Ni", 2, ["chloride"] * 2 + ["pyradine"] * 4, "NiCl2(py)4", "octahedral", 2),
+    _c("Ni", 2, ["en", "en"], "[Ni(en)2]2+", "square_planar", 0),
+    _c("Ni", 2, ["glycine", "glycine", "water", "water"], "Ni(gly)2(H2O)2", "octahedral", 2),
+    _c("Ni", 2, ["chloride", "chloride", "tmp", "tmp"], "NiCl2(PMe3)2", "square_planar", 0),
+    _c("Ni", 2, ["tren", "water", "water"], "[Ni(tren)(H2O)2]2+", "octahedral", 2),
+    _c("Ni", 2, ["ammonia"] * 4 + ["water"] * 2, "[Ni(NH3)4(H2O)2]2+", "octahedral", 2),
+    _c("Cu", 1, ["bipy", "bipy"], "[Cu(bipy)2]+", "tetrahedral", 0),
+    _c("Cu", 1, ["chloride"] + ["triphenylphosphine"] * 3, "CuCl(PPh3)3", "tetrahedral", 0),
+    _c("Cu", 2, ["chloride", "chloride", "pyradine", "pyradine"], "CuCl2(py)2", "square_planar", 1),
+    _c("Cu", 2, ["oxalate", "oxalate"], "[Cu(ox)2]2-", "square_planar", 1),
+    _c("Cu", 2, ["phen", "chloride", "chloride"], "CuCl2(phen)", "square_planar", 1),
+    _c("Cu", 2, ["tren", "chloride"], "[CuCl(tren)]+", "trigonal_bipyramidal", 1),
+    _c("Cu", 2, ["ammonia"] * 4 + ["water"] * 2, "[Cu(NH3)4(H2O)2]2+", "octahedral", 1),
+    _c("Cu", 1, ["iodide"] + ["triphenylphosphine"] * 3, "CuI(PPh3)3", "tetrahedral", 0),
+    _c("Cu", 1, ["cyanide"] * 4, "[Cu(CN)4]3-", "tetrahedral", 0),
+    _c("Cu", 2, ["nta", "water"], "[Cu(nta)(H2O)]-", "trigonal_bipyramidal", 1),
+    _c("Zn", 2, ["azide"] * 4, "[Zn(N3)4]2-", "tetrahedral", 0),
+    _c("Zn", 2, ["iodide"] * 4, "[ZnI4]2-", "tetrahedral", 0),
+    _c("Zn", 2, ["en", "en"], "[Zn(en)2]2+", "tetrahedral", 0),
+    _c("Zn", 2, ["phen"] * 3, "[Zn(phen)3]2+", "octahedral", 0),
+    _c("Zn", 2, ["chloride", "chloride", "triphenylphosphine", "triphenylphosphine"], "ZnCl2(PPh3)2", "tetrahedral", 0),
+    _c("Zn", 2, ["tren", "chloride"], "[ZnCl(tren)]+", "trigonal_bipyramidal", 0),
+    _c("Zn", 2, ["acac", "acac", "water"], "Zn(acac)2(H2O)", "square_pyramidal", 0),
+    _c("Zn", 2, ["pyradine"] * 4, "[Zn(py)4]2+", "tetrahedral", 0),
+    _c("Zn", 2, ["oxalate", "oxalate", "water", "water"], "[Zn(ox)2(H2O)2]2-", "octahedral", 0),
+    _c("Zn", 2, ["nta", "water"], "[Zn(nta)(H2O)]-", "trigonal_bipyramidal", 0),
+]
+
 #: The sets by their number (``--set``).
-SETS = {1: COMPLEXES, 2: SECOND_SET, 3: THIRD_SET}
+SETS = {1: COMPLEXES, 2: SECOND_SET, 3: THIRD_SET, 4: FOURTH_SET}
 
 #: Ligands given to Architector as SMILES, where its library has only another form: 8-quinolinolate
 #: (oxinate), bound through O− and N (the library's "hydroxyquinoline" is the neutral, O-protonated,
@@ -295,7 +394,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="+", metavar="METAL", help="these metals only")
     parser.add_argument("--set", type=int, choices=sorted(SETS), default=1,
                         help="the first table (COMPLEXES, data/feff-architector; default), the second (SECOND_SET, "
-                             "data/feff-architector-2) or the third (THIRD_SET)")
+                             "data/feff-architector-2), the third (THIRD_SET, data/feff-architector-3, a test set) or "
+                             "the fourth (FOURTH_SET, data/feff-architector-4)")
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
     chosen = [c for c in SETS[args.set] if not args.only or c.metal in args.only]

@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from drag_fidelity import FAMILIES, displace  # noqa: E402
 
+from xanesviz import packed  # noqa: E402
 from xanesviz.derived_set import ONE_ATOM_MOVES, variant_of  # noqa: E402
 from xanesviz.simulate import pack_feff_files, read_manifest, simulate  # noqa: E402
 from xanesviz.structure import read_structure  # noqa: E402
@@ -48,7 +49,7 @@ def parents_in_order(edge_dir: Path, seed: int) -> list[str]:
     rerun completes them), then the others in a seeded order that parents added later do not reshuffle."""
     records = read_manifest(edge_dir)
     done = {r["stem"] for r in records if r.get("status") == "ok" and variant_of(r["stem"]) is None
-            and (edge_dir / "xyz" / f"{r['stem']}.xyz").is_file()}
+            and packed.exists(edge_dir / "xyz" / f"{r['stem']}.xyz")}
     started = {r["stem"].rsplit("_", 1)[0] for r in records if (variant_of(r["stem"]) or "0").endswith(
         tuple("12345678"))}
     return sorted(done, key=lambda stem: (stem not in started, hashlib.sha256(f"{seed}:{stem}".encode()).hexdigest()))
@@ -58,7 +59,7 @@ def write_moves(edge_dir: Path, parent: str, families: list[str], out: Path) -> 
     """The moved structures of ``parent`` (as ``xyz`` files in ``out``), one per family."""
     from ase.io import write
 
-    atoms = read_structure(edge_dir / "xyz" / f"{parent}.xyz")
+    atoms = read_structure(packed.find(edge_dir / "xyz" / f"{parent}.xyz"))
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for family in families:

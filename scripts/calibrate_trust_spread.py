@@ -42,7 +42,8 @@ def stems_at(commit: str, data: Path) -> set[str]:
                                  check=True, capture_output=True, text=True).stdout
     except subprocess.CalledProcessError as exc:
         raise XanesvizError(f"git cannot list {relative} at {commit}: {exc.stderr.strip()}") from None
-    return {Path(line).stem for line in listing.splitlines() if "/spectra/" in line and line.endswith(".txt")}
+    return {Path(line.removesuffix(".gz")).stem for line in listing.splitlines()
+            if "/spectra/" in line and line.endswith((".txt", ".txt.gz"))}
 
 
 def run_ratio(run: Path) -> dict:

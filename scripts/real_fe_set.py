@@ -30,7 +30,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from xanesviz import packed
 from xanesviz.derived_set import ONE_ATOM_MOVES
+from xanesviz.simulate import pack_feff_files
 
 KEPT = ("feff.inp", "convergence.scf", "result.json")  # FEFF's input and run record; xmu.dat repeats spectra/
 KINDS = ("stretch", "bend", "pull", "breathe")
@@ -77,10 +79,10 @@ def restore(data: Path, only: list[str] | None) -> int:
                 copies = [(root / "xyz" / f"{name}.xyz", Path(runs) / "structures" / f"{source}.xyz"),
                           (root / "spectra" / f"{name}.txt", feff_dir / "spectra" / f"{source}.txt")]
                 copies += [(root / "feff" / name / kept, feff_dir / "feff" / source / kept) for kept in KEPT]
-                for origin, target in copies:
-                    if origin.is_file() and not target.exists():
+                for origin, target in copies:  # the data set's files may be packed (NAME.gz): written back plain
+                    if packed.exists(origin) and not target.exists():
                         target.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copyfile(origin, target)
+                        packed.copy_unpacked(origin, target)
                 if source not in known:
                     record = {k: v for k, v in row.items() if k not in ("source_stem", "family")}
                     handle.write(json.dumps({**record, "stem": source}) + "\n")  # "source": the structure, as simulate
@@ -143,6 +145,7 @@ def main() -> int:
         kept = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines() if line.strip()]
         kept = [r for r in kept if r["stem"] not in written]
     (out / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept + records))
+    pack_feff_files(out)
     moves = sum(r["family"] is not None for r in records)
     print(f"wrote {out}: {len(complexes)} complexes and {moves} moves of them ({len(records)} FEFF10 spectra)")
     return 0

@@ -111,7 +111,7 @@ def test_rerun_computes_only_what_is_missing_and_ignores_partial_files(local_run
     assert again == written and spectrum.stat().st_mtime_ns == before[0]
 
 
-def test_packing_keeps_feff_s_table_and_input_byte_for_byte_and_leaves_runs_in_progress(tmp_path):
+def test_packing_keeps_feff_s_table_input_and_scf_record_byte_for_byte_and_leaves_runs_in_progress(tmp_path):
     import gzip
 
     table = b"# omega e k mu mu0 chi\n7100.0 -12.0 0.0 0.01 0.01 0.0\n"
@@ -121,7 +121,8 @@ def test_packing_keeps_feff_s_table_and_input_byte_for_byte_and_leaves_runs_in_p
         (tmp_path / "feff" / stem / "xmu.dat").write_bytes(table + stem.encode())
         (tmp_path / "feff" / stem / "feff.inp").write_bytes(card + stem.encode())
         (tmp_path / "feff" / stem / "convergence.scf").write_bytes(b"kept as it is")
-    assert pack_feff_files(tmp_path) == 4
+    assert pack_feff_files(tmp_path) == 6
+    assert gzip.decompress((tmp_path / "feff" / "Cu_A" / "convergence.scf.gz").read_bytes()) == b"kept as it is"
     assert gzip.decompress((tmp_path / "feff" / "Cu_B" / "xmu.dat.gz").read_bytes()) == table + b"Cu_B"
     assert gzip.decompress((tmp_path / "feff" / "Cu_B" / "feff.inp.gz").read_bytes()) == card + b"Cu_B"
     assert not (tmp_path / "feff" / "Cu_A" / "xmu.dat").exists()
@@ -131,7 +132,7 @@ def test_packing_keeps_feff_s_table_and_input_byte_for_byte_and_leaves_runs_in_p
     (tmp_path / "feff" / "Cu_A" / "xmu.dat").write_bytes(table + b"Cu_A")  # the same table again, later
     assert pack_feff_files(tmp_path) == 1 and (tmp_path / "feff" / "Cu_A" / "xmu.dat.gz").read_bytes() == first
     assert sorted(p.name for p in (tmp_path / "feff" / "Cu_A").iterdir()) == [
-        "convergence.scf", "feff.inp.gz", "xmu.dat.gz"]
+        "convergence.scf.gz", "feff.inp.gz", "xmu.dat.gz"]
 
 
 def test_structures_are_collected_from_files_and_directories(inputs, tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import packed
 from .errors import SpectrumFileError, StructureError, XanesvizError
 from .spectrum import lorentzian_broaden
 
@@ -58,10 +59,9 @@ def fdmnes_to_target(energy: np.ndarray, cross_section: np.ndarray, spectra: Spe
 
 def _numeric_rows(path: Path, skip: int) -> np.ndarray:
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines()[skip:]
-    except OSError as exc:
-        raise SpectrumFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        lines = packed.read_text(path, errors="replace").splitlines()[skip:]
+    except (OSError, EOFError) as exc:  # EOFError: a truncated .gz
+        raise SpectrumFileError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
     rows = []
     for line_no, line in enumerate(lines, start=skip + 1):
         fields = line.replace(",", " ").split()
@@ -88,7 +88,7 @@ def read_fdmnes(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, dict]:
         with open(path, encoding="utf-8", errors="replace") as handle:
             first = handle.readline()
     except OSError as exc:
-        raise SpectrumFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise SpectrumFileError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
     header = {}
     if "=" in first:
         values, names = first.split("=", 1)
@@ -129,13 +129,12 @@ class Dataset:
 
 
 def list_stems(data_dir: str | os.PathLike) -> list[str]:
-    """Stems present in both ``xyz/`` and ``spectra/`` of a XANESNET-style data directory."""
+    """Stems present in both ``xyz/`` and ``spectra/`` of a XANESNET-style data directory (``STEM.xyz``
+    and ``STEM.txt``, either of them gzip-packed as ``.gz``)."""
     data_dir = Path(data_dir)
     if not (data_dir / "xyz").is_dir() or not (data_dir / "spectra").is_dir():
         raise XanesvizError(f"{data_dir}: not a data directory (needs xyz/ and spectra/ subfolders)")
-    xyz = {p.stem for p in (data_dir / "xyz").glob("*.xyz")}
-    spectra = {p.stem for p in (data_dir / "spectra").glob("*.txt")}
-    return sorted(xyz & spectra)
+    return sorted(packed.stems(data_dir / "xyz", ".xyz") & packed.stems(data_dir / "spectra", ".txt"))
 
 
 def load_dataset(data_dir: str | os.PathLike, grid: np.ndarray = FE_K_XANES.grid, limit: int | None = None,
@@ -153,8 +152,8 @@ def load_dataset(data_dir: str | os.PathLike, grid: np.ndarray = FE_K_XANES.grid
         iterator = tqdm(stems, desc="reading", unit="file")
     for stem in iterator:
         try:
-            atoms = read_structure(data_dir / "xyz" / f"{stem}.xyz")
-            _, mu = read_spectrum_file(data_dir / "spectra" / f"{stem}.txt", grid)
+            atoms = read_structure(packed.find(data_dir / "xyz" / f"{stem}.xyz"))
+            _, mu = read_spectrum_file(packed.find(data_dir / "spectra" / f"{stem}.txt"), grid)
         except (StructureError, SpectrumFileError) as exc:
             skipped.append(str(exc))
             continue

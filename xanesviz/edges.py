@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import packed
 from .data import Dataset, load_dataset
 from .derived_set import parent_of, variant_of
 from .errors import XanesvizError
@@ -50,7 +51,7 @@ def read_edges(root: str | Path = FEFF_DATA, elements=EDGE_METALS) -> dict[str, 
     sets = {}
     for element in elements:
         folder = edge_folder(root, element)
-        if not (folder / "spectra").is_dir() or not any((folder / "spectra").glob("*.txt")):
+        if not (folder / "spectra").is_dir() or not packed.stems(folder / "spectra", ".txt"):
             continue
         sets[element] = load_dataset(folder, edge_grid(element))
     if not sets:

@@ -347,12 +347,15 @@ def _failure_reason(work_dir: Path, exc: BaseException) -> tuple[str, str]:
 
 
 def scf_last_row(work_dir: Path) -> list[str] | None:
-    """The last row of FEFF's convergence.scf (iteration, Fermi level in eV, ..., converged 0/1),
-    split into fields; None when FEFF wrote none or no row."""
+    """The last row of FEFF's convergence.scf (iteration, Fermi level in eV, ..., converged 0/1; also
+    read packed, as a data set keeps it), split into fields; None when FEFF wrote none or no row."""
+    from . import packed
+
+    path = packed.find(Path(work_dir) / "convergence.scf")
     try:
-        rows = [line.split() for line in (Path(work_dir) / "convergence.scf").read_text().splitlines()
+        rows = [line.split() for line in packed.read_text(path, errors="replace").splitlines()
                 if line.strip() and not line.lstrip().startswith("#")]
-    except OSError:
+    except (OSError, EOFError, TypeError):  # TypeError: no file (path is None)
         return None
     return rows[-1] if rows else None
 

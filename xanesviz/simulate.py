@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Iterable, TextIO
 
+from . import packed
 from .errors import XanesvizError
 from .feff import FeffSettings, get_settings
 
@@ -95,7 +96,7 @@ def _finished_record(out: Path, stem: str, feff_settings: str) -> dict | None:
     except (OSError, ValueError):
         return None
     done = record.get("status") == "ok" and record.get("feff_settings") == feff_settings
-    return record if done and (out / "spectra" / f"{stem}.txt").is_file() else None
+    return record if done and packed.exists(out / "spectra" / f"{stem}.txt") else None
 
 
 def simulate_one(stem: str, path: str, out_dir: str, absorber=None, settings: dict | None = None,
@@ -199,27 +200,22 @@ def read_manifest(out_dir: str | os.PathLike) -> list[dict]:
     return records
 
 
-PACKED_FEFF_FILES = ("xmu.dat", "feff.inp")  # FEFF's raw table and its input, text that gzip packs 3-4 fold
+#: What :func:`pack_feff_files` packs: FEFF's raw table, its input and its SCF record in ``feff/STEM/``,
+#: and the spectrum and structure files the package trains on (every reader takes ``NAME.gz`` too).
+PACKED_FEFF_FILES = ("feff/*/xmu.dat", "feff/*/feff.inp", "feff/*/convergence.scf", "spectra/*.txt", "xyz/*.xyz")
 
 
 def pack_feff_files(out_dir: str | os.PathLike) -> int:
-    """Replace each finished structure's ``feff/STEM/xmu.dat`` and ``feff/STEM/feff.inp`` under
-    ``out_dir`` by ``NAME.gz`` (gzip without a timestamp, so the same file gives the same bytes);
-    returns how many files. For data sets kept in a repository, where they were over half the bytes of
-    a run's record; ``gzip -d`` gives them back unchanged."""
-    import gzip
-
+    """Replace the finished runs' text files under ``out_dir`` (:data:`PACKED_FEFF_FILES`) by ``NAME.gz``
+    (gzip without a timestamp, so the same file gives the same bytes); returns how many files. For
+    data sets kept in a repository, which they shrink about threefold; ``gzip -d`` gives them back
+    unchanged, and every reader of a data set takes either form."""
     count = 0
-    for name in PACKED_FEFF_FILES:
-        for plain in sorted(Path(out_dir).glob(f"feff/*/{name}")):
-            if plain.parent.name.startswith("."):  # a run still in progress
+    for pattern in PACKED_FEFF_FILES:
+        for plain in sorted(Path(out_dir).glob(pattern)):
+            if plain.parent.name.startswith(".") or plain.name.startswith("."):  # a run or a file in progress
                 continue
-            packed, part = plain.with_name(f"{name}.gz"), plain.with_name(f".{name}.gz.part")
-            with open(plain, "rb") as source, open(part, "wb") as raw:
-                with gzip.GzipFile(filename=name, mode="wb", fileobj=raw, mtime=0) as target:
-                    shutil.copyfileobj(source, target)
-            part.replace(packed)
-            plain.unlink()
+            packed.pack(plain)
             count += 1
     return count
 
@@ -295,7 +291,7 @@ def simulate(structures: Iterable[str | os.PathLike], out_dir: str | os.PathLike
         try:
             todo = []
             for stem, path in jobs:
-                if (out / "spectra" / f"{stem}.txt").is_file():
+                if packed.exists(out / "spectra" / f"{stem}.txt"):
                     counts["skipped"] += 1
                     result = out / "feff" / stem / "result.json"
                     if latest.get(stem) != "ok" and result.is_file():  # finished, but the run died before recording it

@@ -14,6 +14,7 @@ from ase import Atoms
 from ase.data import atomic_numbers, chemical_symbols
 
 from .errors import StructureError
+from .packed import GZ, read_text
 
 #: Two atoms closer than this (Å) are taken to be a mistake (atoms on top of each other).
 MIN_DISTANCE = 0.5
@@ -24,9 +25,8 @@ SMALL_CLUSTER = 256
 
 
 def _parse_numbered_xyz(path: str) -> Atoms | None:
-    """Parse an xyz file whose first column holds atomic numbers; None if it is not one."""
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        lines = handle.read().splitlines()
+    """Parse an xyz file (plain or ``.gz``) whose first column holds atomic numbers; None if it is not one."""
+    lines = read_text(path, errors="replace").splitlines()
     if len(lines) < 3:
         return None
     try:
@@ -67,10 +67,10 @@ def read_structure(path: str | os.PathLike, format: str | None = None, index: in
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise StructureError(f"{path}: no such file")
-    if format == "xyz" or (format is None and path.lower().endswith(".xyz")):
+    if format == "xyz" or (format is None and path.lower().removesuffix(GZ).endswith(".xyz")):
         try:
             atoms = _parse_numbered_xyz(path)
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, OSError, EOFError):  # not text, or a damaged .gz: ASE reports it below
             atoms = None
         if atoms is not None:
             validate_atoms(atoms, source=path)
