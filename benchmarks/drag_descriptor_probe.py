@@ -48,15 +48,38 @@ def first_shell_angles(atoms, element: str, cutoff: float = 3.0, width: float = 
     return (weight[j] * weight[k])[:, None] * np.exp(-0.5 * ((theta[:, None] - bins) / width) ** 2)
     
 
-def angle_features(roots: list[str], stems: list[str]) -> np.ndarray:
-    """:func:`first_shell_angles` of every pooled sample, in the pooled order."""
+def donor_bonds(atoms, element: str, cutoff: float = 3.0, reach: float = 3.2, width: float = 0.05) -> np.ndarray:
+    """The distances from each of the absorber's neighbours within ``cutoff`` Å (its donors) to the
+    other atoms within ``reach`` Å of that donor (the absorber left out), each weighted by the donor's
+    distance (cosine cutoff) and smeared over 0.05 Å bins from 0.8 to ``reach`` Å (σ ``width``), in
+    two channels: hydrogen and heavier atoms. A bend swings a donor about the absorber and leaves its
+    ligand in place, so these distances change to first order, where absorber-centred ones do not."""
+    from ase.data import atomic_numbers
+
+    centre = int(np.flatnonzero(atoms.numbers == atomic_numbers[element])[0])
+    r0 = np.linalg.norm(atoms.positions - atoms.positions[centre], axis=1)
+    donors = [i for i in np.flatnonzero(r0 < cutoff) if i != centre]
+    bins = np.arange(0.8, reach + 1e-9, 0.05)
+    out = np.zeros((2, len(bins)))
+    for d in donors:
+        weight = 0.5 * (np.cos(np.pi * r0[d] / cutoff) + 1.0)
+        r = np.linalg.norm(atoms.positions - atoms.positions[d], axis=1)
+        near = (r < reach) & (np.arange(len(atoms)) != d) & (np.arange(len(atoms)) != centre)
+        for channel, mask in enumerate((atoms.numbers[near] == 1, atoms.numbers[near] != 1)):
+            out[channel] += weight * np.exp(-0.5 * ((r[near][mask][:, None] - bins) / width) ** 2).sum(0)
+    return out.ravel()
+
+
+def angle_features(roots: list[str], stems: list[str], features=None) -> np.ndarray:
+    """:func:`first_shell_angles` (or ``features``) of every pooled sample, in the pooled order."""
     from xanesviz.edges import read_edges
 
+    features = features or (lambda atoms, element: first_shell_angles(atoms, element).sum(0))
     table = {}
     for root in roots:
         for element, dataset in read_edges(root).items():
             for name, atoms in zip(dataset.names, dataset.structures):
-                table[name] = first_shell_angles(atoms, element).sum(0)
+                table[name] = features(atoms, element)
     return np.array([table[s] for s in stems])
 
 
@@ -86,6 +109,9 @@ def main(argv=None) -> int:
     parser.add_argument("--angles", type=float, default=0.0, metavar="S",
                         help="append the first shell's smeared angle histogram (first_shell_angles), its change "
                              "scaled so that its mean square is S times the descriptor's")
+    parser.add_argument("--donor-bonds", type=float, default=0.0, metavar="S",
+                        help="append the donors' own bond-length histogram (donor_bonds), scaled as --angles")
+    parser.add_argument("--only-added", action="store_true", help="probe with the appended features alone")
     args = parser.parse_args(argv)
     print(machine_line())
     base, data = load_pooled(args.data, args.real, 3.0, args.networks)
@@ -98,6 +124,14 @@ def main(argv=None) -> int:
         dA *= np.sqrt(args.angles * np.mean(dZ ** 2) * dZ.shape[1] / max(np.mean(dA ** 2) * dA.shape[1], 1e-30))
         dZ = np.hstack([dZ, dA])
         print(f"with the first shell's angle histogram ({dA.shape[1]} bins), its share of |ΔZ|² {args.angles:g}")
+    if args.donor_bonds:
+        B = angle_features([args.data] + ([args.real] if args.real else []), data.stems, donor_bonds)
+        dB = B[pairs[:, 1]] - B[pairs[:, 0]]
+        n_z = dZ.shape[1]
+        dB *= np.sqrt(args.donor_bonds * np.mean(dZ ** 2) * n_z / max(np.mean(dB ** 2) * dB.shape[1], 1e-30))
+        dZ = dB if args.only_added else np.hstack([dZ, dB])
+        print(f"with the donors' bond-length histogram ({dB.shape[1]} bins), its share of |ΔZ|² {args.donor_bonds:g}"
+              + (" (alone)" if args.only_added else ""))
     keep = np.abs(dD).sum(1) > 0
     pairs, dZ, dD = pairs[keep], dZ[keep], dD[keep]
     family = np.array([move_family(variant_of(data.stems[i])) for i in pairs[:, 1]])
