@@ -76,3 +76,16 @@ def test_a_numbered_xyz_reads_packed_too(tmp_path):
     packed.pack(path)
     atoms = read_structure(tmp_path / "n.xyz.gz")
     assert atoms.get_chemical_symbols() == ["Fe", "O"]
+
+
+def test_a_file_gone_between_listing_and_reading_is_skipped_with_its_reason(tmp_path, monkeypatch):
+    from xanesviz import data
+
+    write_pair(tmp_path, "Fe_A", np.ones(226))
+    write_pair(tmp_path, "Fe_B", np.ones(226))
+    pack_feff_files(tmp_path)
+    listed = list_stems(tmp_path)
+    (tmp_path / "xyz" / "Fe_B.xyz.gz").unlink()
+    monkeypatch.setattr(data, "list_stems", lambda _: listed)
+    loaded = load_dataset(tmp_path, GRID)
+    assert loaded.names == ["Fe_A"] and "Fe_B.xyz: no such file" in loaded.skipped[0]

@@ -152,8 +152,9 @@ def load_dataset(data_dir: str | os.PathLike, grid: np.ndarray = FE_K_XANES.grid
         iterator = tqdm(stems, desc="reading", unit="file")
     for stem in iterator:
         try:
-            atoms = read_structure(packed.find(data_dir / "xyz" / f"{stem}.xyz"))
-            _, mu = read_spectrum_file(packed.find(data_dir / "spectra" / f"{stem}.txt"), grid)
+            xyz, spectrum = data_dir / "xyz" / f"{stem}.xyz", data_dir / "spectra" / f"{stem}.txt"
+            atoms = read_structure(packed.find(xyz) or xyz)  # gone since listed: "no such file"
+            _, mu = read_spectrum_file(packed.find(spectrum) or spectrum, grid)
         except (StructureError, SpectrumFileError) as exc:
             skipped.append(str(exc))
             continue

@@ -27,6 +27,7 @@ import numpy as np
 from ase import Atoms
 from ase.data import chemical_symbols
 
+from . import packed
 from .errors import StructureError, XanesvizError
 from .spectrum import Spectrum
 from .structure import choose_absorber, cut_cluster, default_absorber
@@ -349,13 +350,13 @@ def _failure_reason(work_dir: Path, exc: BaseException) -> tuple[str, str]:
 def scf_last_row(work_dir: Path) -> list[str] | None:
     """The last row of FEFF's convergence.scf (iteration, Fermi level in eV, ..., converged 0/1; also
     read packed, as a data set keeps it), split into fields; None when FEFF wrote none or no row."""
-    from . import packed
-
     path = packed.find(Path(work_dir) / "convergence.scf")
+    if path is None:
+        return None
     try:
         rows = [line.split() for line in packed.read_text(path, errors="replace").splitlines()
                 if line.strip() and not line.lstrip().startswith("#")]
-    except (OSError, EOFError, TypeError):  # TypeError: no file (path is None)
+    except (OSError, EOFError):
         return None
     return rows[-1] if rows else None
 
