@@ -59,7 +59,7 @@ def write_moves(edge_dir: Path, parent: str, families: list[str], out: Path) -> 
     """The moved structures of ``parent`` (as ``xyz`` files in ``out``), one per family."""
     from ase.io import write
 
-    atoms = read_structure(packed.find(edge_dir / "xyz" / f"{parent}.xyz"))
+    atoms = read_structure(edge_dir / "xyz" / f"{parent}.xyz")  # or its packed form, STEM.xyz.gz
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for family in families:

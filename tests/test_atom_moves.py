@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 from ase.io import write
 
-from xanesviz import packed
 from xanesviz.derived_set import parent_of, variant_of
 from xanesviz.structure import read_structure
 
@@ -52,7 +51,7 @@ def test_moves_are_the_benchmarks_single_atom_moves_named_as_variants(tmp_path, 
     # moves one atom 0.1 Å along its bond; nothing else moves
     first = calls[0][0]
     # the script packs the set after each edge (xyz/STEM.xyz.gz): its parents read back packed
-    parent = read_structure(packed.find(cu / "xyz" / f"{first[0].stem.rsplit('_', 1)[0]}.xyz"))
+    parent = read_structure(cu / "xyz" / f"{first[0].stem.rsplit('_', 1)[0]}.xyz")
     assert parent.get_chemical_symbols()[0] == "Cu" and not list((cu / "xyz").glob("*.xyz"))
     for path, (kind, amount) in zip(first, [("bend", 5.0), ("stretch", 0.1)]):
         moved = read_structure(path)

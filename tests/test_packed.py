@@ -43,6 +43,9 @@ def test_packing_a_set_shrinks_it_and_reads_back_the_same_structures_spectra_and
     assert all(np.allclose(a.positions, b.positions) and a.get_chemical_symbols() == b.get_chemical_symbols()
                for a, b in zip(after.structures, before.structures))
     assert scf_last_row(tmp_path / "feff" / "Fe_S0")[1] == "-10.25"
+    # a reader given the plain name finds the packed file (benchmarks name data-set files so)
+    assert np.array_equal(read_spectrum_file(tmp_path / "spectra" / "Fe_S1.txt", GRID)[1], before.spectra[1])
+    assert np.allclose(read_structure(tmp_path / "xyz" / "Fe_S1.xyz").positions, before.structures[1].positions)
     assert pack_feff_files(tmp_path) == 0  # nothing left to pack
 
 

@@ -58,6 +58,7 @@ def fdmnes_to_target(energy: np.ndarray, cross_section: np.ndarray, spectra: Spe
 
 
 def _numeric_rows(path: Path, skip: int) -> np.ndarray:
+    path = packed.find(path) or path  # NAME, else its packed form NAME.gz (as the data sets keep it)
     try:
         lines = packed.read_text(path, errors="replace").splitlines()[skip:]
     except (OSError, EOFError) as exc:  # EOFError: a truncated .gz
@@ -152,9 +153,8 @@ def load_dataset(data_dir: str | os.PathLike, grid: np.ndarray = FE_K_XANES.grid
         iterator = tqdm(stems, desc="reading", unit="file")
     for stem in iterator:
         try:
-            xyz, spectrum = data_dir / "xyz" / f"{stem}.xyz", data_dir / "spectra" / f"{stem}.txt"
-            atoms = read_structure(packed.find(xyz) or xyz)  # gone since listed: "no such file"
-            _, mu = read_spectrum_file(packed.find(spectrum) or spectrum, grid)
+            atoms = read_structure(data_dir / "xyz" / f"{stem}.xyz")  # either form (packed or not)
+            _, mu = read_spectrum_file(data_dir / "spectra" / f"{stem}.txt", grid)
         except (StructureError, SpectrumFileError) as exc:
             skipped.append(str(exc))
             continue

@@ -29,11 +29,14 @@ def exists(path: str | os.PathLike) -> bool:
     return find(path) is not None
 
 
+def _open(path: Path, mode: str, **kwargs):
+    """``open``, or ``gzip.open`` when the name ends in ``.gz``."""
+    return (gzip.open if path.name.endswith(GZ) else open)(path, mode, **kwargs)
+
+
 def read_text(path: str | os.PathLike, errors: str = "strict") -> str:
     """The text of ``path`` (UTF-8), unpacked when its name ends in ``.gz``."""
-    path = Path(path)
-    opener = gzip.open if path.name.endswith(GZ) else open
-    with opener(path, "rt", encoding="utf-8", errors=errors) as handle:
+    with _open(Path(path), "rt", encoding="utf-8", errors=errors) as handle:
         return handle.read()
 
 
@@ -64,7 +67,6 @@ def copy_unpacked(source: str | os.PathLike, target: str | os.PathLike) -> bool:
     found = find(source)
     if found is None:
         return False
-    opener = gzip.open if found.name.endswith(GZ) else open
-    with opener(found, "rb") as origin, open(target, "wb") as copy:
+    with _open(found, "rb") as origin, open(target, "wb") as copy:
         shutil.copyfileobj(origin, copy)
     return True

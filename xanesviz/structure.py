@@ -14,7 +14,7 @@ from ase import Atoms
 from ase.data import atomic_numbers, chemical_symbols
 
 from .errors import StructureError
-from .packed import GZ, read_text
+from .packed import GZ, find, read_text
 
 #: Two atoms closer than this (Å) are taken to be a mistake (atoms on top of each other).
 MIN_DISTANCE = 0.5
@@ -64,7 +64,7 @@ def read_structure(path: str | os.PathLike, format: str | None = None, index: in
     """
     import ase.io
 
-    path = os.fspath(path)
+    path = os.fspath(find(path) or path)  # NAME, else its packed form NAME.gz (as the data sets keep it)
     if not os.path.isfile(path):
         raise StructureError(f"{path}: no such file")
     if format == "xyz" or (format is None and path.lower().removesuffix(GZ).endswith(".xyz")):
