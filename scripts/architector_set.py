@@ -58,13 +58,15 @@ SHORT = {"acac": "acac", "bipy": "bipy", "phen": "phen", "en": "en", "oxalate": 
          "fluoride": "F", "bromide": "Br", "isothiocyanite": "NCS", "nitrite_n": "NO2",
          "oxinate": "oxin", "edta": "edta", "dien": "dien", "dppe": "dppe", "porphyrin": "por",
          "ethoxy": "OEt", "iodide": "I", "azide": "N3", "tmp": "PMe3", "methanol": "MeOH", "nitrosyl": "NO",
-         "tren": "tren", "nta": "nta", "ida": "ida"}
+         "tren": "tren", "nta": "nta", "ida": "ida", "tp": "Tp", "trithia-9-crown-3": "9S3", "trien": "trien",
+         "benzoate": "OBz", "benzoate_mono": "kOBz", "nitrate_mono": "ONO2", "trimethyl_phosphine_oxide": "OPMe3",
+         "dppm": "dppm", "pyrazine": "pyz", "thiocyanite": "SCN"}
 
 
 #: Donor atoms of each ligand (Architector's ligTypes: "mono", "bi_cis").
 _CHELATES = {"acac": 2, "bipy": 2, "phen": 2, "en": 2, "oxalate": 2, "glycine": 2, "dmgh-": 2, "oxinate": 2,
              "dppe": 2, "terpy": 3, "tacn": 3, "dien": 3, "porphyrin": 4, "edta": 6,
-             "tren": 4, "nta": 4, "ida": 3}
+             "tren": 4, "nta": 4, "ida": 3, "tp": 3, "trithia-9-crown-3": 3, "trien": 4, "benzoate": 2, "dppm": 2}
 DENTICITY = {name: _CHELATES.get(name, 1) for name in SHORT}
 
 #: Short names of the geometries in the stems.
@@ -421,8 +423,106 @@ FIFTH_SET = [
     _c("Zn", 2, ["tren", "water"], "[Zn(tren)(H2O)]2+", "trigonal_bipyramidal", 0),
 ]
 
+#: A sixth set, ten a metal, to train on beside the fourth and fifth (``--set 6``): donors and
+#: ligands none of the sets holds (tris(pyrazolyl)borate, the S3 crown [9]aneS3, trien, carboxylates
+#: bound through one or two O, nitrate, trimethylphosphine oxide, dppm, pyrazine, S-bound
+#: thiocyanate), under the same rules (no kind and no ligand that only the third set has).
+SIXTH_SET = [
+    _c("Ti", 4, ["chloride"] * 4 + ["trimethyl_phosphine_oxide"] * 2, "TiCl4(OPMe3)2", "octahedral", 0),
+    _c("Ti", 4, ["tp"] + ["chloride"] * 3, "TpTiCl3", "octahedral", 0),
+    _c("Ti", 4, ["benzoate", "benzoate", "chloride", "chloride"], "TiCl2(O2CPh)2", "octahedral", 0),
+    _c("Ti", 4, ["oxo"] + ["water"] * 5, "[TiO(H2O)5]2+", "octahedral", 0),
+    _c("Ti", 4, ["chloride"] * 5 + ["acetonitrile"], "[TiCl5(MeCN)]-", "octahedral", 0),
+    _c("Ti", 4, ["fluoride"] * 4 + ["water"] * 2, "TiF4(H2O)2", "octahedral", 0),
+    _c("Ti", 3, ["trithia-9-crown-3"] + ["chloride"] * 3, "TiCl3([9]aneS3)", "octahedral", 1),
+    _c("Ti", 4, ["chloride"] * 4 + ["dppm"], "TiCl4(dppm)", "octahedral", 0),
+    _c("Ti", 4, ["chloride"] * 4 + ["pyrazine"] * 2, "TiCl4(pyz)2", "octahedral", 0),
+    _c("Ti", 3, ["trien", "chloride", "chloride"], "[TiCl2(trien)]+", "octahedral", 1),
+    _c("V", 4, ["oxo", "chloride", "chloride"] + ["trimethyl_phosphine_oxide"] * 2, "VOCl2(OPMe3)2",
+       "square_pyramidal", 1),
+    _c("V", 3, ["tp", "tp"], "[VTp2]+", "octahedral", 2),
+    _c("V", 4, ["chloride"] * 4 + ["thf"] * 2, "VCl4(thf)2", "octahedral", 1),
+    _c("V", 3, ["cyanide"] * 6, "[V(CN)6]3-", "octahedral", 2),
+    _c("V", 0, ["carbonyl"] * 6, "V(CO)6", "octahedral", 1),
+    _c("V", 5, ["oxo", "oxo", "oxalate", "oxalate"], "[VO2(ox)2]3-", "octahedral", 0),
+    _c("V", 2, ["chloride", "chloride", "en", "en"], "VCl2(en)2", "octahedral", 3),
+    _c("V", 4, ["oxo", "bipy", "bipy", "chloride"], "[VO(bipy)2Cl]+", "octahedral", 1),
+    _c("V", 4, ["oxo", "benzoate_mono", "benzoate_mono"] + ["water"] * 3, "VO(O2CPh)2(H2O)3", "octahedral", 1),
+    _c("V", 3, ["trithia-9-crown-3"] + ["chloride"] * 3, "VCl3([9]aneS3)", "octahedral", 2),
+    _c("Cr", 3, ["tp", "tp"], "[CrTp2]+", "octahedral", 3),
+    _c("Cr", 3, ["trien", "chloride", "chloride"], "[CrCl2(trien)]+", "octahedral", 3),
+    _c("Cr", 2, ["chloride", "chloride", "thf", "thf"], "CrCl2(thf)2", "square_planar", 4),
+    _c("Cr", 0, ["carbonyl"] * 3 + ["acetonitrile"] * 3, "Cr(CO)3(MeCN)3", "octahedral", 0),
+    _c("Cr", 3, ["oxalate"] + ["water"] * 4, "[Cr(ox)(H2O)4]+", "octahedral", 3),
+    _c("Cr", 0, ["carbonyl"] * 5 + ["pyradine"], "Cr(CO)5(py)", "octahedral", 0),
+    _c("Cr", 3, ["trithia-9-crown-3"] + ["chloride"] * 3, "CrCl3([9]aneS3)", "octahedral", 3),
+    _c("Cr", 3, ["chloride"] * 3 + ["trimethyl_phosphine_oxide"] * 3, "CrCl3(OPMe3)3", "octahedral", 3),
+    _c("Cr", 3, ["nitrate_mono"] * 3 + ["water"] * 3, "Cr(NO3)3(H2O)3", "octahedral", 3),
+    _c("Cr", 0, ["carbonyl"] * 4 + ["dppm"], "Cr(CO)4(dppm)", "octahedral", 0),
+    _c("Mn", 2, ["chloride", "chloride"] + ["trimethyl_phosphine_oxide"] * 2, "MnCl2(OPMe3)2", "tetrahedral", 5),
+    _c("Mn", 2, ["benzoate_mono", "benzoate_mono"] + ["water"] * 4, "Mn(O2CPh)2(H2O)4", "octahedral", 5),
+    _c("Mn", 2, ["tp", "tp"], "MnTp2", "octahedral", 5),
+    _c("Mn", 1, ["carbonyl"] * 5 + ["iodide"], "Mn(CO)5I", "octahedral", 0),
+    _c("Mn", 2, ["trien", "chloride", "chloride"], "MnCl2(trien)", "octahedral", 5),
+    _c("Mn", 2, ["nitrate_mono"] * 2 + ["water"] * 4, "Mn(NO3)2(H2O)4", "octahedral", 5),
+    _c("Mn", 2, ["bipy"] + ["water"] * 4, "[Mn(bipy)(H2O)4]2+", "octahedral", 5),
+    _c("Mn", 3, ["acac", "acac", "chloride"], "Mn(acac)2Cl", "square_pyramidal", 4),
+    _c("Mn", 2, ["trithia-9-crown-3", "trithia-9-crown-3"], "[Mn([9]aneS3)2]2+", "octahedral", 5),
+    _c("Mn", 1, ["carbonyl"] * 3 + ["tp"], "TpMn(CO)3", "octahedral", 0),
+    _c("Fe", 2, ["tp", "tp"], "FeTp2", "octahedral", 0),
+    _c("Fe", 3, ["trithia-9-crown-3"] + ["chloride"] * 3, "FeCl3([9]aneS3)", "octahedral", 5),
+    _c("Fe", 3, ["nitrate_mono"] * 3 + ["water"] * 3, "Fe(NO3)3(H2O)3", "octahedral", 5),
+    _c("Fe", 3, ["chloride"] * 3 + ["trimethyl_phosphine_oxide"] * 2, "FeCl3(OPMe3)2", "trigonal_bipyramidal", 5),
+    _c("Fe", 3, ["trien", "chloride", "chloride"], "[FeCl2(trien)]+", "octahedral", 5),
+    _c("Fe", 2, ["trithia-9-crown-3", "trithia-9-crown-3"], "[Fe([9]aneS3)2]2+", "octahedral", 0),
+    _c("Fe", 3, ["acac", "acac", "chloride"], "Fe(acac)2Cl", "square_pyramidal", 5),
+    _c("Fe", 2, ["oxalate"] + ["water"] * 4, "Fe(ox)(H2O)4", "octahedral", 4),
+    _c("Fe", 2, ["benzoate_mono", "benzoate_mono"] + ["pyradine"] * 4, "Fe(O2CPh)2(py)4", "octahedral", 4),
+    _c("Fe", 2, ["pyrazine"] * 2 + ["isothiocyanite"] * 2 + ["water"] * 2, "Fe(NCS)2(pyz)2(H2O)2", "octahedral", 4),
+    _c("Co", 2, ["tp", "tp"], "CoTp2", "octahedral", 3),
+    _c("Co", 3, ["trien", "chloride", "chloride"], "[CoCl2(trien)]+", "octahedral", 0),
+    _c("Co", 2, ["nitrate_mono"] * 2 + ["water"] * 4, "Co(NO3)2(H2O)4", "octahedral", 3),
+    _c("Co", 2, ["benzoate_mono", "benzoate_mono", "pyradine", "pyradine"], "Co(O2CPh)2(py)2", "tetrahedral", 3),
+    _c("Co", 2, ["chloride", "chloride"] + ["trimethyl_phosphine_oxide"] * 2, "CoCl2(OPMe3)2", "tetrahedral", 3),
+    _c("Co", 3, ["oxalate"] + ["ammonia"] * 4, "[Co(ox)(NH3)4]+", "octahedral", 0),
+    _c("Co", 2, ["acac", "acac", "pyradine", "pyradine"], "Co(acac)2(py)2", "octahedral", 3),
+    _c("Co", 3, ["trithia-9-crown-3"] + ["chloride"] * 3, "CoCl3([9]aneS3)", "octahedral", 0),
+    _c("Co", 2, ["thiocyanite"] * 4, "[Co(SCN)4]2- (S-bound)", "tetrahedral", 3),
+    _c("Co", 3, ["en", "en", "nitrite_n", "nitrite_n"], "[Co(en)2(NO2)2]+", "octahedral", 0),
+    _c("Ni", 2, ["tp", "tp"], "NiTp2", "octahedral", 2),
+    _c("Ni", 2, ["trien", "water", "water"], "[Ni(trien)(H2O)2]2+", "octahedral", 2),
+    _c("Ni", 2, ["nitrate_mono"] * 2 + ["water"] * 4, "Ni(NO3)2(H2O)4", "octahedral", 2),
+    _c("Ni", 2, ["benzoate_mono", "benzoate_mono"] + ["water"] * 4, "Ni(O2CPh)2(H2O)4", "octahedral", 2),
+    _c("Ni", 2, ["isothiocyanite"] * 2 + ["pyradine"] * 4, "Ni(NCS)2(py)4", "octahedral", 2),
+    _c("Ni", 2, ["trithia-9-crown-3", "trithia-9-crown-3"], "[Ni([9]aneS3)2]2+", "octahedral", 2),
+    _c("Ni", 2, ["chloride", "chloride", "dppm"], "NiCl2(dppm)", "square_planar", 0),
+    _c("Ni", 2, ["chloride", "chloride"] + ["trimethyl_phosphine_oxide"] * 2, "NiCl2(OPMe3)2", "tetrahedral", 2),
+    _c("Ni", 2, ["oxalate"] + ["water"] * 4, "Ni(ox)(H2O)4", "octahedral", 2),
+    _c("Ni", 2, ["benzoate", "benzoate", "pyradine", "pyradine"], "Ni(O2CPh)2(py)2", "octahedral", 2),
+    _c("Cu", 2, ["benzoate_mono", "benzoate_mono", "water", "water"], "Cu(O2CPh)2(H2O)2", "square_planar", 1),
+    _c("Cu", 2, ["nitrate_mono", "nitrate_mono", "water", "water"], "Cu(NO3)2(H2O)2", "square_planar", 1),
+    _c("Cu", 2, ["trien", "water"], "[Cu(trien)(H2O)]2+", "trigonal_bipyramidal", 1),
+    _c("Cu", 1, ["tp", "carbonyl"], "TpCu(CO)", "tetrahedral", 0),
+    _c("Cu", 2, ["trithia-9-crown-3", "trithia-9-crown-3"], "[Cu([9]aneS3)2]2+", "octahedral", 1),
+    _c("Cu", 1, ["iodide"] + ["pyradine"] * 3, "CuI(py)3", "tetrahedral", 0),
+    _c("Cu", 2, ["phen", "water", "water"], "[Cu(phen)(H2O)2]2+", "square_planar", 1),
+    _c("Cu", 1, ["chloride", "dppm", "tmp"], "CuCl(dppm)(PMe3)", "tetrahedral", 0),
+    _c("Cu", 2, ["chloride", "chloride"] + ["trimethyl_phosphine_oxide"] * 2, "CuCl2(OPMe3)2", "square_planar", 1),
+    _c("Cu", 2, ["pyrazine", "pyrazine", "chloride", "chloride"], "CuCl2(pyz)2", "square_planar", 1),
+    _c("Zn", 2, ["tp", "hydroxyl"], "TpZn(OH)", "tetrahedral", 0),
+    _c("Zn", 2, ["benzoate", "benzoate", "water", "water"], "Zn(O2CPh)2(H2O)2", "octahedral", 0),
+    _c("Zn", 2, ["nitrate_mono"] * 2 + ["water"] * 4, "Zn(NO3)2(H2O)4", "octahedral", 0),
+    _c("Zn", 2, ["trien", "chloride"], "[ZnCl(trien)]+", "trigonal_bipyramidal", 0),
+    _c("Zn", 2, ["chloride", "chloride"] + ["trimethyl_phosphine_oxide"] * 2, "ZnCl2(OPMe3)2", "tetrahedral", 0),
+    _c("Zn", 2, ["trithia-9-crown-3", "trithia-9-crown-3"], "[Zn([9]aneS3)2]2+", "octahedral", 0),
+    _c("Zn", 2, ["chloride", "chloride", "bipy"], "ZnCl2(bipy)", "tetrahedral", 0),
+    _c("Zn", 2, ["en"] + ["water"] * 4, "[Zn(en)(H2O)4]2+", "octahedral", 0),
+    _c("Zn", 2, ["tp", "tp"], "ZnTp2", "octahedral", 0),
+    _c("Zn", 2, ["benzoate_mono", "benzoate_mono", "pyradine", "pyradine"], "Zn(O2CPh)2(py)2", "tetrahedral", 0),
+]
+
 #: The sets by their number (``--set``).
-SETS = {1: COMPLEXES, 2: SECOND_SET, 3: THIRD_SET, 4: FOURTH_SET, 5: FIFTH_SET}
+SETS = {1: COMPLEXES, 2: SECOND_SET, 3: THIRD_SET, 4: FOURTH_SET, 5: FIFTH_SET, 6: SIXTH_SET}
 
 #: Ligands given to Architector as SMILES, where its library has only another form: 8-quinolinolate
 #: (oxinate), bound through O− and N (the library's "hydroxyquinoline" is the neutral, O-protonated,
@@ -491,7 +591,8 @@ def main(argv=None) -> int:
     parser.add_argument("--set", type=int, choices=sorted(SETS), default=1,
                         help="the first table (COMPLEXES, data/feff-architector; default), the second (SECOND_SET, "
                              "data/feff-architector-2), the third (THIRD_SET, data/feff-architector-3, a test set) or "
-                             "the fourth (FOURTH_SET, data/feff-architector-4) or the fifth (FIFTH_SET, data/feff-architector-5)")
+                             "the fourth (FOURTH_SET, data/feff-architector-4), the fifth (FIFTH_SET, data/feff-architector-5) or "
+                             "the sixth (SIXTH_SET, data/feff-architector-6)")
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
     chosen = [c for c in SETS[args.set] if not args.only or c.metal in args.only]
