@@ -12,17 +12,17 @@ from xanesviz.derived_set import metal_of, parent_of, variant_of  # noqa: E402
 
 
 METALS = ("Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn")
+EVERY = [c for complexes in SETS.values() for c in complexes]  # every table, however many there are
 
 
 def test_every_metal_has_five_complexes_in_the_first_three_sets_ten_in_the_later_ones_and_stems_are_unique():
     for number, complexes in SETS.items():
         assert Counter(c.metal for c in complexes) == {m: 10 if number >= 4 else 5 for m in METALS}
-    every = COMPLEXES + SECOND_SET + THIRD_SET + FOURTH_SET + FIFTH_SET + SIXTH_SET
-    assert len({c.stem for c in every}) == len(every)
+    assert len({c.stem for c in EVERY}) == len(EVERY)
 
 
 def test_the_ligands_fill_the_coordination_of_the_geometry():
-    for c in COMPLEXES + SECOND_SET + THIRD_SET + FOURTH_SET + FIFTH_SET + SIXTH_SET:
+    for c in EVERY:
         assert set(c.ligands) <= set(SHORT), c.name
         assert sum(DENTICITY[ligand] for ligand in c.ligands) == c.coordination == _CN[c.geometry], c.name
         assert 0 <= c.unpaired <= 5 and 0 <= c.oxidation <= 7, c.name
